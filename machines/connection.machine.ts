@@ -1,0 +1,218 @@
+/**
+ * One client connection, from upgrade to close:
+ *
+ *   awaitingName ──(hub.accepted)──▶ registered
+ *     │ choosing ⇄ claiming              │
+ *     └──── timeout, refusals, ──────────┴──▶ closed (final: tells the hub, which frees the name)
+ *           bad frames, socket closed, kick, missed heartbeat
+ *
+ * The machine decides; it never touches a socket. Frames, closes and pings leave as emitted
+ * events that src/transport.ts carries out. Nothing is emitted on the initial entry, because
+ * the transport subscribes only once the actor exists.
+ */
+import { emit, enqueueActions, sendParent, setup, assign } from 'xstate';
+import type { ConnectionEmitted, ConnectionEvent, ConnectionLimits, HubEvent } from './events.js';
+import { closeCodes, closeReasons, type ErrorCode, type LeaveCause } from '../src/errors.js';
+import { errorFrame, isValidName, isValidText, normaliseName } from '../src/protocol.js';
+import { isOverLimit, spendToken, type RateLimit, type TokenBucket } from '../src/rate-limit.js';
+
+export interface ConnectionInput {
+  id: string;
+  limits: ConnectionLimits;
+}
+
+export interface ConnectionContext {
+  id: string;
+  limits: ConnectionLimits;
+  name: string | null;
+  refusals: number;
+  badFrames: number;
+  bucket: TokenBucket;
+  /** One rate_limited error per run of dropped messages: errors must not become a flood. */
+  toldRateLimited: boolean;
+  awaitingPong: boolean;
+  cause: LeaveCause | null;
+}
+
+const rateOf = (limits: ConnectionLimits): RateLimit => ({ burst: limits.rateBurst, perSec: limits.ratePerSec });
+
+export const connectionMachine = setup({
+  types: {
+    input: {} as ConnectionInput,
+    context: {} as ConnectionContext,
+    events: {} as ConnectionEvent,
+    emitted: {} as ConnectionEmitted,
+  },
+  delays: {
+    registerTimeout: ({ context }) => context.limits.registerTimeoutMs,
+    heartbeat: ({ context }) => context.limits.heartbeatMs,
+  },
+  guards: {
+    lacksName: ({ event }) => event.type === 'client.frame' && event.sender === undefined,
+    nameInvalid: ({ context, event }) =>
+      event.type === 'client.frame' && !isValidName(event.sender ?? '', context.limits.nameMaxLength),
+    textInvalid: ({ context, event }) =>
+      event.type === 'client.frame' && !isValidText(event.text ?? '', context.limits.textMaxLength),
+    rateLimited: ({ context, event }) =>
+      'at' in event && isOverLimit(context.bucket, rateOf(context.limits), event.at),
+    tooManyRefusals: ({ context }) => context.refusals >= context.limits.maxRefusals,
+    tooManyBadFrames: ({ context }) => context.badFrames >= context.limits.maxBadFrames,
+    pongOverdue: ({ context }) => context.awaitingPong,
+  },
+  actions: {
+    replyError: emit((_, code: ErrorCode) => ({ type: 'frame' as const, frame: errorFrame(code) })),
+    hangUp: emit((_, params: { code: number; reason: string }) => ({ type: 'close' as const, ...params })),
+    terminate: emit({ type: 'terminate' as const }),
+    ping: emit({ type: 'ping' as const }),
+
+    countRefusal: assign({ refusals: ({ context }) => context.refusals + 1 }),
+    countBadFrame: assign({ badFrames: ({ context }) => context.badFrames + 1 }),
+    spendToken: assign({
+      bucket: ({ context, event }) =>
+        'at' in event ? spendToken(context.bucket, rateOf(context.limits), event.at) : context.bucket,
+      toldRateLimited: false,
+    }),
+    tellRateLimited: enqueueActions(({ context, enqueue }) => {
+      if (context.toldRateLimited) return;
+      enqueue.emit({ type: 'frame', frame: errorFrame('rate_limited') });
+      enqueue.assign({ toldRateLimited: true });
+    }),
+    takeName: assign({ name: ({ event }) => (event.type === 'hub.accepted' ? event.name : null) }),
+    expectPong: assign({ awaitingPong: true }),
+    notePong: assign({ awaitingPong: false }),
+    noteCause: assign({ cause: (_, cause: LeaveCause) => cause }),
+
+    claimName: sendParent(({ context, event }): HubEvent => ({
+      type: 'conn.claim',
+      id: context.id,
+      name: normaliseName(event.type === 'client.frame' ? (event.sender ?? '') : ''),
+    })),
+    say: sendParent(({ context, event }): HubEvent => ({
+      type: 'conn.say',
+      id: context.id,
+      text: event.type === 'client.frame' ? (event.text ?? '') : '',
+      at: event.type === 'client.frame' ? event.at : 0,
+    })),
+    tellHubGone: sendParent(({ context }): HubEvent => ({
+      type: 'conn.gone',
+      id: context.id,
+      cause: context.cause ?? 'close',
+    })),
+  },
+}).createMachine({
+  id: 'connection',
+  context: ({ input }) => ({
+    id: input.id,
+    limits: input.limits,
+    name: null,
+    refusals: 0,
+    badFrames: 0,
+    bucket: { tokens: input.limits.rateBurst, at: 0 },
+    toldRateLimited: false,
+    awaitingPong: false,
+    cause: null,
+  }),
+  initial: 'awaitingName',
+  // Ways out that hold in every state but the last.
+  on: {
+    'client.closed': { target: '.closed', actions: { type: 'noteCause', params: 'close' } },
+    'server.kick': [
+      {
+        guard: ({ event }) => event.cause === 'shutdown',
+        target: '.closed',
+        actions: [
+          { type: 'noteCause', params: 'shutdown' },
+          { type: 'hangUp', params: { code: closeCodes.shutdown, reason: closeReasons.shutdown } },
+        ],
+      },
+      // A slow consumer has megabytes queued: a close frame would wait behind them.
+      { target: '.closed', actions: [{ type: 'noteCause', params: 'slow' }, 'terminate'] },
+    ],
+    'client.badFrame': { actions: ['countBadFrame', { type: 'replyError', params: 'bad_frame' }] },
+  },
+  always: {
+    guard: 'tooManyBadFrames',
+    target: '.closed',
+    actions: [
+      { type: 'noteCause', params: 'policy' },
+      { type: 'hangUp', params: { code: closeCodes.policy, reason: closeReasons.tooManyBadFrames } },
+    ],
+  },
+  states: {
+    awaitingName: {
+      initial: 'choosing',
+      after: {
+        registerTimeout: {
+          target: 'closed',
+          actions: [
+            { type: 'noteCause', params: 'policy' },
+            { type: 'hangUp', params: { code: closeCodes.policy, reason: closeReasons.registerTimeout } },
+          ],
+        },
+      },
+      always: {
+        guard: 'tooManyRefusals',
+        target: 'closed',
+        actions: [
+          { type: 'noteCause', params: 'policy' },
+          { type: 'hangUp', params: { code: closeCodes.policy, reason: closeReasons.tooManyRefusals } },
+        ],
+      },
+      on: {
+        'hub.accepted': { target: 'registered', actions: 'takeName' },
+        'hub.refused': {
+          target: '.choosing',
+          actions: ['countRefusal', { type: 'replyError', params: ({ event }) => event.code }],
+        },
+      },
+      states: {
+        choosing: {
+          on: {
+            'client.frame': [
+              { guard: 'lacksName', actions: ['countBadFrame', { type: 'replyError', params: 'not_registered' }] },
+              { guard: 'nameInvalid', actions: ['countRefusal', { type: 'replyError', params: 'invalid_name' }] },
+              { target: 'claiming', actions: 'claimName' },
+            ],
+          },
+        },
+        // The hub is deciding (in cluster mode that takes a round trip to the shared store).
+        claiming: {
+          on: {
+            'client.frame': { actions: ['countBadFrame', { type: 'replyError', params: 'not_registered' }] },
+          },
+        },
+      },
+    },
+    registered: {
+      after: {
+        heartbeat: [
+          {
+            guard: 'pongOverdue',
+            target: 'closed',
+            actions: [{ type: 'noteCause', params: 'heartbeat' }, 'terminate'],
+          },
+          { target: 'registered', reenter: true, actions: ['ping', 'expectPong'] },
+        ],
+      },
+      on: {
+        'client.pong': { actions: 'notePong' },
+        'client.frame': [
+          { guard: 'rateLimited', actions: 'tellRateLimited' },
+          { guard: 'textInvalid', actions: ['spendToken', { type: 'replyError', params: 'invalid_message' }] },
+          { actions: ['spendToken', 'say'] },
+        ],
+        'client.badFrame': [
+          { guard: 'rateLimited', actions: 'tellRateLimited' },
+          { actions: ['spendToken', 'countBadFrame', { type: 'replyError', params: 'bad_frame' }] },
+        ],
+        'hub.failed': { actions: { type: 'replyError', params: ({ event }) => event.code } },
+      },
+    },
+    closed: {
+      type: 'final',
+      entry: 'tellHubGone',
+    },
+  },
+});
+
+export type ConnectionActorLogic = typeof connectionMachine;

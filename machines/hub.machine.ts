@@ -1,0 +1,194 @@
+/**
+ * The root actor. It spawns one connection actor per accepted socket, asks the registry
+ * for names, and hands joins, messages and leaves to the bus, which puts them in one total
+ * order; whatever the bus delivers, the hub emits as a `broadcast` for src/fanout.ts.
+ *
+ *   connection ──conn.claim──▶ hub ──registry.claim──▶ registry ──granted/refused──▶ hub
+ *   connection ──conn.say────▶ hub ──bus.publish─────▶ bus ──────bus.delivered─────▶ hub ──▶ broadcast
+ *
+ * Registry and bus are injected actors: in memory by default, swapped with `.provide()`.
+ * The hub emits one event per broadcast, never one per recipient: the copying is fanout's.
+ */
+import { enqueueActions, sendTo, setup, spawnChild, type AnyActorRef } from 'xstate';
+import { connectionMachine } from './connection.machine.js';
+import type { BusRequest, ChatEvent, EchoMode, HubEmitted, HubEvent, RegistryRequest } from './events.js';
+import { chatFrame, echoFrame, welcomeFrame } from '../src/protocol.js';
+import { memoryRegistry } from '../src/registry.js';
+import { memoryBus } from '../src/bus.js';
+import type { LeaveCause } from '../src/errors.js';
+
+export interface HubInput {
+  echo: EchoMode;
+}
+
+export interface HubContext {
+  echo: EchoMode;
+  /** Registered connections on this server: connection id -> name. */
+  members: Record<string, string>;
+  /** Every online name, in the order the bus delivered their joins. */
+  roster: string[];
+}
+
+/** What reaches the hub when a connection actor throws: a bug, never a client's mistake. */
+type ChildErrorEvent = { type: `xstate.error.actor.${string}`; error: unknown };
+
+const CHILD_ERROR_PREFIX = 'xstate.error.actor.';
+
+function publish(event: ChatEvent): BusRequest {
+  return { type: 'bus.publish', event };
+}
+
+function isActive(child: AnyActorRef | undefined): child is AnyActorRef {
+  return child !== undefined && child.getSnapshot().status === 'active';
+}
+
+export const hubMachine = setup({
+  types: {
+    input: {} as HubInput,
+    context: {} as HubContext,
+    events: {} as HubEvent | ChildErrorEvent,
+    emitted: {} as HubEmitted,
+  },
+  actors: {
+    connection: connectionMachine,
+    registry: memoryRegistry,
+    bus: memoryBus,
+  },
+  guards: {
+    isMember: ({ context, event }) => 'id' in event && Object.hasOwn(context.members, event.id),
+  },
+  actions: {
+    spawnConnection: spawnChild('connection', {
+      id: ({ event }) => (event as Extract<HubEvent, { type: 'conn.open' }>).id,
+      input: ({ event }) => {
+        const open = event as Extract<HubEvent, { type: 'conn.open' }>;
+        return { id: open.id, limits: open.limits };
+      },
+    }),
+    askRegistry: sendTo('registry', ({ event }): RegistryRequest => {
+      const claim = event as Extract<HubEvent, { type: 'conn.claim' }>;
+      return { type: 'registry.claim', id: claim.id, name: claim.name };
+    }),
+
+    /**
+     * A granted name: the connection may chat from now on. It starts receiving broadcasts
+     * only when its join comes back from the bus, so it hears exactly what follows its join.
+     */
+    admit: enqueueActions(({ context, event, self, enqueue }) => {
+      if (event.type !== 'registry.granted') return;
+      const { id, name } = event;
+      const child = self.getSnapshot().children[id];
+      if (!isActive(child)) {
+        enqueue.sendTo('registry', { type: 'registry.release', id, name } satisfies RegistryRequest);
+        return;
+      }
+      enqueue.assign({ members: { ...context.members, [id]: name } });
+      enqueue.sendTo(child, { type: 'hub.accepted', name });
+      enqueue.sendTo('bus', publish({ type: 'join', name, from: id }));
+    }),
+    refuse: enqueueActions(({ event, self, enqueue }) => {
+      if (event.type !== 'registry.refused') return;
+      const child = self.getSnapshot().children[event.id];
+      if (isActive(child)) enqueue.sendTo(child, { type: 'hub.refused', code: event.code });
+    }),
+    /** A name granted while the server is stopping is handed straight back. */
+    releaseGranted: sendTo('registry', ({ event }): RegistryRequest => {
+      const granted = event as Extract<HubEvent, { type: 'registry.granted' }>;
+      return { type: 'registry.release', id: granted.id, name: granted.name };
+    }),
+
+    publishMessage: sendTo('bus', ({ context, event }) => {
+      const say = event as Extract<HubEvent, { type: 'conn.say' }>;
+      return publish({ type: 'message', name: context.members[say.id] ?? '', from: say.id, text: say.text, ts: say.at });
+    }),
+    /** The bus could not take an event: the member who caused it hears why. */
+    tellFailed: enqueueActions(({ event, self, enqueue }) => {
+      if (event.type !== 'bus.failed' || event.event.type !== 'message') return;
+      const child = self.getSnapshot().children[event.event.from];
+      if (isActive(child)) enqueue.sendTo(child, { type: 'hub.failed', code: event.code });
+    }),
+    /**
+     * One event in the bus's order. The roster follows joins and leaves in that same order,
+     * so a welcome lists exactly who is online at the moment of the join.
+     */
+    deliver: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'bus.delivered') return;
+      const { event: chat, seq } = event;
+      const frame = chatFrame(chat, seq);
+      switch (chat.type) {
+        case 'join': {
+          const roster = [...context.roster, chat.name];
+          enqueue.assign({ roster });
+          // A local member that left before its join came back is not added.
+          const isLocal = context.members[chat.from] === chat.name;
+          if (isLocal) enqueue.emit({ type: 'member.joined', id: chat.from, name: chat.name });
+          const authorFrame = isLocal ? welcomeFrame(chat.name, roster) : null;
+          enqueue.emit({ type: 'broadcast', frame, author: chat.from, authorFrame });
+          return;
+        }
+        case 'leave':
+          enqueue.assign({ roster: context.roster.filter((name) => name !== chat.name) });
+          enqueue.emit({ type: 'broadcast', frame, author: chat.from, authorFrame: null });
+          return;
+        case 'message':
+          enqueue.emit({ type: 'broadcast', frame, author: chat.from, authorFrame: echoFrame(frame, context.echo) });
+          return;
+      }
+    }),
+
+    /** A connection ended: stop its actor, free its name and, if `announce`, tell everyone. */
+    forget: enqueueActions(({ context, event, enqueue }, params: { announce: boolean }) => {
+      if (event.type !== 'conn.gone') return;
+      const { id, cause } = event;
+      enqueue.stopChild(id);
+      const name = context.members[id];
+      if (name === undefined) return;
+      const { [id]: _left, ...members } = context.members;
+      enqueue.assign({ members });
+      enqueue.emit({ type: 'member.left', id, name, cause });
+      enqueue.sendTo('registry', { type: 'registry.release', id, name } satisfies RegistryRequest);
+      if (params.announce) enqueue.sendTo('bus', publish({ type: 'leave', name, from: id }));
+    }),
+    /** A connection actor threw. Report it, then treat it as gone: one broken client, not all. */
+    dropCrashed: enqueueActions(({ event, enqueue }) => {
+      const id = event.type.slice(CHILD_ERROR_PREFIX.length);
+      enqueue.emit({ type: 'connection.crashed', id, error: (event as ChildErrorEvent).error });
+      enqueue.raise({ type: 'conn.gone', id, cause: 'error' satisfies LeaveCause });
+    }),
+  },
+}).createMachine({
+  id: 'hub',
+  context: ({ input }) => ({ echo: input.echo, members: {}, roster: [] }),
+  invoke: [
+    { id: 'registry', src: 'registry' },
+    { id: 'bus', src: 'bus' },
+  ],
+  initial: 'running',
+  on: {
+    'xstate.error.actor.*': { actions: 'dropCrashed' },
+  },
+  states: {
+    running: {
+      on: {
+        'conn.open': { actions: 'spawnConnection' },
+        'conn.claim': { actions: 'askRegistry' },
+        'registry.granted': { actions: 'admit' },
+        'registry.refused': { actions: 'refuse' },
+        'conn.say': { guard: 'isMember', actions: 'publishMessage' },
+        'bus.delivered': { actions: 'deliver' },
+        'bus.failed': { actions: 'tellFailed' },
+        'conn.gone': { actions: { type: 'forget', params: { announce: true } } },
+        'server.shutdown': { target: 'stopping' },
+      },
+    },
+    // Every client is being closed with 1001; announcing each leave to the others would
+    // be a storm of N² frames nobody reads.
+    stopping: {
+      on: {
+        'registry.granted': { actions: 'releaseGranted' },
+        'conn.gone': { actions: { type: 'forget', params: { announce: false } } },
+      },
+    },
+  },
+});
+
