@@ -1,0 +1,62 @@
+/**
+ * The hot path: one broadcast, serialized once, written to every member's socket in a
+ * plain loop. No actor events, log calls or allocations per recipient.
+ */
+import type { WebSocket } from 'ws';
+import type { HubEmitted, ServerFrame } from '../machines/events.js';
+
+type Broadcast = Extract<HubEmitted, { type: 'broadcast' }>;
+
+/** ws reads this on every send; one shared object instead of one per call. */
+const TEXT_FRAME = { binary: false } as const;
+
+export class Fanout {
+  /** Connection id -> socket, for every member that receives broadcasts. */
+  private readonly members = new Map<string, WebSocket>();
+
+  /**
+   * @param maxBufferedBytes a member with more unsent data than this is reported as slow
+   * @param onSlow called (at most once per write) for a member past that limit; it must
+   *   end the member, which is then removed through `remove`
+   */
+  constructor(
+    private readonly maxBufferedBytes: number,
+    private readonly onSlow: (id: string) => void,
+  ) {}
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  add(id: string, socket: WebSocket): void {
+    this.members.set(id, socket);
+  }
+
+  remove(id: string): void {
+    this.members.delete(id);
+  }
+
+  /** Writes `frame` to every member but the author, and the author's own frame to it. */
+  broadcast({ frame, author, authorFrame }: Broadcast): void {
+    const data = serialize(frame);
+    for (const [id, socket] of this.members) {
+      if (id !== author) this.write(id, socket, data);
+    }
+    if (authorFrame === null) return;
+    const socket = this.members.get(author);
+    if (socket !== undefined) this.write(author, socket, serialize(authorFrame));
+  }
+
+  private write(id: string, socket: WebSocket, data: Buffer): void {
+    // A socket being closed stays a member until its actor has told the hub; skip it.
+    if (socket.readyState !== socket.OPEN) return;
+    socket.send(data, TEXT_FRAME);
+    // Never wait on a slow reader: past the limit it is ended, and nobody else notices.
+    if (socket.bufferedAmount > this.maxBufferedBytes) this.onSlow(id);
+  }
+}
+
+/** One UTF-8 buffer per frame, shared by every socket it is written to. */
+export function serialize(frame: ServerFrame): Buffer {
+  return Buffer.from(JSON.stringify(frame));
+}

@@ -1,0 +1,179 @@
+/**
+ * startServer(config) -> { port, close() }: the HTTP server, the /ws upgrade and the hub.
+ * Never touches `process`: main.ts owns signals and exit codes, tests own their servers.
+ *
+ *   upgrade ─▶ checks (path 404, origin 403, capacity 503) ─▶ ws ─▶ hub spawns a connection
+ *   hub 'member.joined'/'member.left' ─▶ fanout membership;  hub 'broadcast' ─▶ fanout
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { once } from 'node:events';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { createActor } from 'xstate';
+import { hubMachine } from '../machines/hub.machine.js';
+import type { ConnectionLimits } from '../machines/events.js';
+import type { Config } from './config.js';
+import { closeCodes, closeReasons } from './errors.js';
+import { Fanout } from './fanout.js';
+import { createLogger, type Logger } from './log.js';
+import { bindSocket, type ConnectionActor } from './transport.js';
+
+export interface ChatServer {
+  /** The port actually bound (useful with `port: 0`). */
+  readonly port: number;
+  /** Stops accepting, closes every client with 1001 (no leave announcements), then resolves. */
+  close(): Promise<void>;
+}
+
+export interface ServerOptions {
+  log?: Logger;
+}
+
+/** A closing handshake that takes longer than this is cut short. */
+const CLOSE_GRACE_MS = 2_000;
+
+/** Rules every connection follows beyond the settings: SPEC §2 and §5 fix these numbers. */
+export const fixedLimits = { maxRefusals: 5, maxBadFrames: 10 } as const;
+
+export function connectionLimits(config: Config): ConnectionLimits {
+  return {
+    nameMaxLength: config.nameMaxLength,
+    textMaxLength: config.textMaxLength,
+    registerTimeoutMs: config.registerTimeoutMs,
+    heartbeatMs: config.heartbeatMs,
+    rateBurst: config.rateBurst,
+    ratePerSec: config.ratePerSec,
+    ...fixedLimits,
+  };
+}
+
+interface Connection {
+  socket: WebSocket;
+  log: Logger;
+}
+
+export async function startServer(config: Config, options: ServerOptions = {}): Promise<ChatServer> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const limits = connectionLimits(config);
+  const connections = new Map<string, Connection>();
+  let upgrading = 0;
+  let opened = 0;
+  let stopping = false;
+
+  const hub = createActor(hubMachine, { input: { echo: config.echo } });
+  const childOf = (id: string) => hub.getSnapshot().children[id] as ConnectionActor | undefined;
+
+  const fanout = new Fanout(config.maxBufferedBytes, (id) => childOf(id)?.send({ type: 'server.kick', cause: 'slow' }));
+  hub.on('broadcast', (event) => fanout.broadcast(event));
+  hub.on('member.joined', ({ id, name }) => {
+    const connection = connections.get(id);
+    if (connection === undefined) return;
+    fanout.add(id, connection.socket);
+    connection.log.info({ name }, 'registered');
+  });
+  hub.on('member.left', ({ id, name, cause }) => {
+    fanout.remove(id);
+    connections.get(id)?.log.info({ name, cause }, 'left');
+  });
+  hub.on('connection.crashed', ({ id, error }) => {
+    const connection = connections.get(id);
+    (connection?.log ?? log).error({ err: error }, 'connection actor crashed');
+    connection?.socket.close(closeCodes.internal, closeReasons.internal);
+  });
+  hub.subscribe({ error: (err) => log.fatal({ err }, 'hub crashed') });
+  hub.start();
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.maxPayloadBytes,
+    clientTracking: false,
+    perMessageDeflate: false,
+  });
+
+  const http = createServer((req, res) => answerHttp(req, res));
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const refusal = refusalFor(req);
+    if (refusal !== null) return refuse(socket, refusal);
+    upgrading++;
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      upgrading--;
+      open(ws, req);
+    });
+  });
+
+  function refusalFor(req: IncomingMessage): number | null {
+    if (pathOf(req.url) !== '/ws') return 404;
+    if (config.allowedOrigins !== null && !config.allowedOrigins.includes(req.headers.origin ?? '')) return 403;
+    if (stopping || connections.size + upgrading >= config.maxConnections) return 503;
+    return null;
+  }
+
+  function open(socket: WebSocket, req: IncomingMessage): void {
+    const id = `c${++opened}`;
+    const connectionLog = log.child({ conn: id });
+    connectionLog.info({ ip: req.socket.remoteAddress, origin: req.headers.origin }, 'connection opened');
+    connections.set(id, { socket, log: connectionLog });
+    hub.send({ type: 'conn.open', id, limits });
+    const actor = childOf(id);
+    if (actor !== undefined) bindSocket(socket, actor, connectionLog);
+    else socket.close(closeCodes.internal, closeReasons.internal);
+    // After bindSocket's own 'close' listener: the actor reports the leave first.
+    socket.once('close', (code: number) => {
+      connections.delete(id);
+      connectionLog.debug({ code }, 'connection closed');
+    });
+  }
+
+  function answerHttp(req: IncomingMessage, res: ServerResponse): void {
+    const path = pathOf(req.url);
+    if (path === '/healthz') return json(res, 200, { status: 'ok' });
+    if (path === '/readyz') return stopping ? json(res, 503, { status: 'stopping' }) : json(res, 200, { status: 'ready' });
+    json(res, 404, { error: 'not found' });
+  }
+
+  http.listen(config.port, config.host);
+  await once(http, 'listening');
+  const address = http.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+
+  async function close(): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    hub.send({ type: 'server.shutdown' });
+    const closed = [...connections.values()].map(({ socket }) => once(socket, 'close').catch(() => undefined));
+    for (const id of connections.keys()) childOf(id)?.send({ type: 'server.kick', cause: 'shutdown' });
+    const grace = setTimeout(() => {
+      for (const { socket } of connections.values()) socket.terminate();
+    }, CLOSE_GRACE_MS);
+    await Promise.all(closed);
+    clearTimeout(grace);
+    http.closeAllConnections();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+    hub.stop();
+  }
+
+  return { port, close };
+}
+
+function pathOf(url: string | undefined): string {
+  try {
+    return new URL(url ?? '/', 'http://localhost').pathname;
+  } catch {
+    return '';
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
+
+/** Answers an upgrade we will not take with a plain HTTP status, then drops the socket. */
+function refuse(socket: Duplex, status: number): void {
+  const text = STATUS_TEXT[status] ?? 'Error';
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const data = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) });
+  res.end(data);
+}

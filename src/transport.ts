@@ -1,0 +1,52 @@
+/**
+ * Glue between one ws socket and one connection actor, both ways:
+ *
+ *   socket 'message' / 'pong' / 'close'  ──▶  actor events
+ *   actor 'frame' / 'close' / 'terminate' / 'ping'  ──▶  socket calls
+ *
+ * Everything the client sends passes through `readClientFrame` first, so the actor only
+ * ever sees typed events.
+ */
+import type { WebSocket, RawData } from 'ws';
+import type { Logger } from 'pino';
+import type { Actor } from 'xstate';
+import type { connectionMachine } from '../machines/connection.machine.js';
+import { readClientFrame } from './protocol.js';
+import { serialize } from './fanout.js';
+
+export type ConnectionActor = Actor<typeof connectionMachine>;
+
+const TEXT_FRAME = { binary: false } as const;
+
+/** Wires `socket` and `actor` together until either ends. */
+export function bindSocket(socket: WebSocket, actor: ConnectionActor, log: Logger): void {
+  const isRunning = (): boolean => actor.getSnapshot().status === 'active';
+
+  socket.on('message', (data: RawData, isBinary: boolean) => {
+    if (!isRunning()) return;
+    actor.send(readClientFrame(isBinary ? null : rawToString(data), Date.now()));
+  });
+  socket.on('pong', () => {
+    if (isRunning()) actor.send({ type: 'client.pong' });
+  });
+  socket.on('close', () => {
+    if (isRunning()) actor.send({ type: 'client.closed' });
+  });
+  // 'close' always follows 'error'; the actor learns of the end there.
+  socket.on('error', (err) => log.debug({ err }, 'socket error'));
+
+  actor.on('frame', ({ frame }) => {
+    if (socket.readyState === socket.OPEN) socket.send(serialize(frame), TEXT_FRAME);
+  });
+  actor.on('close', ({ code, reason }) => socket.close(code, reason));
+  actor.on('terminate', () => socket.terminate());
+  actor.on('ping', () => {
+    if (socket.readyState === socket.OPEN) socket.ping();
+  });
+}
+
+function rawToString(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
