@@ -4,7 +4,7 @@
  * environment. A bad value throws a ConfigError whose message is one line naming it.
  */
 import { ConfigError } from './errors.js';
-import type { EchoMode } from '../machines/events.js';
+import type { ConnectionLimits, EchoMode } from '../machines/events.js';
 
 export interface Config {
   port: number;
@@ -180,4 +180,19 @@ export function usage(): string {
     return `${left.padEnd(34)} ${envName(s.flag).padEnd(20)} default ${fallback.padEnd(10)} ${s.help}`;
   });
   return ['Usage: chat-backend [flags]', '', 'Every flag can also be set by the environment variable beside it.', '', ...rows, ''].join('\n');
+}
+
+/** Rules every connection follows beyond the settings: SPEC §2 and §5 fix these numbers. */
+export const fixedLimits = { maxRefusals: 5, maxBadFrames: 10 } as const;
+
+export function connectionLimits(config: Config): ConnectionLimits {
+  return {
+    nameMaxLength: config.nameMaxLength,
+    textMaxLength: config.textMaxLength,
+    registerTimeoutMs: config.registerTimeoutMs,
+    heartbeatMs: config.heartbeatMs,
+    rateBurst: config.rateBurst,
+    ratePerSec: config.ratePerSec,
+    ...fixedLimits,
+  };
 }

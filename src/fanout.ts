@@ -5,6 +5,11 @@
 import type { WebSocket } from 'ws';
 import type { HubEmitted, ServerFrame } from '../machines/events.js';
 
+/** The part of a ws socket that fanout writes to; tests pass a recording stand-in. */
+export type FrameSink = Pick<WebSocket, 'readyState' | 'OPEN' | 'bufferedAmount'> & {
+  send(data: Buffer, options: { binary: false }): void;
+};
+
 type Broadcast = Extract<HubEmitted, { type: 'broadcast' }>;
 
 /** ws reads this on every send; one shared object instead of one per call. */
@@ -12,7 +17,7 @@ const TEXT_FRAME = { binary: false } as const;
 
 export class Fanout {
   /** Connection id -> socket, for every member that receives broadcasts. */
-  private readonly members = new Map<string, WebSocket>();
+  private readonly members = new Map<string, FrameSink>();
 
   /**
    * @param maxBufferedBytes a member with more unsent data than this is reported as slow
@@ -28,7 +33,7 @@ export class Fanout {
     return this.members.size;
   }
 
-  add(id: string, socket: WebSocket): void {
+  add(id: string, socket: FrameSink): void {
     this.members.set(id, socket);
   }
 
@@ -47,7 +52,7 @@ export class Fanout {
     if (socket !== undefined) this.write(author, socket, serialize(authorFrame));
   }
 
-  private write(id: string, socket: WebSocket, data: Buffer): void {
+  private write(id: string, socket: FrameSink, data: Buffer): void {
     // A socket being closed stays a member until its actor has told the hub; skip it.
     if (socket.readyState !== socket.OPEN) return;
     socket.send(data, TEXT_FRAME);
@@ -59,4 +64,9 @@ export class Fanout {
 /** One UTF-8 buffer per frame, shared by every socket it is written to. */
 export function serialize(frame: ServerFrame): Buffer {
   return Buffer.from(JSON.stringify(frame));
+}
+
+/** Writes one frame to one socket (errors and welcomes-to-one): the same bytes fanout writes. */
+export function sendFrame(socket: FrameSink, frame: ServerFrame): void {
+  if (socket.readyState === socket.OPEN) socket.send(serialize(frame), TEXT_FRAME);
 }

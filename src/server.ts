@@ -11,8 +11,7 @@ import { once } from 'node:events';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createActor } from 'xstate';
 import { hubMachine } from '../machines/hub.machine.js';
-import type { ConnectionLimits } from '../machines/events.js';
-import type { Config } from './config.js';
+import { connectionLimits, type Config } from './config.js';
 import { closeCodes, closeReasons } from './errors.js';
 import { Fanout } from './fanout.js';
 import { createLogger, type Logger } from './log.js';
@@ -31,21 +30,6 @@ export interface ServerOptions {
 
 /** A closing handshake that takes longer than this is cut short. */
 const CLOSE_GRACE_MS = 2_000;
-
-/** Rules every connection follows beyond the settings: SPEC §2 and §5 fix these numbers. */
-export const fixedLimits = { maxRefusals: 5, maxBadFrames: 10 } as const;
-
-export function connectionLimits(config: Config): ConnectionLimits {
-  return {
-    nameMaxLength: config.nameMaxLength,
-    textMaxLength: config.textMaxLength,
-    registerTimeoutMs: config.registerTimeoutMs,
-    heartbeatMs: config.heartbeatMs,
-    rateBurst: config.rateBurst,
-    ratePerSec: config.ratePerSec,
-    ...fixedLimits,
-  };
-}
 
 interface Connection {
   socket: WebSocket;

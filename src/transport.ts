@@ -12,11 +12,9 @@ import type { Logger } from 'pino';
 import type { Actor } from 'xstate';
 import type { connectionMachine } from '../machines/connection.machine.js';
 import { readClientFrame } from './protocol.js';
-import { serialize } from './fanout.js';
+import { sendFrame } from './fanout.js';
 
 export type ConnectionActor = Actor<typeof connectionMachine>;
-
-const TEXT_FRAME = { binary: false } as const;
 
 /** Wires `socket` and `actor` together until either ends. */
 export function bindSocket(socket: WebSocket, actor: ConnectionActor, log: Logger): void {
@@ -35,9 +33,7 @@ export function bindSocket(socket: WebSocket, actor: ConnectionActor, log: Logge
   // 'close' always follows 'error'; the actor learns of the end there.
   socket.on('error', (err) => log.debug({ err }, 'socket error'));
 
-  actor.on('frame', ({ frame }) => {
-    if (socket.readyState === socket.OPEN) socket.send(serialize(frame), TEXT_FRAME);
-  });
+  actor.on('frame', ({ frame }) => sendFrame(socket, frame));
   actor.on('close', ({ code, reason }) => socket.close(code, reason));
   actor.on('terminate', () => socket.terminate());
   actor.on('ping', () => {

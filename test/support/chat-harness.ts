@@ -1,0 +1,143 @@
+/**
+ * A socket-free chat: the real hub, real connection actors and the real Fanout loop, with
+ * recording stand-ins for sockets and a simulated clock. Used by machine and model tests.
+ *
+ *   const chat = createChat();
+ *   const alice = chat.open();
+ *   alice.send({ sender: 'Alice', text: '' });
+ *   alice.take();            // frames received since the last take
+ *   chat.clock.increment(10_000);
+ */
+import { createActor, SimulatedClock, type Actor } from 'xstate';
+import { hubMachine } from '../../machines/hub.machine.js';
+import type { ConnectionLimits, EchoMode, ServerFrame } from '../../machines/events.js';
+import { Fanout, type FrameSink } from '../../src/fanout.js';
+import { readClientFrame } from '../../src/protocol.js';
+import { fixedLimits } from '../../src/config.js';
+import type { ConnectionActor } from '../../src/transport.js';
+
+export const defaultLimits: ConnectionLimits = {
+  nameMaxLength: 32,
+  textMaxLength: 4096,
+  registerTimeoutMs: 10_000,
+  heartbeatMs: 30_000,
+  rateBurst: 20,
+  ratePerSec: 10,
+  ...fixedLimits,
+};
+
+export type Ending = { kind: 'close'; code: number; reason: string } | { kind: 'terminate' };
+
+export interface TestClient {
+  readonly id: string;
+  /** Every frame this client has received, in order. */
+  readonly frames: ServerFrame[];
+  /** How the server ended this client, if it did. */
+  ending: Ending | null;
+  pings: number;
+  /** Sends a client frame: an object is JSON-encoded, a string sent as is, null is a binary frame. */
+  send(frame: object | string | null): void;
+  pong(): void;
+  /** The client goes away (its socket closed). */
+  disconnect(): void;
+  /** Frames received since the previous take. */
+  take(): ServerFrame[];
+  readonly actor: ConnectionActor;
+}
+
+export interface ChatOptions {
+  limits?: Partial<ConnectionLimits>;
+  echo?: EchoMode;
+  maxBufferedBytes?: number;
+}
+
+export function createChat(options: ChatOptions = {}) {
+  const clock = new SimulatedClock();
+  const limits = { ...defaultLimits, ...options.limits };
+  const hub: Actor<typeof hubMachine> = createActor(hubMachine, { clock, input: { echo: options.echo ?? 'anonymous' } });
+  const sinks = new Map<string, FrameSink>();
+  const clients = new Map<string, TestClient>();
+  const fanout = new Fanout(options.maxBufferedBytes ?? Number.MAX_SAFE_INTEGER, (id) =>
+    clients.get(id)?.actor.send({ type: 'server.kick', cause: 'slow' }),
+  );
+  hub.on('broadcast', (event) => fanout.broadcast(event));
+  hub.on('member.joined', ({ id }) => {
+    const sink = sinks.get(id);
+    if (sink !== undefined) fanout.add(id, sink);
+  });
+  hub.on('member.left', ({ id }) => fanout.remove(id));
+  hub.start();
+  let opened = 0;
+  /** The time client frames are stamped with: the simulated clock's. */
+  const now = () => clock.now();
+
+  function open(): TestClient {
+    const id = `c${++opened}`;
+    hub.send({ type: 'conn.open', id, limits });
+    const actor = hub.getSnapshot().children[id] as ConnectionActor;
+    let taken = 0;
+    const client: TestClient = {
+      id,
+      frames: [],
+      ending: null,
+      pings: 0,
+      actor,
+      send(frame) {
+        if (actor.getSnapshot().status !== 'active') return;
+        const data = frame === null ? null : typeof frame === 'string' ? frame : JSON.stringify(frame);
+        actor.send(readClientFrame(data, now()));
+      },
+      pong() {
+        if (actor.getSnapshot().status === 'active') actor.send({ type: 'client.pong' });
+      },
+      disconnect() {
+        if (actor.getSnapshot().status === 'active') actor.send({ type: 'client.closed' });
+      },
+      take() {
+        const fresh = client.frames.slice(taken);
+        taken = client.frames.length;
+        return fresh;
+      },
+    };
+    const sink: FrameSink = {
+      OPEN: 1,
+      get readyState() {
+        return client.ending === null ? 1 : 3;
+      },
+      bufferedAmount: 0,
+      send(data) {
+        client.frames.push(JSON.parse(data.toString('utf8')) as ServerFrame);
+      },
+    };
+    actor.on('frame', ({ frame }) => {
+      if (client.ending === null) client.frames.push(structuredClone(frame));
+    });
+    actor.on('close', ({ code, reason }) => (client.ending = { kind: 'close', code, reason }));
+    actor.on('terminate', () => (client.ending = { kind: 'terminate' }));
+    actor.on('ping', () => client.pings++);
+    sinks.set(id, sink);
+    clients.set(id, client);
+    return client;
+  }
+
+  /** Opens a client and registers `name`, returning it with its welcome already taken. */
+  function join(name: string): TestClient {
+    const client = open();
+    client.send({ sender: name, text: '' });
+    client.take();
+    return client;
+  }
+
+  return {
+    hub,
+    clock,
+    limits,
+    open,
+    join,
+    /** Online names, as the hub's roster has them. */
+    roster: () => hub.getSnapshot().context.roster,
+    shutdown: () => hub.send({ type: 'server.shutdown' }),
+  };
+}
+
+export type Chat = ReturnType<typeof createChat>;
