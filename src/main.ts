@@ -34,7 +34,8 @@ async function main(): Promise<void> {
   try {
     server = await startServer(config, { log });
   } catch (err) {
-    process.stderr.write(`chat-backend: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}\n`);
+    const why = err instanceof ConfigError ? err.message : `cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`;
+    process.stderr.write(`chat-backend: ${why}\n`);
     process.exit(1);
   }
   log.info({ host: config.host, port: server.port, path: '/ws' }, 'listening');

@@ -12,7 +12,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { createActor } from 'xstate';
 import { hubMachine } from '../machines/hub.machine.js';
 import { connectionLimits, type Config } from './config.js';
-import { closeCodes, closeReasons } from './errors.js';
+import { closeCodes, closeReasons, ConfigError } from './errors.js';
 import { Fanout } from './fanout.js';
 import { createLogger, type Logger } from './log.js';
 import { bindSocket, type ConnectionActor } from './transport.js';
@@ -36,7 +36,15 @@ interface Connection {
   log: Logger;
 }
 
+/** Settings that are parsed and documented already, but whose features are still to come. */
+function refuseUnbuiltFeatures(config: Config): void {
+  if (config.redisUrl !== null) throw new ConfigError('REDIS_URL: cluster mode is not built yet; unset it to run one process');
+  if (config.inspect) throw new ConfigError('INSPECT: the Stately inspector hook is not built yet; unset it');
+  if (config.inspectPage) throw new ConfigError('INSPECT_PAGE: the /inspect page is not built yet; unset it');
+}
+
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<ChatServer> {
+  refuseUnbuiltFeatures(config);
   const log = options.log ?? createLogger(config.logLevel);
   const limits = connectionLimits(config);
   const connections = new Map<string, Connection>();
