@@ -90,7 +90,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     upgrading++;
     wss.handleUpgrade(req, socket, head, (ws) => {
       upgrading--;
-      open(ws, req);
+      // The handshake may finish after close() began: such a client is turned away at once.
+      if (stopping) ws.close(closeCodes.shutdown, closeReasons.shutdown);
+      else open(ws, req);
     });
   });
 
