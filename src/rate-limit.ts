@@ -22,10 +22,14 @@ export function fullBucket(limit: RateLimit, now: number): TokenBucket {
   return { tokens: limit.burst, at: now };
 }
 
-/** The bucket after refilling up to `now`; never above the burst. */
+/**
+ * The bucket after refilling up to `now`; never above the burst. Receive times come from a
+ * wall clock that can step back: `at` never moves backwards, or a span would refill twice.
+ */
 function refill(bucket: TokenBucket, limit: RateLimit, now: number): TokenBucket {
-  const elapsed = Math.max(0, now - bucket.at);
-  return { tokens: Math.min(limit.burst, bucket.tokens + (elapsed * limit.perSec) / 1000), at: now };
+  if (now <= bucket.at) return bucket;
+  const tokens = Math.min(limit.burst, bucket.tokens + ((now - bucket.at) * limit.perSec) / 1000);
+  return { tokens, at: now };
 }
 
 /** Whether one more message at `now` would exceed the limit. */
@@ -38,5 +42,5 @@ export function isOverLimit(bucket: TokenBucket, limit: RateLimit, now: number):
 export function spendToken(bucket: TokenBucket, limit: RateLimit, now: number): TokenBucket {
   if (isRateLimitOff(limit)) return bucket;
   const refilled = refill(bucket, limit, now);
-  return { tokens: refilled.tokens - 1, at: now };
+  return { tokens: refilled.tokens - 1, at: refilled.at };
 }
