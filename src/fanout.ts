@@ -41,23 +41,29 @@ export class Fanout {
     this.members.delete(id);
   }
 
-  /** Writes `frame` to every member but the author, and the author's own frame to it. */
+  /**
+   * Writes `frame` to every member but the author, and the author's own frame to it.
+   * Slow members are reported only once the whole broadcast is written, so that ending one
+   * (which publishes its leave) can never put anything ahead of this frame, whatever hub runs.
+   */
   broadcast({ frame, author, authorFrame }: Broadcast): void {
     const data = serialize(frame);
+    let slow: string[] | null = null;
     for (const [id, socket] of this.members) {
-      if (id !== author) this.write(id, socket, data);
+      if (id !== author && this.write(socket, data)) (slow ??= []).push(id);
     }
-    if (authorFrame === null) return;
-    const socket = this.members.get(author);
-    if (socket !== undefined) this.write(author, socket, serialize(authorFrame));
+    const socket = authorFrame === null ? undefined : this.members.get(author);
+    if (socket !== undefined && this.write(socket, serialize(authorFrame!))) (slow ??= []).push(author);
+    if (slow !== null) for (const id of slow) this.onSlow(id);
   }
 
-  private write(id: string, socket: FrameSink, data: Buffer): void {
+  /** Writes one frame; true when the socket has fallen too far behind. */
+  private write(socket: FrameSink, data: Buffer): boolean {
     // A socket being closed stays a member until its actor has told the hub; skip it.
-    if (socket.readyState !== socket.OPEN) return;
+    if (socket.readyState !== socket.OPEN) return false;
     socket.send(data, TEXT_FRAME);
     // Never wait on a slow reader: past the limit it is ended, and nobody else notices.
-    if (socket.bufferedAmount > this.maxBufferedBytes) this.onSlow(id);
+    return socket.bufferedAmount > this.maxBufferedBytes;
   }
 }
 

@@ -1,0 +1,41 @@
+/**
+ * Server frames as SPEC §2–§4 spells them, written out literally (not built with
+ * src/protocol.ts) so that socket tests check the code against the contract, not itself.
+ */
+import { expect } from 'vitest';
+import type { Frame } from './ws-client.js';
+
+export const join = (name: string): Frame => ({ type: 'join', sender: 'Server', text: `${name} has joined the chat`, name });
+
+export const leave = (name: string): Frame => ({ type: 'leave', sender: 'Server', text: `${name} has left the chat`, name });
+
+/** SPEC §2 fixes name_taken's text (the seed's); other codes only need some text. */
+export const nameTaken: Frame = { type: 'error', sender: 'Server', code: 'name_taken', text: 'Username already taken' };
+
+export const error = (code: string): Frame => ({ type: 'error', sender: 'Server', code, text: expect.any(String) });
+
+/** A welcome for `name` whose `users` are exactly `users`, in any order. */
+export const welcome = (name: string, users: string[]): Frame => ({
+  type: 'welcome',
+  sender: 'Server',
+  text: `Welcome, ${name}!`,
+  name,
+  users: expect.toSatisfy(
+    (got: unknown) => Array.isArray(got) && JSON.stringify([...got].sort()) === JSON.stringify([...users].sort()),
+    `users to be ${JSON.stringify(users)} in any order`,
+  ),
+});
+
+/** A chat message as other clients see it. */
+export const message = (sender: string, text: string): Frame => ({
+  type: 'message',
+  sender,
+  text,
+  id: expect.any(String),
+  ts: expect.any(Number),
+});
+
+/** The sender's own copy under the default echo (`anonymous`): no `sender` key at all. */
+export function expectOwnCopy(frame: Frame, text: string): void {
+  expect(frame).toStrictEqual({ type: 'message', text, id: expect.any(String), ts: expect.any(Number) });
+}

@@ -1,0 +1,291 @@
+/**
+ * The one client harness for real sockets: a `ws` client that queues every frame it
+ * receives, plus a helper that starts a server on 127.0.0.1 for one test.
+ *
+ *   const start = serverPerTest();             // closes the servers in afterEach
+ *   const server = await start({ rateBurst: 3 });
+ *   const alice = await server.register('Alice');
+ *   alice.send({ text: 'Hi' });
+ *   await alice.nextFrame();                   // rejects with a FrameTimeout naming what it waited for
+ *   await alice.expectQuiet();                 // nothing else is due (ping fence, no sleeping)
+ *
+ * Every wait is bounded. "Nothing arrives" is proven with a fence, never a sleep: the
+ * server handles one socket's frames in order and writes synchronously, so a pong to our
+ * ping, or a frame caused by a later action, comes after anything the earlier actions caused.
+ */
+import { once } from 'node:events';
+import { afterEach } from 'vitest';
+import { WebSocket, type ClientOptions, type RawData } from 'ws';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+import { startServer, type ChatServer } from '../../src/server.js';
+
+/** A server frame as received: the JSON object, unchecked. */
+export type Frame = Record<string, unknown>;
+
+export const DEFAULT_WAIT_MS = 2_000;
+
+/** A bounded wait ran out; the message says what was awaited and on which socket. */
+export class FrameTimeout extends Error {
+  override name = 'FrameTimeout';
+}
+
+/** The server answered the upgrade with an HTTP status instead of switching protocols. */
+export class UpgradeRefused extends Error {
+  override name = 'UpgradeRefused';
+  constructor(readonly status: number) {
+    super(`upgrade refused with HTTP ${status}`);
+  }
+}
+
+export interface OpenOptions {
+  origin?: string;
+  /** false: do not answer the server's pings (a dead client, as far as heartbeats go). */
+  autoPong?: boolean;
+  /** Names the socket in timeout messages. */
+  label?: string;
+}
+
+type Waiter = { resolve: (frame: Frame) => void; reject: (err: Error) => void };
+
+export class TestSocket {
+  /** Frames received and not yet taken by nextFrame. */
+  private readonly queue: Frame[] = [];
+  /** A frame that is not one JSON object in a text frame breaks SPEC §1; reported on the next read. */
+  private broken: Error | null = null;
+  private waiter: Waiter | null = null;
+  private readonly closed: Promise<{ code: number; reason: string }>;
+  /** Pings received from the server. */
+  pings = 0;
+
+  private constructor(
+    readonly ws: WebSocket,
+    readonly label: string,
+  ) {
+    ws.on('message', (data: RawData, isBinary: boolean) => this.receive(data, isBinary));
+    ws.on('ping', () => this.pings++);
+    ws.on('error', () => {}); // 'close' follows; tests assert on that
+    this.closed = new Promise((resolve) => {
+      ws.once('close', (code: number, reason: Buffer) => {
+        resolve({ code, reason: reason.toString() });
+        this.waiter?.reject(new FrameTimeout(`${this.label} closed (${code}) while waiting for a frame`));
+        this.waiter = null;
+      });
+    });
+  }
+
+  /** Resolves once open; rejects with UpgradeRefused (holding the HTTP status) on a refused upgrade. */
+  static open(url: string, options: OpenOptions = {}): Promise<TestSocket> {
+    const wsOptions: ClientOptions = { autoPong: options.autoPong ?? true, handshakeTimeout: DEFAULT_WAIT_MS };
+    if (options.origin !== undefined) wsOptions.origin = options.origin;
+    const ws = new WebSocket(url, wsOptions);
+    const socket = new TestSocket(ws, options.label ?? url);
+    return new Promise((resolve, reject) => {
+      ws.once('open', () => resolve(socket));
+      ws.once('unexpected-response', (_req, res) => {
+        reject(new UpgradeRefused(res.statusCode ?? 0));
+        ws.terminate();
+      });
+      ws.once('close', () => reject(new Error(`${socket.label} closed before opening`)));
+    });
+  }
+
+  /** An object is sent as JSON text, a string as is, a Buffer as a binary frame. */
+  send(frame: object | string | Buffer): void {
+    if (Buffer.isBuffer(frame)) this.ws.send(frame, { binary: true });
+    else this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** The next frame, in arrival order. */
+  nextFrame(timeoutMs = DEFAULT_WAIT_MS, waitingFor = 'the next frame'): Promise<Frame> {
+    if (this.broken !== null) return Promise.reject(this.broken);
+    const queued = this.queue.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    if (this.ws.readyState === WebSocket.CLOSED) {
+      return Promise.reject(new FrameTimeout(`${this.label} is closed; no ${waitingFor} can come`));
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = null;
+        reject(new FrameTimeout(`${this.label}: timed out after ${timeoutMs} ms waiting for ${waitingFor}`));
+      }, timeoutMs);
+      this.waiter = {
+        resolve: (frame) => (clearTimeout(timer), resolve(frame)),
+        reject: (err) => (clearTimeout(timer), reject(err)),
+      };
+    });
+  }
+
+  /** Frames up to and including the first that matches; all of them, in order. */
+  async framesUntil(matches: (frame: Frame) => boolean, timeoutMs = DEFAULT_WAIT_MS, what = 'a matching frame'): Promise<Frame[]> {
+    const deadline = Date.now() + timeoutMs;
+    const frames: Frame[] = [];
+    for (;;) {
+      const frame = await this.nextFrame(Math.max(1, deadline - Date.now()), what);
+      frames.push(frame);
+      if (matches(frame)) return frames;
+    }
+  }
+
+  /**
+   * Asserts that no frame is due: sends a ping and waits for its pong. The server writes
+   * everything our earlier frames caused before it answers the ping, so a frame that is
+   * not here when the pong arrives was never sent.
+   */
+  async expectQuiet(timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
+    const token = Buffer.from(`fence-${Math.random()}`);
+    const pong = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.ws.off('pong', onPong);
+        reject(new FrameTimeout(`${this.label}: timed out after ${timeoutMs} ms waiting for the pong fence`));
+      }, timeoutMs);
+      const onPong = (data: Buffer) => {
+        if (!data.equals(token)) return;
+        clearTimeout(timer);
+        this.ws.off('pong', onPong);
+        resolve();
+      };
+      this.ws.on('pong', onPong);
+    });
+    this.ws.ping(token);
+    await pong;
+    if (this.broken !== null) throw this.broken;
+    if (this.queue.length > 0) {
+      throw new Error(`${this.label}: expected no frame, got ${JSON.stringify(this.queue)}`);
+    }
+  }
+
+  /** Frames received and not yet read (non-destructive). */
+  unread(): Frame[] {
+    return [...this.queue];
+  }
+
+  /** Resolves with the close code and reason, whoever closed. */
+  waitClose(timeoutMs = DEFAULT_WAIT_MS): Promise<{ code: number; reason: string }> {
+    return withTimeout(this.closed, timeoutMs, `${this.label}: the close event`);
+  }
+
+  /** Resolves once the server has pinged `count` times in all. */
+  async waitPings(count: number, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
+    const reached = new Promise<void>((resolve) => {
+      const check = () => {
+        if (this.pings < count) return;
+        this.ws.off('ping', check);
+        resolve();
+      };
+      this.ws.on('ping', check);
+      check();
+    });
+    await withTimeout(reached, timeoutMs, `${this.label}: ${count} pings (got ${this.pings})`);
+  }
+
+  close(code?: number): void {
+    this.ws.close(code);
+  }
+
+  /** Drops the TCP connection without a closing handshake. */
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  private receive(data: RawData, isBinary: boolean): void {
+    const frame = isBinary ? null : parseObject(String(data));
+    if (frame === null) {
+      this.broken ??= new Error(`${this.label}: server sent ${isBinary ? 'a binary frame' : `a frame that is not a JSON object: ${String(data)}`}`);
+    } else {
+      this.queue.push(frame);
+    }
+    if (this.waiter === null) return;
+    const waiter = this.waiter;
+    this.waiter = null;
+    if (this.broken !== null) waiter.reject(this.broken);
+    else waiter.resolve(this.queue.shift()!);
+  }
+}
+
+function parseObject(text: string): Frame | null {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Frame) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** `promise`, or a FrameTimeout naming `what` after `timeoutMs`. */
+export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new FrameTimeout(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// ---------------------------------------------------------------- servers
+
+/** Asks for `name` and waits for the welcome (consumed); anything else fails. */
+export async function claim(socket: TestSocket, name: string): Promise<void> {
+  socket.send({ sender: name, text: '' });
+  const frame = await socket.nextFrame(DEFAULT_WAIT_MS, `the welcome for ${name}`);
+  if (frame.type !== 'welcome') throw new Error(`${name} was not welcomed: ${JSON.stringify(frame)}`);
+}
+
+export interface TestServer {
+  readonly port: number;
+  /** ws://127.0.0.1:PORT/ws */
+  readonly url: string;
+  readonly config: Config;
+  connect(options?: OpenOptions): Promise<TestSocket>;
+  /** Connects, asks for `name` and returns the socket once welcomed (the welcome is consumed). */
+  register(name: string, options?: OpenOptions): Promise<TestSocket>;
+  /** GET on the HTTP side of the same port. */
+  get(path: string): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** Starts a server on 127.0.0.1, an ephemeral port, logging nothing; `overrides` win. */
+export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+  const config: Config = { ...loadConfig([], {}), port: 0, host: '127.0.0.1', logLevel: 'silent', ...overrides };
+  const server: ChatServer = await startServer(config, { log: createLogger('silent') });
+  const url = `ws://127.0.0.1:${server.port}/ws`;
+  const sockets: TestSocket[] = [];
+  const connect = async (options: OpenOptions = {}) => {
+    const socket = await TestSocket.open(url, options);
+    sockets.push(socket);
+    return socket;
+  };
+  return {
+    port: server.port,
+    url,
+    config,
+    connect,
+    async register(name, options = {}) {
+      const socket = await connect({ label: name, ...options });
+      await claim(socket, name);
+      return socket;
+    },
+    get: (path) => fetch(`http://127.0.0.1:${server.port}${path}`, { signal: AbortSignal.timeout(DEFAULT_WAIT_MS) }),
+    async close() {
+      await server.close();
+      for (const socket of sockets) socket.terminate();
+    },
+  };
+}
+
+/** Returns a starter whose servers are all closed after each test. */
+export function serverPerTest(): (overrides?: Partial<Config>) => Promise<TestServer> {
+  const started: TestServer[] = [];
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((server) => server.close()));
+  });
+  return async (overrides) => {
+    const server = await startTestServer(overrides);
+    started.push(server);
+    return server;
+  };
+}
+
+/** Resolves when `emitter` emits `event`, or rejects naming it after `timeoutMs`. */
+export function nextEvent(emitter: NodeJS.EventEmitter, event: string, timeoutMs = DEFAULT_WAIT_MS): Promise<unknown[]> {
+  return withTimeout(once(emitter, event), timeoutMs, `the '${event}' event`);
+}
