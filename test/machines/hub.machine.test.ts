@@ -1,0 +1,249 @@
+/**
+ * The hub with its connections (SPEC §2-4): who hears what, in which order, and when a
+ * name is free again. Through the socket-free chat, and with the hub's actors swapped by
+ * `.provide()` where a test needs a slow registry or a connection that throws.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { createActor, fromCallback, SimulatedClock } from 'xstate';
+import { hubMachine } from '../../machines/hub.machine.js';
+import { connectionMachine } from '../../machines/connection.machine.js';
+import type { EchoMode, HubEmitted, HubEvent, RegistryRequest, ServerFrame } from '../../machines/events.js';
+import { createChat, defaultLimits } from '../support/chat-harness.js';
+
+const leaves = (frames: ServerFrame[]) => frames.filter((f) => f.type === 'leave').map((f) => f.name);
+/** What a client saw, reduced to what every client must agree on. */
+const ordered = (frames: ServerFrame[]) =>
+  frames.map((f) => (f.type === 'message' ? `message #${f.id} ${f.text}` : `${f.type} ${'name' in f ? f.name : ''}`));
+
+describe('joining', () => {
+  it('welcomes the new client with every online name, its own included', () => {
+    const chat = createChat();
+    chat.join('Alice');
+    chat.join('Bob');
+    const carol = chat.open();
+    carol.send({ sender: 'Carol', text: '' });
+    expect(carol.take()).toEqual([
+      { type: 'welcome', sender: 'Server', text: 'Welcome, Carol!', name: 'Carol', users: ['Alice', 'Bob', 'Carol'] },
+    ]);
+  });
+
+  it('announces a join exactly once to every other online client, and not to the newcomer', () => {
+    const chat = createChat();
+    const alice = chat.join('Alice');
+    const waiting = chat.open();
+    chat.join('Bob');
+    expect(alice.take()).toEqual([{ type: 'join', sender: 'Server', text: 'Bob has joined the chat', name: 'Bob' }]);
+    expect(waiting.take()).toEqual([]);
+  });
+
+  it('shows the name as normalised, not as typed', () => {
+    const chat = createChat();
+    const alice = chat.join('Alice');
+    chat.join('  Zoe\u0301 ');
+    expect(alice.take()).toEqual([expect.objectContaining({ type: 'join', name: 'Zo\u00e9' })]);
+    expect(chat.roster()).toEqual(['Alice', 'Zo\u00e9']);
+  });
+
+  it('gives a newcomer nothing said before its join', () => {
+    const chat = createChat();
+    const alice = chat.join('Alice');
+    alice.send({ text: 'before' });
+    const bob = chat.open();
+    bob.send({ sender: 'Bob', text: '' });
+    alice.send({ text: 'after' });
+    expect(bob.take().map((f) => f.type)).toEqual(['welcome', 'message']);
+  });
+});
+
+describe('messages', () => {
+  it('stamps the receive time and a fresh id', () => {
+    const chat = createChat();
+    const alice = chat.join('Alice');
+    const bob = chat.join('Bob');
+    chat.clock.increment(1_234);
+    alice.send({ text: 'Hello' });
+    expect(bob.take()).toEqual([{ type: 'message', sender: 'Alice', text: 'Hello', id: expect.any(String), ts: 1_234 }]);
+  });
+
+  it('delivers joins, messages and leaves to everyone in one order, ids increasing', () => {
+    const step = fc.record({ who: fc.integer({ min: 0, max: 2 }), text: fc.constantFrom('a', 'b', 'c') });
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 40 }), (steps) => {
+        const chat = createChat({ limits: { rateBurst: 0 } });
+        const clients = ['Ann', 'Ben', 'Cy'].map((name) => chat.join(name));
+        const watcher = chat.join('Watcher');
+        for (const client of clients) client.take();
+        for (const { who, text } of steps) clients[who]!.send({ text: `${who}:${text}` });
+        chat.join('Late');
+        clients[0]!.disconnect();
+        const seen = watcher.take();
+        for (const client of clients.slice(1)) expect(ordered(client.take())).toEqual(ordered(seen));
+        const ids = seen.flatMap((f) => (f.type === 'message' ? [Number(f.id)] : []));
+        expect(ids).toHaveLength(steps.length);
+        ids.forEach((id, i) => i > 0 && expect(id).toBeGreaterThan(ids[i - 1]!));
+        // A sender's messages keep the order it sent them in.
+        const texts = seen.flatMap((f) => (f.type === 'message' ? [f.text] : []));
+        expect(texts).toEqual(steps.map(({ who, text }) => `${who}:${text}`));
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it.each<[EchoMode, ServerFrame[]]>([
+    ['anonymous', [{ type: 'message', text: 'Hi', id: expect.any(String), ts: 0 }]],
+    ['named', [{ type: 'message', sender: 'Alice', text: 'Hi', id: expect.any(String), ts: 0 }]],
+    ['off', []],
+  ])('echo %s gives the sender its own copy as SPEC §3 says', (echo, expected) => {
+    const chat = createChat({ echo });
+    const alice = chat.join('Alice');
+    const bob = chat.join('Bob');
+    alice.take();
+    alice.send({ sender: 'Alice', text: 'Hi' });
+    expect(alice.take()).toStrictEqual(expected);
+    expect(bob.take()).toEqual([expect.objectContaining({ sender: 'Alice', text: 'Hi' })]);
+  });
+
+  it('gives the echo the same id as everyone else sees', () => {
+    const chat = createChat();
+    const alice = chat.join('Alice');
+    const bob = chat.join('Bob');
+    alice.take();
+    alice.send({ text: 'Hi' });
+    expect(alice.take()[0]).toMatchObject({ id: (bob.take()[0] as { id: string }).id });
+  });
+});
+
+describe('leaving', () => {
+  it('announces each departure exactly once to each online client', () => {
+    const chat = createChat();
+    const [alice, bob, carol] = ['Alice', 'Bob', 'Carol'].map((name) => chat.join(name));
+    carol!.take();
+    alice!.disconnect();
+    bob!.actor.send({ type: 'server.kick', cause: 'slow' });
+    expect(leaves(carol!.take())).toEqual(['Alice', 'Bob']);
+    expect(chat.roster()).toEqual(['Carol']);
+  });
+
+  it('sends nothing more to a client that left', () => {
+    const chat = createChat();
+    const alice = chat.join('Alice');
+    const bob = chat.join('Bob');
+    alice.take();
+    alice.disconnect();
+    bob.send({ text: 'anyone?' });
+    expect(alice.take()).toEqual([]);
+  });
+
+  it.each(['Alice', 'alice', 'ALICE'])('frees the name at once: %s can register right after Alice leaves', (name) => {
+    const chat = createChat();
+    const alice = chat.join('Alice');
+    alice.disconnect();
+    const next = chat.open();
+    next.send({ sender: name, text: '' });
+    expect(next.take()).toEqual([expect.objectContaining({ type: 'welcome', name, users: [name] })]);
+  });
+
+  it('lets a client that never registered leave silently', () => {
+    const chat = createChat();
+    const alice = chat.join('Alice');
+    const anonymous = chat.open();
+    anonymous.send({ sender: 'Alice', text: '' });
+    anonymous.disconnect();
+    chat.open();
+    chat.clock.increment(defaultLimits.registerTimeoutMs);
+    expect(alice.take()).toEqual([]);
+  });
+
+  it('announces no leaves once shutting down, yet frees the members', () => {
+    const chat = createChat();
+    const [alice, bob, carol] = ['Alice', 'Bob', 'Carol'].map((name) => chat.join(name));
+    carol!.take();
+    chat.shutdown();
+    alice!.actor.send({ type: 'server.kick', cause: 'shutdown' });
+    bob!.disconnect();
+    expect(carol!.take()).toEqual([]);
+    expect(alice!.ending).toMatchObject({ kind: 'close', code: 1001 });
+    expect(chat.hub.getSnapshot().context.members).toEqual({ c3: 'Carol' });
+  });
+});
+
+/** A hub built from `machine` with recording emitted events; clients driven by raw events. */
+function startHub(machine: typeof hubMachine) {
+  const hub = createActor(machine, { clock: new SimulatedClock(), input: { echo: 'anonymous' } });
+  const emitted: HubEmitted[] = [];
+  hub.on('*', (event) => emitted.push(event));
+  hub.start();
+  function open(id: string, name: string) {
+    hub.send({ type: 'conn.open', id, limits: defaultLimits });
+    const conn = hub.getSnapshot().children[id]!;
+    conn.send({ type: 'client.frame', sender: name, at: 0 });
+    return conn;
+  }
+  const broadcasts = () => emitted.flatMap((e) => (e.type === 'broadcast' ? [e.frame] : []));
+  return { hub, emitted, open, broadcasts };
+}
+
+describe('with a registry that answers later', () => {
+  function slowRegistry() {
+    const requests: RegistryRequest[] = [];
+    const answer: { send?: (event: HubEvent) => void } = {};
+    const registry = fromCallback<RegistryRequest>(({ sendBack, receive }) => {
+      answer.send = sendBack;
+      receive((request) => requests.push(request));
+    });
+    return { requests, answer: (event: HubEvent) => answer.send!(event), registry };
+  }
+
+  it('hands back a name granted to a connection that left while it waited', () => {
+    const slow = slowRegistry();
+    const { hub, open, broadcasts } = startHub(hubMachine.provide({ actors: { registry: slow.registry } }));
+    const conn = open('c1', 'Alice');
+    expect(slow.requests).toEqual([{ type: 'registry.claim', id: 'c1', name: 'Alice' }]);
+    conn.send({ type: 'client.closed' });
+    slow.answer({ type: 'registry.granted', id: 'c1', name: 'Alice' });
+    expect(slow.requests.at(-1)).toEqual({ type: 'registry.release', id: 'c1', name: 'Alice' });
+    expect(broadcasts()).toEqual([]);
+    expect(hub.getSnapshot().context).toMatchObject({ members: {}, roster: [] });
+  });
+
+  it('hands back a name granted while shutting down', () => {
+    const slow = slowRegistry();
+    const { hub, open, broadcasts } = startHub(hubMachine.provide({ actors: { registry: slow.registry } }));
+    open('c1', 'Alice');
+    hub.send({ type: 'server.shutdown' });
+    slow.answer({ type: 'registry.granted', id: 'c1', name: 'Alice' });
+    expect(slow.requests.at(-1)).toEqual({ type: 'registry.release', id: 'c1', name: 'Alice' });
+    expect(broadcasts()).toEqual([]);
+  });
+});
+
+describe('a connection actor that throws', () => {
+  const boom = new Error('boom');
+  const crashing = hubMachine.provide({
+    actors: {
+      connection: connectionMachine.provide({
+        actions: {
+          say: () => {
+            throw boom;
+          },
+        },
+      }),
+    },
+  });
+
+  it('is reported and dropped; the hub stays up, the others hear it left and its name is free', () => {
+    const { hub, emitted, open, broadcasts } = startHub(crashing);
+    const alice = open('c1', 'Alice');
+    open('c2', 'Bob');
+    alice.send({ type: 'client.frame', text: 'hi', at: 1 });
+    expect(emitted).toContainEqual({ type: 'connection.crashed', id: 'c1', error: boom });
+    expect(emitted).toContainEqual(expect.objectContaining({ type: 'member.left', id: 'c1', name: 'Alice' }));
+    expect(broadcasts().at(-1)).toMatchObject({ type: 'leave', name: 'Alice' });
+    expect(hub.getSnapshot().status).toBe('active');
+    expect(hub.getSnapshot().children['c1']).toBeUndefined();
+    open('c3', 'alice');
+    expect(broadcasts().at(-1)).toMatchObject({ type: 'join', name: 'alice' });
+    expect(hub.getSnapshot().context.roster).toEqual(['Bob', 'alice']);
+  });
+});

@@ -1,0 +1,193 @@
+/**
+ * Settings (SPEC §6): every one an environment variable and a flag, flags over environment
+ * over defaults, and a bad value a one-line ConfigError naming it.
+ */
+import { describe, expect, it } from 'vitest';
+import { connectionLimits, envName, HelpRequested, loadConfig, settings, usage, type Config } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+
+/** SPEC §6's table, transcribed: variable -> [flag, default as the Config holds it]. */
+const specTable: Record<string, [flag: string, key: keyof Config, fallback: unknown]> = {
+  PORT: ['--port', 'port', 8080],
+  HOST: ['--host', 'host', '0.0.0.0'],
+  LOG_LEVEL: ['--log-level', 'logLevel', 'info'],
+  ECHO: ['--echo', 'echo', 'anonymous'],
+  NAME_MAX_LENGTH: ['--name-max-length', 'nameMaxLength', 32],
+  TEXT_MAX_LENGTH: ['--text-max-length', 'textMaxLength', 4096],
+  REGISTER_TIMEOUT_MS: ['--register-timeout-ms', 'registerTimeoutMs', 10000],
+  HEARTBEAT_MS: ['--heartbeat-ms', 'heartbeatMs', 30000],
+  RATE_BURST: ['--rate-burst', 'rateBurst', 20],
+  RATE_PER_SEC: ['--rate-per-sec', 'ratePerSec', 10],
+  MAX_PAYLOAD_BYTES: ['--max-payload-bytes', 'maxPayloadBytes', 65536],
+  MAX_BUFFERED_BYTES: ['--max-buffered-bytes', 'maxBufferedBytes', 1048576],
+  MAX_CONNECTIONS: ['--max-connections', 'maxConnections', 10000],
+  ALLOWED_ORIGINS: ['--allowed-origins', 'allowedOrigins', null],
+  REDIS_URL: ['--redis-url', 'redisUrl', null],
+  LEASE_MS: ['--lease-ms', 'leaseMs', 15000],
+  INSPECT: ['--inspect', 'inspect', false],
+  INSPECT_PORT: ['--inspect-port', 'inspectPort', 8081],
+  INSPECT_HOST: ['--inspect-host', 'inspectHost', '127.0.0.1'],
+  INSPECT_PAGE: ['--inspect-page', 'inspectPage', false],
+};
+
+/** The ConfigError thrown by `run`, checked to be one line. */
+function configError(run: () => unknown): string {
+  try {
+    run();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    const message = (err as Error).message;
+    expect(message).not.toContain('\n');
+    return message;
+  }
+  throw new Error('expected a ConfigError, but nothing was thrown');
+}
+
+describe('loadConfig defaults', () => {
+  it('equals the table in SPEC §6', () => {
+    const config = loadConfig([], {});
+    const expected = Object.fromEntries(Object.values(specTable).map(([, key, fallback]) => [key, fallback]));
+    expect(config).toEqual(expected);
+  });
+
+  it('has exactly the settings SPEC §6 names, with the documented env names and flags', () => {
+    const actual = settings.map((s) => [envName(s.flag), `--${s.flag}`]).sort();
+    const expected = Object.entries(specTable).map(([env, [flag]]) => [env, flag]).sort();
+    expect(actual).toEqual(expected);
+  });
+
+  it('does not read process.env unless given it', () => {
+    expect(loadConfig([], { NOT_A_SETTING: '1' }).port).toBe(8080);
+  });
+});
+
+describe('environment and flags', () => {
+  it.each([
+    [{ PORT: '9000' }, 'port', 9000],
+    [{ HOST: '127.0.0.1' }, 'host', '127.0.0.1'],
+    [{ LOG_LEVEL: 'debug' }, 'logLevel', 'debug'],
+    [{ ECHO: 'named' }, 'echo', 'named'],
+    [{ ECHO: 'OFF' }, 'echo', 'off'],
+    [{ NAME_MAX_LENGTH: '16' }, 'nameMaxLength', 16],
+    [{ TEXT_MAX_LENGTH: '100' }, 'textMaxLength', 100],
+    [{ REGISTER_TIMEOUT_MS: '500' }, 'registerTimeoutMs', 500],
+    [{ HEARTBEAT_MS: '1000' }, 'heartbeatMs', 1000],
+    [{ RATE_BURST: '0' }, 'rateBurst', 0],
+    [{ RATE_PER_SEC: '0' }, 'ratePerSec', 0],
+    [{ ALLOWED_ORIGINS: 'https://a.example, https://b.example' }, 'allowedOrigins', ['https://a.example', 'https://b.example']],
+    [{ REDIS_URL: 'redis://127.0.0.1:6379' }, 'redisUrl', 'redis://127.0.0.1:6379'],
+    [{ LEASE_MS: '5000' }, 'leaseMs', 5000],
+  ] as const)('reads %o', (env, key, value) => {
+    expect(loadConfig([], env)[key]).toEqual(value);
+  });
+
+  it('reads a flag with its value in the next argument or after =', () => {
+    expect(loadConfig(['--port', '9000']).port).toBe(9000);
+    expect(loadConfig(['--port=9000']).port).toBe(9000);
+    expect(loadConfig(['--echo=off', '--host', '::1']).echo).toBe('off');
+  });
+
+  it('reads every setting by its flag', () => {
+    const config = loadConfig(['--name-max-length', '8', '--max-connections=3', '--inspect-host', '0.0.0.0']);
+    expect(config).toMatchObject({ nameMaxLength: 8, maxConnections: 3, inspectHost: '0.0.0.0' });
+  });
+
+  it('lets a flag beat the environment', () => {
+    expect(loadConfig(['--port', '9001'], { PORT: '9000' }).port).toBe(9001);
+    expect(loadConfig(['--echo=named'], { ECHO: 'off' }).echo).toBe('named');
+  });
+
+  it('turns a switch on when it stands alone, even before another flag', () => {
+    expect(loadConfig(['--inspect']).inspect).toBe(true);
+    expect(loadConfig(['--inspect', '--port', '1']).inspect).toBe(true);
+    expect(loadConfig(['--inspect-page']).inspectPage).toBe(true);
+  });
+
+  it('reads a switch given a value', () => {
+    expect(loadConfig(['--inspect', 'false']).inspect).toBe(false);
+    expect(loadConfig(['--inspect=0'], { INSPECT: '1' }).inspect).toBe(false);
+  });
+
+  it.each(['1', 'true', 'TRUE'])('turns a boolean on for INSPECT=%s', (value) => {
+    expect(loadConfig([], { INSPECT: value }).inspect).toBe(true);
+  });
+
+  it.each(['0', 'false'])('leaves a boolean off for INSPECT=%s', (value) => {
+    expect(loadConfig([], { INSPECT: value }).inspect).toBe(false);
+  });
+});
+
+describe('bad values', () => {
+  it.each([
+    [{ PORT: 'abc' }, 'PORT'],
+    [{ PORT: '65536' }, 'PORT'],
+    [{ PORT: '-1' }, 'PORT'],
+    [{ PORT: '80.5' }, 'PORT'],
+    [{ HOST: '  ' }, 'HOST'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ ECHO: 'sometimes' }, 'ECHO'],
+    [{ NAME_MAX_LENGTH: '0' }, 'NAME_MAX_LENGTH'],
+    [{ HEARTBEAT_MS: '' }, 'HEARTBEAT_MS'],
+    [{ RATE_BURST: 'lots' }, 'RATE_BURST'],
+    [{ REDIS_URL: 'http://127.0.0.1' }, 'REDIS_URL'],
+    [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
+    [{ LEASE_MS: '10' }, 'LEASE_MS'],
+    [{ INSPECT: 'maybe' }, 'INSPECT'],
+  ])('refuses %o in one line naming it', (env, name) => {
+    const message = configError(() => loadConfig([], env));
+    expect(message).toContain(name);
+  });
+
+  it('names the flag when the flag holds the bad value', () => {
+    expect(configError(() => loadConfig(['--port', 'abc']))).toContain('--port');
+    expect(configError(() => loadConfig(['--echo=loud']))).toContain('--echo');
+  });
+
+  it('refuses an unknown flag, naming it', () => {
+    expect(configError(() => loadConfig(['--prot', '9000']))).toContain('--prot');
+  });
+
+  it('refuses a stray argument', () => {
+    expect(configError(() => loadConfig(['9000']))).toContain('9000');
+  });
+
+  it('refuses a flag missing its value', () => {
+    expect(configError(() => loadConfig(['--port']))).toContain('--port');
+  });
+
+  it('keeps a hostile value to one line', () => {
+    configError(() => loadConfig([], { PORT: '1\n2\r\nFAKE LOG LINE' }));
+  });
+});
+
+describe('help', () => {
+  it.each([['--help'], ['-h'], ['--port', '1', '--help']])('%s throws HelpRequested', (...argv) => {
+    expect(() => loadConfig(argv)).toThrow(HelpRequested);
+  });
+
+  it('usage() lists every flag and env name with its default', () => {
+    const lines = usage().split('\n');
+    for (const [env, [flag, , fallback]] of Object.entries(specTable)) {
+      const line = lines.find((l) => l.trimStart().startsWith(`${flag} `));
+      expect(line, flag).toBeDefined();
+      expect(line).toContain(env);
+      expect(line).toContain(`default ${fallback === null ? 'unset' : String(fallback)}`);
+    }
+  });
+});
+
+describe('connectionLimits', () => {
+  it('carries the per-connection settings and the fixed limits of SPEC §2 and §5', () => {
+    const limits = connectionLimits(loadConfig(['--rate-burst', '5'], { HEARTBEAT_MS: '100' }));
+    expect(limits).toEqual({
+      nameMaxLength: 32,
+      textMaxLength: 4096,
+      registerTimeoutMs: 10000,
+      heartbeatMs: 100,
+      rateBurst: 5,
+      ratePerSec: 10,
+      maxRefusals: 5,
+      maxBadFrames: 10,
+    });
+  });
+});

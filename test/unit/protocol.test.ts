@@ -1,0 +1,282 @@
+/**
+ * The wire protocol's pure functions (SPEC §1-3): reading client frames, the name and
+ * text rules, and the exact shape of every server frame.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import {
+  chatFrame,
+  echoFrame,
+  errorFrame,
+  foldName,
+  isValidName,
+  isValidText,
+  normaliseName,
+  readClientFrame,
+  welcomeFrame,
+} from '../../src/protocol.js';
+
+const AT = 1_764_000_000_000;
+const read = (data: string | null) => readClientFrame(data, AT);
+const bad = { type: 'client.badFrame', at: AT };
+const valid = (name: string) => isValidName(name, 32);
+
+describe('readClientFrame', () => {
+  it('reads the seed shape {sender, text}', () => {
+    expect(read('{"sender":"Alice","text":"hi"}')).toEqual({ type: 'client.frame', sender: 'Alice', text: 'hi', at: AT });
+  });
+
+  it.each([
+    ['not JSON', 'hello'],
+    ['truncated JSON', '{"sender":"A"'],
+    ['an empty frame', ''],
+    ['an array', '[{"sender":"A"}]'],
+    ['a number', '42'],
+    ['a string', '"Alice"'],
+    ['JSON null', 'null'],
+    ['a boolean', 'true'],
+  ])('makes a bad frame of %s', (_, data) => {
+    expect(read(data)).toEqual(bad);
+  });
+
+  it('makes a bad frame of a binary frame', () => {
+    expect(read(null)).toEqual(bad);
+  });
+
+  it.each([
+    ['a numeric sender', '{"sender":1,"text":"hi"}'],
+    ['an object sender', '{"sender":{"name":"A"}}'],
+    ['an array text', '{"sender":"A","text":["hi"]}'],
+    ['a boolean text', '{"text":false}'],
+  ])('makes a bad frame of %s', (_, data) => {
+    expect(read(data)).toEqual(bad);
+  });
+
+  it('treats null fields as absent', () => {
+    expect(read('{"sender":null,"text":"hi"}')).toEqual({ type: 'client.frame', text: 'hi', at: AT });
+    expect(read('{"sender":"A","text":null}')).toEqual({ type: 'client.frame', sender: 'A', at: AT });
+  });
+
+  it('ignores unknown fields', () => {
+    expect(read('{"sender":"A","text":"hi","type":"welcome","id":7}')).toEqual({
+      type: 'client.frame',
+      sender: 'A',
+      text: 'hi',
+      at: AT,
+    });
+  });
+
+  it('reads an empty object as a frame with neither field', () => {
+    expect(read('{}')).toEqual({ type: 'client.frame', at: AT });
+  });
+
+  it('does not take fields from a __proto__ or constructor key, nor pollute Object.prototype', () => {
+    const event = read('{"__proto__":{"sender":"Mallory","text":"x"},"constructor":{"prototype":{"sender":"M"}}}');
+    expect(event).toEqual({ type: 'client.frame', at: AT });
+    expect(({} as Record<string, unknown>)['sender']).toBeUndefined();
+    expect(Object.prototype).not.toHaveProperty('sender');
+  });
+
+  it('never throws, whatever the string', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.json({ maxDepth: 2 })), (data) => {
+        const event = read(data);
+        expect(['client.frame', 'client.badFrame']).toContain(event.type);
+      }),
+    );
+  });
+
+  it('reads every JSON object with string-or-absent fields as a frame', () => {
+    const field = fc.option(fc.string({ unit: 'grapheme' }), { nil: undefined });
+    fc.assert(
+      fc.property(field, field, (sender, text) => {
+        const event = read(JSON.stringify({ sender, text }));
+        expect(event).toEqual({ type: 'client.frame', at: AT, ...(sender !== undefined && { sender }), ...(text !== undefined && { text }) });
+      }),
+    );
+  });
+});
+
+describe('name rules', () => {
+  it('normalises to NFC and trims', () => {
+    expect(normaliseName('  Zoe\u0301 \n')).toBe('Zo\u00e9');
+  });
+
+  it('accepts an ordinary name, inner spaces and non-Latin scripts included', () => {
+    expect(valid('Alice')).toBe(true);
+    expect(valid('Mary Ann')).toBe(true);
+    expect(valid('Ζωή')).toBe(true);
+  });
+
+  it.each(['', '   ', '\t\n'])('refuses an empty or blank name %j', (name) => {
+    expect(valid(name)).toBe(false);
+  });
+
+  it('counts length in code points: 32 is fine, 33 is too long', () => {
+    expect(valid('a'.repeat(32))).toBe(true);
+    expect(valid('a'.repeat(33))).toBe(false);
+  });
+
+  it('counts an astral character as one code point', () => {
+    expect(valid('😀'.repeat(32))).toBe(true);
+    expect(valid('😀'.repeat(33))).toBe(false);
+  });
+
+  it('measures length after trimming and NFC composition', () => {
+    expect(valid(`  ${'a'.repeat(32)}  `)).toBe(true);
+    expect(valid('e\u0301'.repeat(32))).toBe(true); // 64 code points in NFD, 32 in NFC
+  });
+
+  it('honours a configured maximum length', () => {
+    expect(isValidName('abcd', 4)).toBe(true);
+    expect(isValidName('abcde', 4)).toBe(false);
+  });
+
+  it.each([
+    ['a bidi override U+202E', 'Ali\u202Eecb'],
+    ['a zero-width space U+200B', 'Ali\u200Bce'],
+    ['a zero-width joiner U+200D', 'Ali\u200Dce'],
+    ['a NUL', 'Ali\u0000ce'],
+    ['a BEL', 'Ali\u0007ce'],
+    ['a DEL', 'Ali\u007Fce'],
+    ['a lone high surrogate', 'Ali\uD800ce'],
+    ['a lone low surrogate', '\uDC00Alice'],
+  ])('refuses a name holding %s', (_, name) => {
+    expect(valid(name)).toBe(false);
+  });
+
+  it.each(['Server', 'SERVER', 'server', ' server ', 'ſerver'])('reserves %j in any letter case', (name) => {
+    expect(valid(name)).toBe(false);
+  });
+
+  it('does not reserve names that merely contain Server', () => {
+    expect(valid('Servers')).toBe(true);
+    expect(valid('The Server')).toBe(true);
+  });
+});
+
+describe('foldName', () => {
+  it('ignores letter case', () => {
+    expect(foldName('Alice')).toBe(foldName('aLICE'));
+  });
+
+  it('folds Straße and STRASSE together', () => {
+    expect(foldName('Straße')).toBe(foldName('STRASSE'));
+  });
+
+  it('folds NFC and NFD spellings together', () => {
+    expect(foldName('Zo\u00e9')).toBe(foldName('Zoe\u0301'));
+  });
+
+  it('keeps different names apart', () => {
+    expect(foldName('Alice')).not.toBe(foldName('Alicia'));
+  });
+
+  it('is idempotent', () => {
+    fc.assert(fc.property(fc.string({ unit: 'binary' }), (name) => foldName(foldName(name)) === foldName(name)));
+  });
+});
+
+describe('isValidText', () => {
+  it.each(['', ' ', '\n\t ', '\u00A0\u3000'])('refuses empty or whitespace-only text %j', (text) => {
+    expect(isValidText(text, 4096)).toBe(false);
+  });
+
+  it('accepts 4096 code points and refuses 4097', () => {
+    expect(isValidText('x'.repeat(4096), 4096)).toBe(true);
+    expect(isValidText('x'.repeat(4097), 4096)).toBe(false);
+  });
+
+  it('counts an astral character as one', () => {
+    expect(isValidText('😀'.repeat(4096), 4096)).toBe(true);
+    expect(isValidText('😀'.repeat(4097), 4096)).toBe(false);
+    expect(isValidText(`${'😀'.repeat(4095)}xx`, 4096)).toBe(false);
+  });
+
+  it('accepts text with surrounding whitespace', () => {
+    expect(isValidText('  hi  ', 4096)).toBe(true);
+  });
+
+  it('agrees with a plain code-point count for any text', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), fc.integer({ min: 1, max: 30 }), (text, max) => {
+        const expected = text.trim() !== '' && [...text].length <= max;
+        expect(isValidText(text, max)).toBe(expected);
+      }),
+    );
+  });
+});
+
+describe('name properties', () => {
+  it('a valid name normalises to a non-empty name that does not fold to "server"', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (name) => {
+        fc.pre(isValidName(name, 32));
+        const shown = normaliseName(name);
+        expect(shown).not.toBe('');
+        expect(foldName(shown)).not.toBe('server');
+      }),
+    );
+  });
+
+  it('a valid name stays valid once normalised, and normalising twice changes nothing', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (name) => {
+        expect(normaliseName(normaliseName(name))).toBe(normaliseName(name));
+        if (isValidName(name, 32)) expect(isValidName(normaliseName(name), 32)).toBe(true);
+      }),
+    );
+  });
+});
+
+describe('server frames', () => {
+  it('spells the name_taken error exactly as the seed, keys in order', () => {
+    expect(JSON.stringify(errorFrame('name_taken'))).toBe(
+      '{"type":"error","sender":"Server","code":"name_taken","text":"Username already taken"}',
+    );
+  });
+
+  it('builds the welcome with every online name', () => {
+    expect(JSON.stringify(welcomeFrame('Alice', ['Bob', 'Alice']))).toBe(
+      '{"type":"welcome","sender":"Server","text":"Welcome, Alice!","name":"Alice","users":["Bob","Alice"]}',
+    );
+  });
+
+  it('builds join, leave and message frames', () => {
+    expect(JSON.stringify(chatFrame({ type: 'join', name: 'Alice', from: 'c1' }, 1))).toBe(
+      '{"type":"join","sender":"Server","text":"Alice has joined the chat","name":"Alice"}',
+    );
+    expect(JSON.stringify(chatFrame({ type: 'leave', name: 'Alice', from: 'c1' }, 2))).toBe(
+      '{"type":"leave","sender":"Server","text":"Alice has left the chat","name":"Alice"}',
+    );
+    expect(chatFrame({ type: 'message', name: 'Alice', from: 'c1', text: 'Hello', ts: AT }, 3)).toEqual({
+      type: 'message',
+      sender: 'Alice',
+      text: 'Hello',
+      id: '3',
+      ts: AT,
+    });
+  });
+
+  describe('echoFrame', () => {
+    const message = chatFrame({ type: 'message', name: 'Alice', from: 'c1', text: 'Hello', ts: AT }, 3);
+
+    it('anonymous: the same message without sender', () => {
+      const echo = echoFrame(message, 'anonymous');
+      expect(echo).toEqual({ type: 'message', text: 'Hello', id: '3', ts: AT });
+      expect(echo).not.toHaveProperty('sender');
+    });
+
+    it('named: the message as everyone else sees it', () => {
+      expect(echoFrame(message, 'named')).toEqual(message);
+    });
+
+    it('off: nothing', () => {
+      expect(echoFrame(message, 'off')).toBeNull();
+    });
+
+    it('never echoes anything but a message', () => {
+      expect(echoFrame(errorFrame('bad_frame'), 'named')).toBeNull();
+    });
+  });
+});
