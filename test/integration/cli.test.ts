@@ -1,0 +1,140 @@
+/**
+ * SPEC §6 through the real command line: `node --import tsx src/main.ts` as a child
+ * process. With PORT=0 the chosen port is read from the 'listening' JSON log line.
+ * Every wait is bounded, and afterEach kills any child a failed test left running.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { join } from '../support/expected.js';
+import { claim, TestSocket, withTimeout } from '../support/ws-client.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** tsx compiles on start; generous, but bounded. */
+const START_MS = 10_000;
+
+/** The settings SPEC §6 names, as flag and environment variable. */
+const SPEC_FLAGS = [
+  'port', 'host', 'log-level', 'echo', 'name-max-length', 'text-max-length', 'register-timeout-ms',
+  'heartbeat-ms', 'rate-burst', 'rate-per-sec', 'max-payload-bytes', 'max-buffered-bytes',
+  'max-connections', 'allowed-origins', 'redis-url', 'lease-ms', 'inspect', 'inspect-port',
+  'inspect-host', 'inspect-page',
+];
+const envNameOf = (flag: string) => flag.toUpperCase().replaceAll('-', '_');
+
+interface Cli {
+  child: ChildProcess;
+  /** Parsed JSON lines from stdout so far. */
+  logLines: Array<Record<string, unknown>>;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+/** Runs the CLI with only the given settings in its environment (none inherited). */
+function runCli(args: string[], settings: Record<string, string> = {}): Cli {
+  const env = { ...process.env };
+  for (const flag of SPEC_FLAGS) delete env[envNameOf(flag)];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+    cwd: ROOT,
+    env: { ...env, ...settings },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  const logLines: Array<Record<string, unknown>> = [];
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    try {
+      logLines.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // not a log line (e.g. --help text)
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, logLines, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** The port from the 'listening' log line. */
+function listeningPort(cli: Cli): Promise<number> {
+  const found = new Promise<number>((resolve, reject) => {
+    const check = () => {
+      const line = cli.logLines.find((l) => l.msg === 'listening');
+      if (line !== undefined) return resolve(Number(line.port));
+      if (cli.child.exitCode !== null) return reject(new Error(`the CLI exited early: ${cli.stderr()}`));
+      cli.child.stdout!.once('data', () => setImmediate(check));
+    };
+    check();
+    cli.child.once('exit', () => setImmediate(check));
+  });
+  return withTimeout(found, START_MS, "the CLI's 'listening' log line");
+}
+
+describe('the command line (SPEC §6)', () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    'on %s closes every client with 1001, announces no leaves, flushes the log and exits 0 within 5 s',
+    async (signal) => {
+      const cli = runCli([], { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' });
+      const port = await listeningPort(cli);
+      expect(port).toBeGreaterThan(0);
+      const url = `ws://127.0.0.1:${port}/ws`;
+      const alice = await TestSocket.open(url, { label: 'Alice' });
+      await claim(alice, 'Alice');
+      const bob = await TestSocket.open(url, { label: 'Bob' });
+      await claim(bob, 'Bob');
+      expect(await alice.nextFrame()).toEqual(join('Bob'));
+
+      const sentAt = Date.now();
+      cli.child.kill(signal);
+      const [aliceClose, bobClose] = await Promise.all([alice.waitClose(5_000), bob.waitClose(5_000)]);
+      expect(aliceClose.code).toBe(1001);
+      expect(bobClose.code).toBe(1001);
+      // The close frame came last: a leave would have been written before it.
+      expect(alice.unread()).toEqual([]);
+      expect(bob.unread()).toEqual([]);
+
+      const exit = await withTimeout(cli.exited, 5_000 - (Date.now() - sentAt), 'the CLI to exit');
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(Date.now() - sentAt).toBeLessThan(5_000);
+      expect(cli.logLines.at(-1)?.msg).toBe('stopped'); // the log was flushed to the end
+    },
+    20_000,
+  );
+
+  it.each([
+    ['PORT=abc', [], { PORT: 'abc' }, 'PORT'],
+    ['--port abc', ['--port', 'abc'], {}, '--port'],
+    ['HEARTBEAT_MS=-5', [], { HEARTBEAT_MS: '-5' }, 'HEARTBEAT_MS'],
+  ])('%s stops start-up with exit 1 and one stderr line naming it, no stack trace', async (_, args, settings, named) => {
+    const cli = runCli(args, settings);
+    const exit = await withTimeout(cli.exited, START_MS, 'the CLI to exit');
+    expect(exit.code).toBe(1);
+    const lines = cli.stderr().trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(named);
+    expect(cli.stderr()).not.toMatch(/^\s+at /m);
+    expect(cli.logLines.find((l) => l.msg === 'listening')).toBeUndefined();
+  });
+
+  it('--help exits 0 and lists every flag of SPEC §6 with its environment variable', async () => {
+    const cli = runCli(['--help']);
+    const exit = await withTimeout(cli.exited, START_MS, 'the CLI to exit');
+    expect(exit.code).toBe(0);
+    const help = cli.stdout();
+    for (const flag of SPEC_FLAGS) {
+      expect(help).toMatch(new RegExp(`--${flag}\\b`));
+      expect(help).toMatch(new RegExp(`\\b${envNameOf(flag)}\\b`));
+    }
+    expect(help).toMatch(/--port\b.*\bPORT\b.*\b8080\b/); // with its default
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * SPEC §1 (endpoint and frames), the parts of §5 a client meets first (bad frames, too-big
+ * frames, upgrade refusals) and §6's HTTP endpoints, over real sockets on 127.0.0.1.
+ * The harness itself fails any test in which the server sends something other than one
+ * JSON object in a text frame.
+ */
+import { describe, expect, it } from 'vitest';
+import { error, welcome } from '../support/expected.js';
+import { serverPerTest, TestSocket, UpgradeRefused } from '../support/ws-client.js';
+
+const start = serverPerTest();
+
+async function refusal(url: string, origin?: string): Promise<number> {
+  const opened = TestSocket.open(url, origin === undefined ? {} : { origin });
+  await expect(opened).rejects.toBeInstanceOf(UpgradeRefused);
+  return ((await opened.catch((err: unknown) => err)) as UpgradeRefused).status;
+}
+
+describe('endpoint (SPEC §1)', () => {
+  it.each(['/', '/chat', '/ws/more', '/WS'])('refuses an upgrade on %s with HTTP 404', async (path) => {
+    const server = await start();
+    expect(await refusal(`ws://127.0.0.1:${server.port}${path}`)).toBe(404);
+  });
+
+  it('accepts an upgrade on /ws with a query string', async () => {
+    const server = await start();
+    const client = await TestSocket.open(`${server.url}?room=main`);
+    client.send({ sender: 'Alice', text: '' });
+    expect(await client.nextFrame()).toEqual(welcome('Alice', ['Alice']));
+    client.close();
+  });
+
+  it('ignores unknown fields in client frames', async () => {
+    const server = await start();
+    const client = await server.connect();
+    client.send({ sender: 'Alice', text: '', color: 'red', type: 'admin' });
+    expect(await client.nextFrame()).toEqual(welcome('Alice', ['Alice']));
+  });
+});
+
+describe('HTTP on the same port (SPEC §6)', () => {
+  it.each([
+    ['/healthz', 200],
+    ['/readyz', 200],
+    ['/nope', 404],
+    ['/ws', 404], // a plain GET, not an upgrade
+  ])('answers GET %s with %i', async (path, status) => {
+    const server = await start();
+    const res = await server.get(path);
+    expect(res.status).toBe(status);
+    await res.arrayBuffer();
+  });
+});
+
+describe('bad input (SPEC §5)', () => {
+  it.each([
+    ['not JSON', 'hello'],
+    ['a JSON array', '[1,2]'],
+    ['a JSON string', '"Alice"'],
+    ['JSON null', 'null'],
+    ['a number as sender', '{"sender":5,"text":""}'],
+    ['an object as text', '{"sender":"Alice","text":{}}'],
+    ['a binary frame', Buffer.from('{"sender":"Alice","text":""}')],
+  ])('answers %s with bad_frame before registering, and the client stays usable', async (_, frame) => {
+    const server = await start();
+    const client = await server.connect();
+    client.send(frame);
+    expect(await client.nextFrame()).toEqual(error('bad_frame'));
+    client.send({ sender: 'Alice', text: '' });
+    expect(await client.nextFrame()).toEqual(welcome('Alice', ['Alice']));
+  });
+
+  it('answers bad frames with bad_frame after registering, and the client can still chat', async () => {
+    const server = await start();
+    const alice = await server.register('Alice');
+    const bob = await server.register('Bob');
+    await alice.nextFrame(); // Bob's join
+    alice.send('{"text":');
+    expect(await alice.nextFrame()).toEqual(error('bad_frame'));
+    alice.send(Buffer.from([0xff, 0x00]));
+    expect(await alice.nextFrame()).toEqual(error('bad_frame'));
+    alice.send({ text: 'still fine' });
+    expect((await bob.nextFrame()).text).toBe('still fine');
+  });
+
+  it('closes with 1008 after the 10th bad frame, not before', async () => {
+    const server = await start();
+    const client = await server.connect();
+    for (let i = 0; i < 9; i++) client.send('nope');
+    for (let i = 0; i < 9; i++) expect(await client.nextFrame()).toEqual(error('bad_frame'));
+    await client.expectQuiet(); // still open
+    client.send('nope');
+    expect(await client.nextFrame()).toEqual(error('bad_frame'));
+    expect((await client.waitClose()).code).toBe(1008);
+  });
+
+  it('closes with 1009 on a frame over maxPayloadBytes, and takes one of exactly that size', async () => {
+    const server = await start({ maxPayloadBytes: 1024 });
+    const exact = await server.connect();
+    const frame = JSON.stringify({ sender: 'Alice', text: '' });
+    exact.send(frame + ' '.repeat(1024 - frame.length)); // JSON allows trailing whitespace
+    expect(await exact.nextFrame()).toEqual(welcome('Alice', ['Alice']));
+
+    const big = await server.connect();
+    big.send(frame + ' '.repeat(1025 - frame.length));
+    expect((await big.waitClose()).code).toBe(1009);
+  });
+
+  it('refuses an upgrade from an origin outside the allow-list with HTTP 403', async () => {
+    const server = await start({ allowedOrigins: ['https://chat.example'] });
+    expect(await refusal(server.url, 'https://evil.example')).toBe(403);
+    const allowed = await server.connect({ origin: 'https://chat.example' });
+    allowed.send({ sender: 'Alice', text: '' });
+    expect(await allowed.nextFrame()).toEqual(welcome('Alice', ['Alice']));
+  });
+
+  it('refuses connections over maxConnections with HTTP 503', async () => {
+    const server = await start({ maxConnections: 2 });
+    await server.connect();
+    await server.connect();
+    expect(await refusal(server.url)).toBe(503);
+  });
+});
