@@ -1,0 +1,61 @@
+/**
+ * A chat server in a process of its own, for tests that measure it from outside: memory,
+ * event-loop delay, and latency that the test's own clients must not distort by sharing
+ * its event loop. Forked by test/support/server-process.ts; settings arrive as JSON in
+ * CHAT_TEST_CONFIG. Needs --expose-gc so that "heap after GC" means something.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+import { startServer } from '../../src/server.js';
+
+export type ChildRequest = { type: 'memory' } | { type: 'stop' };
+
+export interface MemoryReport {
+  type: 'memory';
+  rssBytes: number;
+  /** Heap in use right after a full collection: what a leak would make grow. */
+  heapAfterGcBytes: number;
+  /** ArrayBuffer memory after that collection: socket write queues live here. */
+  arrayBuffersAfterGcBytes: number;
+  /** Event-loop delay since the previous report. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+}
+
+const overrides = JSON.parse(process.env.CHAT_TEST_CONFIG ?? '{}') as Partial<Config>;
+const config: Config = { ...loadConfig([], {}), host: '127.0.0.1', port: 0, logLevel: 'silent', ...overrides };
+const server = await startServer(config, { log: createLogger('silent') });
+
+const delay = monitorEventLoopDelay({ resolution: 1 });
+delay.enable();
+
+function memory(): MemoryReport {
+  const before = process.memoryUsage();
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('server-child needs --expose-gc');
+  gc();
+  const after = process.memoryUsage();
+  const report: MemoryReport = {
+    type: 'memory',
+    rssBytes: before.rss,
+    heapAfterGcBytes: after.heapUsed,
+    arrayBuffersAfterGcBytes: after.arrayBuffers,
+    loopDelayP99Ms: delay.percentile(99) / 1e6,
+    loopDelayMaxMs: delay.max / 1e6,
+  };
+  delay.reset();
+  return report;
+}
+
+process.on('message', (request: ChildRequest) => {
+  switch (request.type) {
+    case 'memory':
+      process.send?.(memory());
+      return;
+    case 'stop':
+      void server.close().then(() => process.exit(0));
+      return;
+  }
+});
+process.send?.({ type: 'ready', port: server.port });
