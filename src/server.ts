@@ -80,6 +80,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     maxPayload: config.maxPayloadBytes,
     clientTracking: false,
     perMessageDeflate: false,
+    skipUTF8Validation: true, // checked per frame in transport.ts: a bad_frame, not a 1007
   });
 
   const http = createServer((req, res) => answerHttp(req, res));

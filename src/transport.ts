@@ -7,6 +7,7 @@
  * Everything the client sends passes through `readClientFrame` first, so the actor only
  * ever sees typed events.
  */
+import { isUtf8 } from 'node:buffer';
 import type { WebSocket, RawData } from 'ws';
 import type { Logger } from 'pino';
 import type { Actor } from 'xstate';
@@ -22,7 +23,7 @@ export function bindSocket(socket: WebSocket, actor: ConnectionActor, log: Logge
 
   socket.on('message', (data: RawData, isBinary: boolean) => {
     if (!isRunning()) return;
-    actor.send(readClientFrame(isBinary ? null : rawToString(data), Date.now()));
+    actor.send(readClientFrame(isBinary ? null : textOf(data), Date.now()));
   });
   socket.on('pong', () => {
     if (isRunning()) actor.send({ type: 'client.pong' });
@@ -41,8 +42,12 @@ export function bindSocket(socket: WebSocket, actor: ConnectionActor, log: Logge
   });
 }
 
-function rawToString(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data).toString('utf8');
+/**
+ * The frame's text, or null when its bytes are not UTF-8. The server skips ws's own check,
+ * which would fail the whole connection with 1007: SPEC §5 makes a frame that is not JSON
+ * a bad_frame the client survives, and bytes that are not text are not JSON.
+ */
+function textOf(data: RawData): string | null {
+  const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+  return isUtf8(bytes) ? bytes.toString('utf8') : null;
 }

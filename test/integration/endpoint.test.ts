@@ -61,10 +61,12 @@ describe('bad input (SPEC §5)', () => {
     ['a number as sender', '{"sender":5,"text":""}'],
     ['an object as text', '{"sender":"Alice","text":{}}'],
     ['a binary frame', Buffer.from('{"sender":"Alice","text":""}')],
+    ['a text frame that is not UTF-8', { utf8: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]) }],
   ])('answers %s with bad_frame before registering, and the client stays usable', async (_, frame) => {
     const server = await start();
     const client = await server.connect();
-    client.send(frame);
+    if (typeof frame === 'object' && 'utf8' in frame) client.ws.send(frame.utf8, { binary: false });
+    else client.send(frame);
     expect(await client.nextFrame()).toEqual(error('bad_frame'));
     client.send({ sender: 'Alice', text: '' });
     expect(await client.nextFrame()).toEqual(welcome('Alice', ['Alice']));
