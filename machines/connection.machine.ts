@@ -1,10 +1,17 @@
 /**
  * One client connection, from upgrade to close:
  *
- *   awaitingName ──(hub.accepted)──▶ registered
- *     │ choosing ⇄ claiming              │
- *     └──── timeout, refusals, ──────────┴──▶ closed (final: tells the hub, which frees the name)
- *           bad frames, socket closed, kick, missed heartbeat
+ *   open ─────────────────────────────────────────────┐
+ *   │ awaitingName ──(hub.accepted)──▶ registered      │
+ *   │   choosing ⇄ claiming                            │
+ *   └─ timeout, refusals, bad frames, socket closed, ──┴──▶ closed (tells the hub, which
+ *      kick, missed heartbeat                                frees the name and stops us)
+ *
+ * `closed` is deliberately not a `final` state. A child reaching a final state sends its
+ * parent an `xstate.done.actor.<id>` event, and XState memoizes transition candidates per
+ * event type on every state node of the receiver, forever: one unique event type per
+ * connection would grow the hub's memory with every connection ever made. Nothing leaves
+ * `closed`, and the hub stops the actor as soon as it hears `conn.gone`.
  *
  * The machine decides; it never touches a socket. Frames, closes and pings leave as emitted
  * events that src/transport.ts carries out. Nothing is emitted on the initial entry, because
@@ -112,104 +119,108 @@ export const connectionMachine = setup({
     awaitingPong: false,
     cause: null,
   }),
-  initial: 'awaitingName',
-  // Ways out that hold in every state but the last.
-  on: {
-    'client.closed': { target: '.closed', actions: { type: 'noteCause', params: 'close' } },
-    'server.kick': [
-      {
-        guard: ({ event }) => event.cause === 'shutdown',
-        target: '.closed',
-        actions: [
-          { type: 'noteCause', params: 'shutdown' },
-          { type: 'hangUp', params: { code: closeCodes.shutdown, reason: closeReasons.shutdown } },
-        ],
-      },
-      // A slow consumer has megabytes queued: a close frame would wait behind them.
-      { target: '.closed', actions: [{ type: 'noteCause', params: 'slow' }, 'terminate'] },
-    ],
-    'client.badFrame': { actions: ['countBadFrame', { type: 'replyError', params: 'bad_frame' }] },
-  },
-  always: {
-    guard: 'tooManyBadFrames',
-    target: '.closed',
-    actions: [
-      { type: 'noteCause', params: 'policy' },
-      { type: 'hangUp', params: { code: closeCodes.policy, reason: closeReasons.tooManyBadFrames } },
-    ],
-  },
+  initial: 'open',
   states: {
-    awaitingName: {
-      initial: 'choosing',
-      after: {
-        registerTimeout: {
-          target: 'closed',
-          actions: [
-            { type: 'noteCause', params: 'policy' },
-            { type: 'hangUp', params: { code: closeCodes.policy, reason: closeReasons.registerTimeout } },
-          ],
-        },
+    open: {
+      initial: 'awaitingName',
+      // Ways out that hold whatever the client is doing.
+      on: {
+        'client.closed': { target: 'closed', actions: { type: 'noteCause', params: 'close' } },
+        'server.kick': [
+          {
+            guard: ({ event }) => event.cause === 'shutdown',
+            target: 'closed',
+            actions: [
+              { type: 'noteCause', params: 'shutdown' },
+              { type: 'hangUp', params: { code: closeCodes.shutdown, reason: closeReasons.shutdown } },
+            ],
+          },
+          // A slow consumer has megabytes queued: a close frame would wait behind them.
+          { target: 'closed', actions: [{ type: 'noteCause', params: 'slow' }, 'terminate'] },
+        ],
+        'client.badFrame': { actions: ['countBadFrame', { type: 'replyError', params: 'bad_frame' }] },
       },
       always: {
-        guard: 'tooManyRefusals',
+        guard: 'tooManyBadFrames',
         target: 'closed',
         actions: [
           { type: 'noteCause', params: 'policy' },
-          { type: 'hangUp', params: { code: closeCodes.policy, reason: closeReasons.tooManyRefusals } },
+          { type: 'hangUp', params: { code: closeCodes.policy, reason: closeReasons.tooManyBadFrames } },
         ],
-      },
-      on: {
-        'hub.accepted': { target: 'registered', actions: 'takeName' },
-        'hub.refused': {
-          target: '.choosing',
-          actions: ['countRefusal', { type: 'replyError', params: ({ event }) => event.code }],
-        },
       },
       states: {
-        choosing: {
-          on: {
-            'client.frame': [
-              { guard: 'lacksName', actions: ['countBadFrame', { type: 'replyError', params: 'not_registered' }] },
-              { guard: 'nameInvalid', actions: ['countRefusal', { type: 'replyError', params: 'invalid_name' }] },
-              { target: 'claiming', actions: 'claimName' },
+        awaitingName: {
+          initial: 'choosing',
+          after: {
+            registerTimeout: {
+              target: '#connection.closed',
+              actions: [
+                { type: 'noteCause', params: 'policy' },
+                { type: 'hangUp', params: { code: closeCodes.policy, reason: closeReasons.registerTimeout } },
+              ],
+            },
+          },
+          always: {
+            guard: 'tooManyRefusals',
+            target: '#connection.closed',
+            actions: [
+              { type: 'noteCause', params: 'policy' },
+              { type: 'hangUp', params: { code: closeCodes.policy, reason: closeReasons.tooManyRefusals } },
             ],
           },
-        },
-        // The hub is deciding (in cluster mode that takes a round trip to the shared store).
-        claiming: {
           on: {
-            'client.frame': { actions: ['countBadFrame', { type: 'replyError', params: 'not_registered' }] },
+            'hub.accepted': { target: 'registered', actions: 'takeName' },
+            'hub.refused': {
+              target: '.choosing',
+              actions: ['countRefusal', { type: 'replyError', params: ({ event }) => event.code }],
+            },
+          },
+          states: {
+            choosing: {
+              on: {
+                'client.frame': [
+                  { guard: 'lacksName', actions: ['countBadFrame', { type: 'replyError', params: 'not_registered' }] },
+                  { guard: 'nameInvalid', actions: ['countRefusal', { type: 'replyError', params: 'invalid_name' }] },
+                  { target: 'claiming', actions: 'claimName' },
+                ],
+              },
+            },
+            // The hub is deciding (in cluster mode that takes a round trip to the shared store).
+            claiming: {
+              on: {
+                'client.frame': { actions: ['countBadFrame', { type: 'replyError', params: 'not_registered' }] },
+              },
+            },
           },
         },
-      },
-    },
-    registered: {
-      after: {
-        heartbeat: [
-          {
-            guard: 'pongOverdue',
-            target: 'closed',
-            actions: [{ type: 'noteCause', params: 'heartbeat' }, 'terminate'],
+        registered: {
+          after: {
+            heartbeat: [
+              {
+                guard: 'pongOverdue',
+                target: '#connection.closed',
+                actions: [{ type: 'noteCause', params: 'heartbeat' }, 'terminate'],
+              },
+              { target: 'registered', reenter: true, actions: ['ping', 'expectPong'] },
+            ],
           },
-          { target: 'registered', reenter: true, actions: ['ping', 'expectPong'] },
-        ],
-      },
-      on: {
-        'client.pong': { actions: 'notePong' },
-        'client.frame': [
-          { guard: 'rateLimited', actions: 'tellRateLimited' },
-          { guard: 'textInvalid', actions: ['spendToken', { type: 'replyError', params: 'invalid_message' }] },
-          { actions: ['spendToken', 'say'] },
-        ],
-        'client.badFrame': [
-          { guard: 'rateLimited', actions: 'tellRateLimited' },
-          { actions: ['spendToken', 'countBadFrame', { type: 'replyError', params: 'bad_frame' }] },
-        ],
-        'hub.failed': { actions: { type: 'replyError', params: ({ event }) => event.code } },
+          on: {
+            'client.pong': { actions: 'notePong' },
+            'client.frame': [
+              { guard: 'rateLimited', actions: 'tellRateLimited' },
+              { guard: 'textInvalid', actions: ['spendToken', { type: 'replyError', params: 'invalid_message' }] },
+              { actions: ['spendToken', 'say'] },
+            ],
+            'client.badFrame': [
+              { guard: 'rateLimited', actions: 'tellRateLimited' },
+              { actions: ['spendToken', 'countBadFrame', { type: 'replyError', params: 'bad_frame' }] },
+            ],
+            'hub.failed': { actions: { type: 'replyError', params: ({ event }) => event.code } },
+          },
+        },
       },
     },
     closed: {
-      type: 'final',
       entry: 'tellHubGone',
     },
   },

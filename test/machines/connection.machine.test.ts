@@ -21,7 +21,7 @@ describe('registration', () => {
     expect(alice.take()).toEqual([
       { type: 'welcome', sender: 'Server', text: 'Welcome, Alice!', name: 'Alice', users: ['Alice'] },
     ]);
-    expect(alice.actor.getSnapshot().matches('registered')).toBe(true);
+    expect(alice.actor.getSnapshot().matches({ open: 'registered' })).toBe(true);
   });
 
   it('refuses an invalid name with invalid_name and keeps waiting for a name', () => {
@@ -29,7 +29,7 @@ describe('registration', () => {
     const client = chat.open();
     client.send({ sender: 'Ali\u202Ece', text: '' });
     expect(errorCodes(client.take())).toEqual(['invalid_name']);
-    expect(client.actor.getSnapshot().matches({ awaitingName: 'choosing' })).toBe(true);
+    expect(client.actor.getSnapshot().matches({ open: { awaitingName: 'choosing' } })).toBe(true);
     client.send({ sender: 'Alice', text: '' });
     expect(client.take()[0]?.type).toBe('welcome');
   });
@@ -165,7 +165,7 @@ describe('chat', () => {
     const alice = chat.join('Alice');
     alice.actor.send({ type: 'hub.failed', code: 'server_unavailable' });
     expect(errorCodes(alice.take())).toEqual(['server_unavailable']);
-    expect(alice.actor.getSnapshot().matches('registered')).toBe(true);
+    expect(alice.actor.getSnapshot().matches({ open: 'registered' })).toBe(true);
   });
 });
 
@@ -259,7 +259,7 @@ describe('endings of a registered client', () => {
     const bob = chat.join('Bob');
     alice.actor.send(event);
     expect(alice.ending).toEqual(ending);
-    expect(alice.actor.getSnapshot().status).toBe('done');
+    expect(alice.actor.getSnapshot().status).toBe('stopped'); // by the hub, once told
     expect(bob.take()).toEqual([expect.objectContaining({ type: 'leave', name: 'Alice' })]);
   });
 

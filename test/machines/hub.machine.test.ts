@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { createActor, fromCallback, SimulatedClock } from 'xstate';
+import { createActor, fromCallback, SimulatedClock, type AnyActor } from 'xstate';
 import { hubMachine } from '../../machines/hub.machine.js';
 import { connectionMachine } from '../../machines/connection.machine.js';
 import type { EchoMode, HubEmitted, HubEvent, RegistryRequest, ServerFrame } from '../../machines/events.js';
@@ -183,6 +183,30 @@ function startHub(machine: typeof hubMachine) {
   const broadcasts = () => emitted.flatMap((e) => (e.type === 'broadcast' ? [e.frame] : []));
   return { hub, emitted, open, broadcasts };
 }
+
+describe('memory', () => {
+  // XState memoizes transition candidates per event type on each state node, forever, so an
+  // event type naming one connection (such as `xstate.done.actor.c7`, sent when a child
+  // reaches a final state) would grow the hub with every connection ever made.
+  it('never receives an event type that names one connection, however connections end', () => {
+    const types = new Set<string>();
+    const chat = createChat({
+      limits: { maxRefusals: 1 },
+      inspect: (ev) => {
+        if (ev.type === '@xstate.event' && (ev.actorRef as AnyActor).logic === hubMachine) types.add(ev.event.type);
+      },
+    });
+    const alice = chat.join('Alice');
+    chat.join('Bob').disconnect(); // a member leaves
+    chat.open().disconnect(); // a client that never registered
+    chat.open().send({ sender: 'Server', text: '' }); // refused: closed by policy
+    for (let i = 0; i < 10; i++) alice.send('not json'); // closed by policy once registered
+    chat.open();
+    chat.clock.increment(defaultLimits.registerTimeoutMs); // timed out
+    expect([...types].filter((type) => /\bc\d+\b/.test(type))).toEqual([]);
+    expect(types.has('conn.gone')).toBe(true);
+  });
+});
 
 describe('with a registry that answers later', () => {
   function slowRegistry() {

@@ -129,7 +129,7 @@ function verify(m: Model, r: Real): void {
     }
     r.checked[i] = client.frames.length;
     same(client.ending === null ? null : client.ending.kind === 'close' ? client.ending.code : 'terminate', c.policyClosed ? 1008 : null, `#${i} ending`);
-    same(client.actor.getSnapshot().status, c.state === 'gone' ? 'done' : 'active', `#${i} actor status`);
+    same(client.actor.getSnapshot().status, c.state === 'gone' ? 'stopped' : 'active', `#${i} actor status`);
   });
   const roster = r.chat.roster();
   same(roster, m.online.map((i) => at(m.clients, i).name), 'online names');

@@ -8,13 +8,15 @@
  *   alice.take();            // frames received since the last take
  *   chat.clock.increment(10_000);
  */
-import { createActor, SimulatedClock, type Actor } from 'xstate';
+import { createActor, SimulatedClock, type Actor, type InspectionEvent } from 'xstate';
 import { hubMachine } from '../../machines/hub.machine.js';
 import type { ConnectionLimits, EchoMode, ServerFrame } from '../../machines/events.js';
 import { Fanout, type FrameSink } from '../../src/fanout.js';
 import { readClientFrame } from '../../src/protocol.js';
 import { fixedLimits } from '../../src/config.js';
 import type { ConnectionActor } from '../../src/transport.js';
+
+type InspectionObserver = (event: InspectionEvent) => void;
 
 export const defaultLimits: ConnectionLimits = {
   nameMaxLength: 32,
@@ -49,12 +51,18 @@ export interface ChatOptions {
   limits?: Partial<ConnectionLimits>;
   echo?: EchoMode;
   maxBufferedBytes?: number;
+  /** Passed to the hub's createActor: sees every actor event of the system. */
+  inspect?: InspectionObserver;
 }
 
 export function createChat(options: ChatOptions = {}) {
   const clock = new SimulatedClock();
   const limits = { ...defaultLimits, ...options.limits };
-  const hub: Actor<typeof hubMachine> = createActor(hubMachine, { clock, input: { echo: options.echo ?? 'anonymous' } });
+  const hub: Actor<typeof hubMachine> = createActor(hubMachine, {
+    clock,
+    input: { echo: options.echo ?? 'anonymous' },
+    ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
+  });
   const sinks = new Map<string, FrameSink>();
   const clients = new Map<string, TestClient>();
   const fanout = new Fanout(options.maxBufferedBytes ?? Number.MAX_SAFE_INTEGER, (id) =>
