@@ -7,11 +7,10 @@
  * Loopback only; bounded by --minutes; stops by itself. A leak shows as heap-after-GC
  * climbing from sample to sample; the summary compares the first and last samples.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import type { SoakSample } from './soak-server.js';
+import { startServerProcess } from '../test/support/server-process.js';
+import type { MemoryReport } from '../test/support/server-child.js';
 
 const { values } = parseArgs({
   options: {
@@ -82,30 +81,20 @@ function runClient(url: string): void {
   });
 }
 
-async function sample(server: ChildProcess): Promise<SoakSample> {
-  server.send({ type: 'sample' });
-  const [message] = (await once(server, 'message')) as [SoakSample];
-  return message;
-}
-
 const mb = (bytes: number) => (bytes / 1048576).toFixed(1);
 
 async function main(): Promise<void> {
-  const server = fork(new URL('./soak-server.ts', import.meta.url), {
-    execArgv: ['--expose-gc', '--import', 'tsx'],
-    env: { ...process.env, LOG_LEVEL: 'silent' },
-  });
-  const [ready] = (await once(server, 'message')) as [{ port: number }];
-  const url = `ws://127.0.0.1:${ready.port}/ws`;
+  const server = await startServerProcess();
+  const url = server.url;
   console.log(`soak: ${minutes} min, ${population} clients at a time, server pid ${server.pid}, node ${process.version}`);
   console.log('min  open  connects  registered  messages  rss_MB  heap_MB  heap_after_gc_MB  loop_p99_ms  loop_max_ms');
 
   for (let i = 0; i < population; i++) runClient(url);
   const started = Date.now();
-  const samples: SoakSample[] = [];
+  const samples: MemoryReport[] = [];
   while (Date.now() - started < minutes * 60_000) {
     await new Promise((resolve) => setTimeout(resolve, Math.min(sampleEverySec * 1000, minutes * 60_000 - (Date.now() - started))));
-    const s = await sample(server);
+    const s = await server.memory();
     samples.push(s);
     const elapsed = ((Date.now() - started) / 60_000).toFixed(1);
     console.log(
@@ -115,8 +104,7 @@ async function main(): Promise<void> {
     );
   }
   stopping = true;
-  server.send({ type: 'stop' });
-  await once(server, 'exit');
+  await server.stop();
 
   // Compare after warm-up: the first sample still includes start-up allocation.
   const first = samples[Math.min(1, samples.length - 1)]!;

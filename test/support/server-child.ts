@@ -1,8 +1,8 @@
 /**
- * A chat server in a process of its own, for tests that measure it from outside: memory,
- * event-loop delay, and latency that the test's own clients must not distort by sharing
- * its event loop. Forked by test/support/server-process.ts; settings arrive as JSON in
- * CHAT_TEST_CONFIG. Needs --expose-gc so that "heap after GC" means something.
+ * A chat server in a process of its own, for tests and the soak that measure it from
+ * outside: memory, event-loop delay, and latency that the measuring clients must not distort
+ * by sharing its event loop. Forked by test/support/server-process.ts; settings arrive as
+ * JSON in CHAT_TEST_CONFIG. Needs --expose-gc so that "heap after GC" means something.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -14,6 +14,7 @@ export type ChildRequest = { type: 'memory' } | { type: 'stop' };
 export interface MemoryReport {
   type: 'memory';
   rssBytes: number;
+  heapUsedBytes: number;
   /** Heap in use right after a full collection: what a leak would make grow. */
   heapAfterGcBytes: number;
   /** ArrayBuffer memory after that collection: socket write queues live here. */
@@ -39,6 +40,7 @@ function memory(): MemoryReport {
   const report: MemoryReport = {
     type: 'memory',
     rssBytes: before.rss,
+    heapUsedBytes: before.heapUsed,
     heapAfterGcBytes: after.heapUsed,
     arrayBuffersAfterGcBytes: after.arrayBuffers,
     loopDelayP99Ms: delay.percentile(99) / 1e6,
