@@ -41,6 +41,8 @@ describe('registration (SPEC §2)', () => {
     ['a bidi override (Cf)', 'evil\u202Eman'],
     ['a zero-width space (Cf)', 'zero\u200Bwidth'],
     ['a control character (Cc)', 'bell\u0007'],
+    ['a NUL (Cc)', 'nul\u0000l'],
+    ['a lone surrogate', 'half\ud800'],
   ])('refuses a name that is %s with invalid_name, and the client stays', async (_, name) => {
     const server = await start();
     const client = await server.connect();
