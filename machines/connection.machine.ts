@@ -65,6 +65,8 @@ export const connectionMachine = setup({
     tooManyRefusals: ({ context }) => context.refusals >= context.limits.maxRefusals,
     tooManyBadFrames: ({ context }) => context.badFrames >= context.limits.maxBadFrames,
     pongOverdue: ({ context }) => context.awaitingPong,
+    /** Cluster mode's shared store is down: the name was not refused, so it is no refusal. */
+    hubUnavailable: ({ event }) => event.type === 'hub.refused' && event.code === 'server_unavailable',
   },
   actions: {
     replyError: emit((_, code: ErrorCode) => ({ type: 'frame' as const, frame: errorFrame(code) })),
@@ -139,6 +141,15 @@ export const connectionMachine = setup({
           { target: 'closed', actions: [{ type: 'noteCause', params: 'slow' }, 'terminate'] },
         ],
         'client.badFrame': { actions: ['countBadFrame', { type: 'replyError', params: 'bad_frame' }] },
+        // Cluster mode, after an outage: the others were told this client left, so it must go.
+        'hub.revoked': {
+          target: 'closed',
+          actions: [
+            { type: 'noteCause', params: 'lost' },
+            { type: 'replyError', params: ({ event }) => event.code },
+            { type: 'hangUp', params: { code: closeCodes.nameLost, reason: closeReasons.nameLost } },
+          ],
+        },
       },
       always: {
         guard: 'tooManyBadFrames',
@@ -170,10 +181,10 @@ export const connectionMachine = setup({
           },
           on: {
             'hub.accepted': { target: 'registered', actions: 'takeName' },
-            'hub.refused': {
-              target: '.choosing',
-              actions: ['countRefusal', { type: 'replyError', params: ({ event }) => event.code }],
-            },
+            'hub.refused': [
+              { guard: 'hubUnavailable', target: '.choosing', actions: { type: 'replyError', params: ({ event }) => event.code } },
+              { target: '.choosing', actions: ['countRefusal', { type: 'replyError', params: ({ event }) => event.code }] },
+            ],
           },
           states: {
             choosing: {

@@ -53,7 +53,9 @@ export type ConnectionEvent =
   | { type: 'hub.accepted'; name: string }
   | { type: 'hub.refused'; code: Extract<ErrorCode, 'name_taken' | 'server_unavailable'> }
   /** The hub could not act on a chat message (cluster mode: the shared store is down). */
-  | { type: 'hub.failed'; code: Extract<ErrorCode, 'server_unavailable'> };
+  | { type: 'hub.failed'; code: Extract<ErrorCode, 'server_unavailable'> }
+  /** Cluster mode: the name was given up during an outage; the cluster has been told this client left. */
+  | { type: 'hub.revoked'; code: Extract<ErrorCode, 'name_lost'> };
 
 /** What a connection actor asks of the outside; src/transport.ts carries it to the socket. */
 export type ConnectionEmitted =
@@ -78,6 +80,8 @@ export type HubEvent =
   | { type: 'conn.gone'; id: string; cause: LeaveCause }
   | { type: 'registry.granted'; id: string; name: string }
   | { type: 'registry.refused'; id: string; code: Extract<ErrorCode, 'name_taken' | 'server_unavailable'> }
+  /** A granted name is no longer this connection's (cluster mode, after an outage). */
+  | { type: 'registry.revoked'; id: string; code: Extract<ErrorCode, 'name_lost'> }
   | { type: 'bus.delivered'; event: ChatEvent; seq: number }
   | { type: 'bus.failed'; event: ChatEvent; code: Extract<ErrorCode, 'server_unavailable'> }
   | { type: 'server.shutdown' };

@@ -91,6 +91,12 @@ export const hubMachine = setup({
       const child = self.getSnapshot().children[event.id];
       if (isActive(child)) enqueue.sendTo(child, { type: 'hub.refused', code: event.code });
     }),
+    /** Cluster mode: the name was given up during an outage; its owner is told and closed. */
+    revoke: enqueueActions(({ event, self, enqueue }) => {
+      if (event.type !== 'registry.revoked') return;
+      const child = self.getSnapshot().children[event.id];
+      if (isActive(child)) enqueue.sendTo(child, { type: 'hub.revoked', code: event.code });
+    }),
     /** A name granted while the server is stopping is handed straight back. */
     releaseGranted: sendTo('registry', ({ event }): RegistryRequest => {
       const granted = event as Extract<HubEvent, { type: 'registry.granted' }>;
@@ -174,6 +180,7 @@ export const hubMachine = setup({
         'conn.claim': { actions: 'askRegistry' },
         'registry.granted': { actions: 'admit' },
         'registry.refused': { actions: 'refuse' },
+        'registry.revoked': { actions: 'revoke' },
         'conn.say': { guard: 'isMember', actions: 'publishMessage' },
         'bus.delivered': { actions: 'deliver' },
         'bus.failed': { actions: 'tellFailed' },

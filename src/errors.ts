@@ -12,6 +12,7 @@ export const errors = {
   invalid_message: { text: 'A message needs non-blank text within the length limit' },
   rate_limited: { text: 'Too many messages; slow down' },
   server_unavailable: { text: 'The chat is temporarily unavailable; try again shortly' },
+  name_lost: { text: 'Your name was released while the chat was unavailable; reconnect and choose a name' },
 } as const satisfies Record<string, { text: string }>;
 
 export type ErrorCode = keyof typeof errors;
@@ -23,6 +24,8 @@ export const closeCodes = {
   tooBig: 1009,
   internal: 1011,
   full: 1013,
+  /** Private-use range (RFC 6455 §7.4.2): cluster mode gave this client's name up. */
+  nameLost: 4001,
 } as const;
 
 export type CloseCode = (typeof closeCodes)[keyof typeof closeCodes];
@@ -34,10 +37,11 @@ export const closeReasons = {
   tooManyBadFrames: 'too many bad frames',
   shutdown: 'server shutting down',
   internal: 'internal error',
+  nameLost: 'name lost while the chat was unavailable',
 } as const;
 
-/** Why a client left; logged, and later counted by metrics. */
-export type LeaveCause = 'close' | 'heartbeat' | 'slow' | 'policy' | 'shutdown' | 'error';
+/** Why a client left; logged, and later counted by metrics. `lost`: cluster mode gave its name up. */
+export type LeaveCause = 'close' | 'heartbeat' | 'slow' | 'policy' | 'shutdown' | 'error' | 'lost';
 
 /** A setting that cannot be used. main.ts prints its message as one line and exits 1. */
 export class ConfigError extends Error {

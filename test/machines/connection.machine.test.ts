@@ -105,6 +105,15 @@ describe('registration', () => {
     expect(errorCodes(client.take())).toEqual(['server_unavailable']);
     expect(isOpen(client)).toBe(true);
   });
+
+  it('does not count server_unavailable as a refused name: an outage closes nobody', () => {
+    const chat = createChat();
+    const client = chat.open();
+    for (let i = 0; i < defaultLimits.maxRefusals + 2; i++) client.actor.send({ type: 'hub.refused', code: 'server_unavailable' });
+    expect(isOpen(client)).toBe(true);
+    client.send({ sender: 'Alice', text: '' });
+    expect(client.take().at(-1)).toMatchObject({ type: 'welcome', name: 'Alice' });
+  });
 });
 
 describe('bad frames', () => {
@@ -268,6 +277,20 @@ describe('endings of a registered client', () => {
     const alice = chat.join('Alice');
     alice.actor.send({ type: 'server.kick', cause: 'shutdown' });
     expect(alice.ending).toMatchObject({ kind: 'close', code: 1001 });
+  });
+});
+
+describe('a name the cluster gave up (hub.revoked)', () => {
+  it('tells the client why, closes it with 4001, and the others hear it left once', () => {
+    const chat = createChat();
+    const alice = chat.join('Alice');
+    const bob = chat.join('Bob');
+    alice.take();
+    alice.actor.send({ type: 'hub.revoked', code: 'name_lost' });
+    expect(errorCodes(alice.take())).toEqual(['name_lost']);
+    expect(alice.ending).toEqual({ kind: 'close', code: 4001, reason: expect.any(String) });
+    expect(alice.actor.getSnapshot().status).toBe('stopped'); // by the hub, once told
+    expect(bob.take()).toEqual([expect.objectContaining({ type: 'leave', name: 'Alice' })]);
   });
 });
 

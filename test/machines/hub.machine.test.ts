@@ -231,6 +231,21 @@ describe('with a registry that answers later', () => {
     expect(hub.getSnapshot().context).toMatchObject({ members: {}, roster: [] });
   });
 
+  it('passes a revoked name on to its connection, which is then closed and announced as left', () => {
+    const slow = slowRegistry();
+    const { hub, open, emitted } = startHub(hubMachine.provide({ actors: { registry: slow.registry } }));
+    const conn = open('c1', 'Alice');
+    slow.answer({ type: 'registry.granted', id: 'c1', name: 'Alice' });
+    const frames: ServerFrame[] = [];
+    conn.on('frame', ({ frame }: { frame: ServerFrame }) => frames.push(frame));
+    slow.answer({ type: 'registry.revoked', id: 'c1', code: 'name_lost' });
+    expect(frames).toEqual([expect.objectContaining({ type: 'error', code: 'name_lost' })]);
+    expect(conn.getSnapshot().status).toBe('stopped');
+    expect(emitted).toContainEqual({ type: 'member.left', id: 'c1', name: 'Alice', cause: 'lost' });
+    expect(slow.requests.at(-1)).toEqual({ type: 'registry.release', id: 'c1', name: 'Alice' });
+    expect(hub.getSnapshot().context.members).toEqual({});
+  });
+
   it('hands back a name granted while shutting down', () => {
     const slow = slowRegistry();
     const { hub, open, broadcasts } = startHub(hubMachine.provide({ actors: { registry: slow.registry } }));

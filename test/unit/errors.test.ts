@@ -7,7 +7,7 @@ import { closeCodes, closeReasons, ConfigError, errors } from '../../src/errors.
 describe('errors', () => {
   it('holds exactly the codes the protocol uses', () => {
     expect(Object.keys(errors).sort()).toEqual(
-      ['bad_frame', 'invalid_message', 'invalid_name', 'name_taken', 'not_registered', 'rate_limited', 'server_unavailable'],
+      ['bad_frame', 'invalid_message', 'invalid_name', 'name_lost', 'name_taken', 'not_registered', 'rate_limited', 'server_unavailable'],
     );
   });
 
@@ -26,8 +26,8 @@ describe('errors', () => {
 });
 
 describe('closeCodes', () => {
-  it('match SPEC §5: 1001 shutdown, 1008 policy, 1009 too big, 1011 internal, 1013 full', () => {
-    expect(closeCodes).toEqual({ shutdown: 1001, policy: 1008, tooBig: 1009, internal: 1011, full: 1013 });
+  it('match SPEC §5 (1001 shutdown, 1008 policy, 1009 too big, 1011 internal, 1013 full), plus 4001 name lost', () => {
+    expect(closeCodes).toEqual({ shutdown: 1001, policy: 1008, tooBig: 1009, internal: 1011, full: 1013, nameLost: 4001 });
   });
 
   it('close reasons fit in a close frame (123 bytes)', () => {
