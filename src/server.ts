@@ -16,6 +16,7 @@ import { closeCodes, closeReasons, ConfigError } from './errors.js';
 import { Fanout } from './fanout.js';
 import { createLogger, type Logger } from './log.js';
 import { bindSocket, type ConnectionActor } from './transport.js';
+import { clusterActors, joinCluster } from './cluster/cluster.js';
 
 export interface ChatServer {
   /** The port actually bound (useful with `port: 0`). */
@@ -38,7 +39,6 @@ interface Connection {
 
 /** Settings that are parsed and documented already, but whose features are still to come. */
 function refuseUnbuiltFeatures(config: Config): void {
-  if (config.redisUrl !== null) throw new ConfigError('REDIS_URL: cluster mode is not built yet; unset it to run one process');
   if (config.inspect) throw new ConfigError('INSPECT: the Stately inspector hook is not built yet; unset it');
   if (config.inspectPage) throw new ConfigError('INSPECT_PAGE: the /inspect page is not built yet; unset it');
 }
@@ -52,7 +52,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   let opened = 0;
   let stopping = false;
 
-  const hub = createActor(hubMachine, { input: { echo: config.echo } });
+  // Cluster mode: names and order live in Redis; the hub cannot tell the difference.
+  const cluster = config.redisUrl === null ? null : await joinCluster(config.redisUrl, config.leaseMs, log.child({ component: 'cluster' }));
+  const machine = cluster === null ? hubMachine : hubMachine.provide({ actors: clusterActors(cluster) });
+  const hub = createActor(machine, { input: { echo: config.echo } });
   const childOf = (id: string) => hub.getSnapshot().children[id] as ConnectionActor | undefined;
 
   const fanout = new Fanout(config.maxBufferedBytes, (id) => childOf(id)?.send({ type: 'server.kick', cause: 'slow' }));
@@ -74,6 +77,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   });
   hub.subscribe({ error: (err) => log.fatal({ err }, 'hub crashed') });
   hub.start();
+  // The roster every welcome lists must be the cluster's before the first client arrives.
+  await cluster?.events.synced;
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -123,12 +128,22 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   function answerHttp(req: IncomingMessage, res: ServerResponse): void {
     const path = pathOf(req.url);
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
-    if (path === '/readyz') return stopping ? json(res, 503, { status: 'stopping' }) : json(res, 200, { status: 'ready' });
+    if (path === '/readyz') {
+      if (stopping) return json(res, 503, { status: 'stopping' });
+      if (cluster !== null && !cluster.isAvailable) return json(res, 503, { status: 'redis unavailable' });
+      return json(res, 200, { status: 'ready' });
+    }
     json(res, 404, { error: 'not found' });
   }
 
   http.listen(config.port, config.host);
-  await once(http, 'listening');
+  try {
+    await once(http, 'listening');
+  } catch (err) {
+    hub.stop();
+    await cluster?.close();
+    throw err;
+  }
   const address = http.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
 
@@ -146,6 +161,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     http.closeAllConnections();
     await new Promise<void>((resolve) => http.close(() => resolve()));
     hub.stop();
+    // Leaving the cluster announces this node's users as gone to the other nodes' clients.
+    await cluster?.close();
   }
 
   return { port, close };

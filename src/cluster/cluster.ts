@@ -1,0 +1,34 @@
+/**
+ * Cluster mode's entry point for src/server.ts: join the cluster, then hand the hub its
+ * Redis-backed registry and bus through `hubMachine.provide({ actors })`.
+ */
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { ClusterNode } from './node.js';
+import { redisBus } from './redis-bus.js';
+import { redisRegistry } from './redis-registry.js';
+
+export type { ClusterNode };
+
+/** A node that has joined the cluster; a Redis that cannot be reached stops start-up. */
+export async function joinCluster(redisUrl: string, leaseMs: number, log: Logger): Promise<ClusterNode> {
+  const node = new ClusterNode({ redisUrl, leaseMs, log });
+  try {
+    await node.start();
+  } catch (err) {
+    throw new ConfigError(`REDIS_URL: cannot use ${redactUrl(redisUrl)}: ${(err as Error).message}`);
+  }
+  return node;
+}
+
+/** The hub's registry and bus for this node. */
+export function clusterActors(node: ClusterNode) {
+  return { registry: redisRegistry(node), bus: redisBus(node) };
+}
+
+/** The URL without its password, fit for a message. */
+function redactUrl(raw: string): string {
+  const url = new URL(raw);
+  if (url.password !== '') url.password = '***';
+  return url.toString();
+}

@@ -1,0 +1,164 @@
+/**
+ * The node's reader of the shared log: one XREAD loop that hands every join, message and
+ * leave to the hub in the log's order, the node's own events included. Nothing is
+ * delivered on publication; the origin hears its own events when everyone does.
+ *
+ * It keeps the roster as the log has it (who holds each online name), which is exactly the
+ * hub's roster: at start, and whenever it finds a hole in the log (trimmed away while it
+ * was cut off), it reads the roster from Redis and delivers the difference as joins and
+ * leaves, so that the hub's roster and every welcome agree with the cluster's.
+ */
+import type { ChatEvent } from '../../machines/events.js';
+import type { Logger } from '../log.js';
+import { foldName } from '../protocol.js';
+import type { ClusterStore, LogEntry } from './store.js';
+
+/** Longest XREAD wait; the loop also ends at once when the reader is disconnected. */
+const BLOCK_MS = 2_000;
+/** Entries per XREAD: enough to catch up quickly after a pause, small enough to stay fair. */
+const READ_BATCH = 1_000;
+
+export type Delivery = (event: ChatEvent, seq: number) => void;
+
+export interface Holder {
+  name: string;
+  node: string;
+  conn: string;
+  joinSeq: number;
+}
+
+export interface LogHooks {
+  /** Resolves once the node is available (connected and recovered). */
+  whenAvailable(): Promise<void>;
+  /** Reading failed: an outage as far as the node is concerned. */
+  lost(reason: string, err?: unknown): void;
+  /** The log announced the leave of one of this node's clients: whoever wrote it, it is gone. */
+  leftInLog(conn: string): void;
+}
+
+export class EventLog {
+  /** Folded name -> its holder, in join order: the hub's roster with owners attached. */
+  readonly roster = new Map<string, Holder>();
+  private position = '0-0';
+  private lastSeq = 0;
+  /** True when the next entry may legitimately skip ahead (a fresh or emptied Redis). */
+  private expectJump = true;
+  private needsSnapshot = true;
+  private closed = false;
+  private markSynced: () => void = () => {};
+  /** Resolves once the first roster has been delivered. */
+  readonly synced = new Promise<void>((resolve) => (this.markSynced = resolve));
+
+  constructor(
+    private readonly store: ClusterStore,
+    private readonly hooks: LogHooks,
+    private readonly log: Logger,
+  ) {}
+
+  /** The seq of the last event delivered. */
+  get seq(): number {
+    return this.lastSeq;
+  }
+
+  /** Starts reading; every event goes to `deliver`, in order. */
+  start(deliver: Delivery): void {
+    void this.loop(deliver);
+  }
+
+  stop(): void {
+    this.closed = true;
+  }
+
+  /** Redis lost its data: the log starts over, with seqs above every earlier one. */
+  startOver(): void {
+    this.position = '0-0';
+    this.expectJump = true;
+  }
+
+  /** The seq at which this node's client `conn` joined under `folded`, if the log says it did. */
+  joinSeqOf(folded: string, node: string, conn: string): number | null {
+    const holder = this.roster.get(folded);
+    return holder !== undefined && holder.node === node && holder.conn === conn ? holder.joinSeq : null;
+  }
+
+  private async loop(deliver: Delivery): Promise<void> {
+    while (!this.closed) {
+      await this.hooks.whenAvailable();
+      if (this.closed) return;
+      try {
+        if (this.needsSnapshot) {
+          await this.resync(deliver);
+          continue;
+        }
+        const entries = await this.store.read(this.position, BLOCK_MS, READ_BATCH);
+        for (const entry of entries) {
+          if (this.closed || !this.apply(entry, deliver)) break;
+        }
+      } catch (err) {
+        if (!this.closed) this.hooks.lost('reading the log failed', err);
+      }
+    }
+  }
+
+  /** Delivers one entry; false when it reveals a hole in the log (then a resync is due). */
+  private apply(entry: LogEntry, deliver: Delivery): boolean {
+    if (entry.seq <= this.lastSeq) return true; // read twice (after a restart from the top)
+    if (!this.expectJump && entry.seq !== this.lastSeq + 1) {
+      this.log.warn({ after: this.lastSeq, next: entry.seq }, 'hole in the log; reading the roster again');
+      this.needsSnapshot = true;
+      return false;
+    }
+    this.expectJump = false;
+    this.lastSeq = entry.seq;
+    this.position = `${entry.seq}-0`;
+    const from = this.fromOf(entry.node, entry.conn);
+    const folded = foldName(entry.name);
+    switch (entry.kind) {
+      case 'j':
+        this.roster.set(folded, { name: entry.name, node: entry.node, conn: entry.conn, joinSeq: entry.seq });
+        deliver({ type: 'join', name: entry.name, from }, entry.seq);
+        return true;
+      case 'l':
+        // The hub forgets a leaving name by the name as shown; so does this copy of its roster.
+        if (this.roster.get(folded)?.name === entry.name) this.roster.delete(folded);
+        deliver({ type: 'leave', name: entry.name, from }, entry.seq);
+        if (entry.node === this.store.node) this.hooks.leftInLog(entry.conn);
+        return true;
+      case 'm':
+        deliver({ type: 'message', name: entry.name, from, text: entry.text, ts: entry.ts }, entry.seq);
+        return true;
+    }
+  }
+
+  /** Reads the roster from Redis and delivers how it differs from the one the hub has. */
+  private async resync(deliver: Delivery): Promise<void> {
+    const { seq, names } = await this.store.snapshot();
+    const online = names
+      .filter((entry) => entry.joinSeq !== null)
+      .sort((a, b) => a.joinSeq! - b.joinSeq!);
+    const current = new Map(online.map((entry) => [entry.folded, entry]));
+    for (const [folded, holder] of this.roster) {
+      const now = current.get(folded);
+      if (now !== undefined && now.node === holder.node && now.conn === holder.conn) continue;
+      this.roster.delete(folded);
+      deliver({ type: 'leave', name: holder.name, from: this.fromOf(holder.node, holder.conn) }, seq);
+      if (holder.node === this.store.node) this.hooks.leftInLog(holder.conn);
+    }
+    for (const entry of online) {
+      if (this.roster.has(entry.folded)) continue;
+      this.roster.set(entry.folded, { name: entry.name, node: entry.node, conn: entry.conn, joinSeq: entry.joinSeq! });
+      deliver({ type: 'join', name: entry.name, from: this.fromOf(entry.node, entry.conn) }, seq);
+    }
+    this.lastSeq = Math.max(this.lastSeq, seq);
+    this.position = `${seq}-0`;
+    // An empty Redis hands out its first seq from the clock, far past 0.
+    this.expectJump = seq === 0;
+    this.needsSnapshot = false;
+    this.markSynced();
+  }
+
+  /** The hub knows its own connections by id; another node's are prefixed so ids never clash. */
+  private fromOf(node: string, conn: string): string {
+    return node === this.store.node ? conn : `${node}/${conn}`;
+  }
+}

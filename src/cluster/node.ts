@@ -1,0 +1,310 @@
+/**
+ * One server process's place in the cluster: its Redis connections, lease, log reader and
+ * the names its clients hold; the registry and bus actors (redis-registry.ts, redis-bus.ts)
+ * are thin adapters over it.
+ *
+ *   connecting ──▶ available ◀──────────────── recovering
+ *                      │ a command fails,          ▲ both connections up: re-assert the
+ *                      │ a lease is gone           │ names, publish owed joins
+ *                      ▼                           │
+ *                  unavailable ──(every probeMs, and on reconnect)──┘
+ *
+ * While not available, claims and messages are answered `server_unavailable` at once and
+ * /readyz is 503. Failed or unknown writes are never retried blindly: recovery compares
+ * what Redis says this node holds with what it really holds, and fixes the difference.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ChatEvent } from '../../machines/events.js';
+import type { Logger } from '../log.js';
+import { foldName } from '../protocol.js';
+import { EventLog, type Delivery } from './event-log.js';
+import { clusterTimings, LeaseKeeper, type ClusterTimings } from './lease.js';
+import { ClusterStore, type HeldName } from './store.js';
+
+export type ClaimResult = 'granted' | 'taken' | 'unavailable';
+type State = 'connecting' | 'available' | 'unavailable' | 'recovering' | 'closed';
+
+export interface ClusterNodeOptions {
+  redisUrl: string;
+  leaseMs: number;
+  log: Logger;
+}
+
+export class ClusterNode {
+  readonly id = randomUUID().slice(0, 8);
+  readonly timings: ClusterTimings;
+  readonly store: ClusterStore;
+  readonly events: EventLog;
+  private readonly lease: LeaseKeeper;
+  private readonly log: Logger;
+  private state: State = 'connecting';
+  private epoch = '';
+  private availableSince = 0;
+  /** Until then (local ms), names nobody has re-asserted yet may still be re-asserted: no claims. */
+  private graceUntil = 0;
+  /** Redis lost its data while this node held a roster: check it for ghosts after the grace. */
+  private ghostCheckDue = false;
+  /** Something changed the held names while recovery ran: run it again. */
+  private heldChanged = false;
+  /** conn -> name as shown, for every name granted here and not given back. */
+  private readonly held = new Map<string, string>();
+  /** Conns whose join could not be written yet; written, in order, before service resumes. */
+  private readonly owedJoins = new Set<string>();
+  private waiters: Array<() => void> = [];
+  private probeTimer: NodeJS.Timeout | null = null;
+  private graceTimer: NodeJS.Timeout | null = null;
+  private onRevoke: (conn: string) => void = () => {};
+
+  constructor(options: ClusterNodeOptions) {
+    this.timings = clusterTimings(options.leaseMs);
+    this.log = options.log.child({ node: this.id });
+    this.store = new ClusterStore(options.redisUrl, this.id, this.timings);
+    this.events = new EventLog(this.store, {
+      whenAvailable: () => this.whenAvailable(),
+      lost: (reason, err) => this.lost(reason, err),
+      leftInLog: (conn) => this.revoke(conn),
+    }, this.log);
+    this.lease = new LeaseKeeper(this.store, this.timings, {
+      epoch: () => (this.state === 'available' ? this.epoch : null),
+      mayReap: () => this.state === 'available' && Date.now() - this.availableSince >= this.timings.leaseMs,
+      lost: (reason, err) => this.lost(reason, err),
+    }, this.log);
+    for (const connection of [this.store.commands, this.store.reader]) {
+      connection.on('error', (err: Error) => this.log.debug({ err }, 'redis connection error'));
+      connection.on('close', () => this.lost('redis connection closed'));
+      connection.on('ready', () => {
+        if (this.state === 'unavailable') void this.recover();
+      });
+    }
+  }
+
+  /** Connects, joins the cluster and waits out a grace in progress; throws if Redis cannot be reached. */
+  async start(): Promise<void> {
+    try {
+      await this.store.connect();
+      await this.recover();
+      if (this.state !== 'available') throw new Error('the connection to redis did not stay up');
+    } catch (err) {
+      this.state = 'closed';
+      this.store.disconnect();
+      throw err;
+    }
+    this.lease.start();
+    // A node that starts while the others re-assert their names after Redis lost its data
+    // would read a roster that lacks some of them.
+    const graceLeft = this.graceUntil - Date.now();
+    if (graceLeft > 0) await new Promise((resolve) => setTimeout(resolve, graceLeft));
+    this.log.info({ leaseMs: this.timings.leaseMs }, 'joined the cluster');
+  }
+
+  get isAvailable(): boolean {
+    return this.state === 'available';
+  }
+
+  /** Where revoked names are reported (the registry actor). */
+  onRevoked(listener: (conn: string) => void): void {
+    this.onRevoke = listener;
+  }
+
+  /** Starts delivering the log to the hub (the bus actor). */
+  deliverTo(deliver: Delivery): void {
+    this.events.start(deliver);
+  }
+
+  async claim(conn: string, name: string): Promise<ClaimResult> {
+    if (this.state !== 'available' || Date.now() < this.graceUntil) return 'unavailable';
+    try {
+      const result = await this.store.claim(foldName(name), conn, name);
+      if (result === 1) {
+        this.held.set(conn, name);
+        return 'granted';
+      }
+      if (result === 0) return 'taken';
+      this.lost('lease gone');
+    } catch (err) {
+      this.lost('claim failed', err);
+    }
+    return 'unavailable';
+  }
+
+  /** The hub gave a name back: frees it if it never joined (a joined name leaves by `publish`). */
+  release(conn: string): void {
+    const name = this.held.get(conn);
+    if (name === undefined) return;
+    this.held.delete(conn);
+    this.owedJoins.delete(conn);
+    if (this.state !== 'available') {
+      this.heldChanged = true; // recovery frees it
+      return;
+    }
+    this.store.release(foldName(name), conn).catch((err: unknown) => this.lost('release failed', err));
+  }
+
+  /** Writes a chat event to the log; false when it could not be (the author is told). */
+  async publish(event: ChatEvent): Promise<boolean> {
+    switch (event.type) {
+      case 'join':
+        if (this.state === 'available') await this.writeJoin(event.from);
+        else this.owedJoins.add(event.from);
+        return true;
+      case 'leave':
+        // Not available: recovery finds the name still held in Redis and announces the leave.
+        if (this.state === 'available') {
+          await this.store.leave(foldName(event.name), event.from).catch((err: unknown) => this.lost('leave failed', err));
+        }
+        return true;
+      case 'message': {
+        if (this.state !== 'available') return false;
+        try {
+          const seq = await this.store.say(foldName(event.name), event.from, event.text, event.ts);
+          if (seq === -1) this.lost('lease gone');
+          return seq > 0;
+        } catch (err) {
+          this.lost('message failed', err);
+          return false;
+        }
+      }
+    }
+  }
+
+  /** Resolves once every name this node holds has been re-asserted and service is back. */
+  whenAvailable(): Promise<void> {
+    if (this.state === 'available') return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Leaves the cluster: this node's names are dropped and their leaves announced now, not after a lease. */
+  async close(): Promise<void> {
+    const wasAvailable = this.state === 'available';
+    this.state = 'closed';
+    this.lease.stop();
+    this.events.stop();
+    for (const timer of [this.probeTimer, this.graceTimer]) if (timer !== null) clearTimeout(timer);
+    if (wasAvailable) {
+      await this.store.dropNode(this.id, false).catch((err: unknown) => this.log.warn({ err }, 'could not leave the cluster'));
+    }
+    await this.store.quit();
+    this.wake();
+  }
+
+  private async writeJoin(conn: string): Promise<void> {
+    const name = this.held.get(conn);
+    if (name === undefined) return; // gone before its join could be written: nothing to announce
+    try {
+      const result = await this.store.join(foldName(name), conn);
+      if (result === 0) this.revoke(conn);
+      if (result === -1) {
+        this.owedJoins.add(conn);
+        this.lost('lease gone');
+      }
+    } catch (err) {
+      this.owedJoins.add(conn); // retried after recovery; a join that did land is not written twice
+      this.lost('join failed', err);
+    }
+  }
+
+  /** A client's name is no longer its own: forget it and have the hub close the client. */
+  private revoke(conn: string): void {
+    if (!this.held.delete(conn)) return;
+    this.owedJoins.delete(conn);
+    this.log.info({ conn }, 'name lost during an outage');
+    this.onRevoke(conn);
+  }
+
+  private lost(reason: string, err?: unknown): void {
+    if (this.state !== 'available') return;
+    this.state = 'unavailable';
+    this.log.warn({ reason, err }, 'redis unavailable; refusing claims and messages');
+    // A command that timed out may sit on a dead socket: start both connections afresh.
+    if (err !== undefined) {
+      this.store.commands.disconnect(true);
+      this.store.reader.disconnect(true);
+    }
+    this.probe();
+  }
+
+  private probe(): void {
+    if (this.probeTimer !== null || this.state === 'closed') return;
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = null;
+      if (this.state === 'unavailable') void this.recover().finally(() => this.state === 'unavailable' && this.probe());
+    }, this.timings.probeMs);
+    this.probeTimer.unref();
+  }
+
+  /** Re-asserts the names held here, writes owed joins, then serves again. */
+  private async recover(): Promise<void> {
+    if ((this.state !== 'unavailable' && this.state !== 'connecting') || !this.store.isReady) return;
+    const first = this.state === 'connecting';
+    this.state = 'recovering';
+    try {
+      do {
+        this.heldChanged = false;
+        await this.reassert();
+      } while (this.heldChanged);
+      for (const conn of [...this.owedJoins]) {
+        this.owedJoins.delete(conn);
+        await this.writeJoinOrThrow(conn);
+      }
+      this.state = 'available';
+      this.availableSince = Date.now();
+      if (!first) this.log.info('redis reachable again; serving');
+      this.wake();
+    } catch (err) {
+      this.state = first ? 'connecting' : 'unavailable';
+      if (first) throw err;
+      this.log.debug({ err }, 'recovery failed; will retry');
+      this.probe();
+    }
+  }
+
+  private async reassert(): Promise<void> {
+    const names: HeldName[] = [...this.held].map(([conn, name]) => {
+      const folded = foldName(name);
+      return { folded, conn, name, joinSeq: this.events.joinSeqOf(folded, this.id, conn) };
+    });
+    const result = await this.store.recover(this.epoch, randomUUID(), names);
+    result.kept.forEach((kept, i) => kept || this.revoke(names[i]!.conn));
+    if (this.epoch !== '' && result.epoch !== this.epoch) {
+      this.log.warn({ names: names.length }, 'redis lost its data; names re-asserted');
+      this.events.startOver();
+      this.ghostCheckDue = this.events.roster.size > 0;
+    }
+    this.epoch = result.epoch;
+    this.graceUntil = Date.now() + result.graceLeftMs;
+    if (this.ghostCheckDue && this.graceTimer === null) {
+      this.graceTimer = setTimeout(() => void this.checkGhosts(), result.graceLeftMs).unref();
+    }
+  }
+
+  private async writeJoinOrThrow(conn: string): Promise<void> {
+    const name = this.held.get(conn);
+    if (name === undefined) return;
+    const result = await this.store.join(foldName(name), conn);
+    if (result === 0) this.revoke(conn);
+    if (result === -1) throw new Error('lease gone while recovering');
+  }
+
+  /**
+   * After Redis lost its data, every live node has had the grace to re-assert its names.
+   * A name the roster shows that nobody re-asserted belonged to a node that died meanwhile.
+   */
+  private async checkGhosts(): Promise<void> {
+    this.graceTimer = null;
+    if (!this.ghostCheckDue || this.state === 'closed') return;
+    await this.whenAvailable();
+    try {
+      for (const [folded, holder] of [...this.events.roster]) await this.store.ghost({ folded, ...holder });
+      this.ghostCheckDue = false;
+    } catch (err) {
+      this.lost('ghost check failed', err);
+      this.graceTimer = setTimeout(() => void this.checkGhosts(), this.timings.probeMs).unref();
+    }
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

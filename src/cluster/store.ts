@@ -1,0 +1,233 @@
+/**
+ * The node's two Redis connections, through ioredis, and one typed method per script.
+ *
+ * `commands` carries every write, in the order the node issues them (ioredis keeps one
+ * connection's commands in order, and Redis runs each script whole). `reader` only blocks
+ * on XREAD, which would hold up anything queued behind it on a shared connection.
+ *
+ * Both fail fast: no offline queue, no resending after a reconnect, a command timeout.
+ * A chat client is told `server_unavailable` at once rather than waiting on a retry loop,
+ * and the node reconciles its state with Redis when the connection is back (node.ts).
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { keys, scripts, type ScriptName } from './scripts.js';
+import type { ClusterTimings } from './lease.js';
+
+/** Approximate length the log is trimmed to: a node further behind than this resyncs. */
+export const LOG_MAX_LENGTH = 100_000;
+/** Names a reaper drops per script call, so that Redis never stalls long on a big node. */
+const DROP_BATCH = 500;
+
+/** One entry of the log, as XREAD returns it. */
+export interface LogEntry {
+  seq: number;
+  kind: 'j' | 'l' | 'm';
+  node: string;
+  conn: string;
+  name: string;
+  text: string;
+  ts: number;
+}
+
+/** A name as `chat:names` holds it. */
+export interface NameEntry {
+  folded: string;
+  name: string;
+  node: string;
+  conn: string;
+  /** Sequence number of its join; null while it has not joined. */
+  joinSeq: number | null;
+}
+
+/** A name this node holds, as it re-asserts it after an outage. */
+export interface HeldName {
+  folded: string;
+  conn: string;
+  name: string;
+  joinSeq: number | null;
+}
+
+export interface Recovery {
+  epoch: string;
+  /** How long claims must still wait for every live node to re-assert its names (ms). */
+  graceLeftMs: number;
+  /** Per held name, in the order given: still this node's? */
+  kept: boolean[];
+}
+
+type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;
+
+export class ClusterStore {
+  readonly commands: Redis;
+  readonly reader: Redis;
+  private readonly goneTtlMs: number;
+
+  constructor(
+    url: string,
+    readonly node: string,
+    private readonly timings: ClusterTimings,
+  ) {
+    const shared: RedisOptions = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      // Plain RESP2 replies: the same shapes on every Redis version that has streams.
+      protocol: 2,
+      connectTimeout: timings.commandTimeoutMs * 2,
+      retryStrategy: (attempt) => Math.min(50 * attempt, timings.probeMs * 2),
+    };
+    this.commands = new Redis(url, { ...shared, commandTimeout: timings.commandTimeoutMs, connectionName: `chat:${node}` });
+    // No command timeout here: XREAD blocks by design, bounded by its own BLOCK argument.
+    this.reader = new Redis(url, { ...shared, connectionName: `chat:${node}:reader` });
+    for (const [name, script] of Object.entries(scripts)) this.commands.defineCommand(name, script);
+    this.goneTtlMs = timings.goneTtlMs;
+  }
+
+  /** Both connections are up (the node may still need to recover before it serves). */
+  get isReady(): boolean {
+    return this.commands.status === 'ready' && this.reader.status === 'ready';
+  }
+
+  async connect(): Promise<void> {
+    await Promise.all([this.commands.connect(), this.reader.connect()]);
+  }
+
+  /** Closes both connections; a pending XREAD is cut short. */
+  disconnect(): void {
+    this.commands.disconnect();
+    this.reader.disconnect();
+  }
+
+  async quit(): Promise<void> {
+    this.reader.disconnect();
+    await this.commands.quit().catch(() => this.commands.disconnect());
+  }
+
+  private run(name: ScriptName, ...args: Array<string | number>): Promise<unknown> {
+    const call = (this.commands as unknown as Record<ScriptName, ScriptCall>)[name];
+    return call.apply(this.commands, args);
+  }
+
+  /** 1 granted, 0 taken, -1 this node's lease is gone. */
+  async claim(folded: string, conn: string, name: string): Promise<number> {
+    return Number(await this.run('claim', keys.names, keys.lease(this.node), keys.owned(this.node), folded, this.node, conn, name));
+  }
+
+  async release(folded: string, conn: string): Promise<void> {
+    await this.run('release', keys.names, keys.owned(this.node), folded, this.node, conn);
+  }
+
+  /** The join's seq, 0 name lost, -1 lease gone, -2 joined already. */
+  async join(folded: string, conn: string): Promise<number> {
+    return Number(await this.run('join', keys.names, keys.lease(this.node), keys.seq, keys.log, folded, this.node, conn, LOG_MAX_LENGTH));
+  }
+
+  /** The message's seq, 0 author lost its name, -1 lease gone. */
+  async say(folded: string, conn: string, text: string, ts: number): Promise<number> {
+    return Number(
+      await this.run('say', keys.names, keys.lease(this.node), keys.seq, keys.log, folded, this.node, conn, text, ts, LOG_MAX_LENGTH),
+    );
+  }
+
+  async leave(folded: string, conn: string): Promise<void> {
+    await this.run('leave', keys.names, keys.seq, keys.log, keys.prefix, folded, this.node, conn, LOG_MAX_LENGTH, this.goneTtlMs);
+  }
+
+  /** False when the lease expired or Redis lost its data: the node must recover. */
+  async refresh(epoch: string): Promise<boolean> {
+    return Number(await this.run('refresh', keys.lease(this.node), keys.epoch, epoch, this.timings.leaseMs)) === 1;
+  }
+
+  async recover(knownEpoch: string, newEpoch: string, held: HeldName[]): Promise<Recovery> {
+    const args = held.flatMap((h) => [h.folded, h.conn, h.name, h.joinSeq === null ? '' : String(h.joinSeq)]);
+    const reply = (await this.run(
+      'recover',
+      keys.epoch, keys.lease(this.node), keys.nodes, keys.names, keys.owned(this.node), keys.seq, keys.log,
+      this.node, knownEpoch, newEpoch, this.timings.leaseMs, LOG_MAX_LENGTH, this.goneTtlMs, keys.prefix,
+      ...args,
+    )) as [string, string, string, number[]];
+    const [epoch, startedAt, now, kept] = reply;
+    const graceLeftMs = Number(startedAt) === 0 ? 0 : Number(startedAt) + this.timings.leaseMs - Number(now);
+    return { epoch, graceLeftMs: Math.max(0, graceLeftMs), kept: kept.map((k) => Number(k) === 1) };
+  }
+
+  /** Every held name, and the log position the list is valid at. */
+  async snapshot(): Promise<{ seq: number; names: NameEntry[] }> {
+    const [seq, flat] = (await this.run('snapshot', keys.names, keys.seq)) as [string, string[]];
+    const names: NameEntry[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) names.push(parseNameEntry(flat[i]!, flat[i + 1]!));
+    return { seq: Number(seq), names };
+  }
+
+  async deadNodes(): Promise<string[]> {
+    return (await this.run('deadNodes', keys.nodes, keys.prefix, this.node)) as string[];
+  }
+
+  /**
+   * Drops every name of `node`, announcing the leaves of those that joined, in batches.
+   * Returns the number of leaves announced, or null if the node turned out to be alive.
+   */
+  async dropNode(node: string, mustBeDead: boolean): Promise<number | null> {
+    let leaves = 0;
+    for (;;) {
+      const reply = (await this.run(
+        'dropNode', keys.nodes, keys.names, keys.seq, keys.log,
+        keys.prefix, node, LOG_MAX_LENGTH, this.goneTtlMs, DROP_BATCH, mustBeDead ? '1' : '0',
+      )) as number | [number, number, number];
+      if (!Array.isArray(reply)) return null;
+      leaves += Number(reply[1]);
+      if (Number(reply[2]) === 1) return leaves;
+    }
+  }
+
+  /** Announces the leave of a name nobody re-asserted after Redis lost its data; once. */
+  async ghost(entry: { folded: string; node: string; conn: string; name: string }): Promise<void> {
+    await this.run(
+      'ghost', keys.names, keys.seq, keys.log,
+      keys.prefix, entry.folded, entry.node, entry.conn, entry.name, LOG_MAX_LENGTH, this.goneTtlMs,
+    );
+  }
+
+  /** Log entries after `position`, waiting up to `blockMs` for the first; [] when none came. */
+  async read(position: string, blockMs: number, count: number): Promise<LogEntry[]> {
+    const reply = (await this.reader.call('XREAD', 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', keys.log, position)) as
+      | Array<[string, Array<[string, string[]]>]>
+      | null;
+    if (reply === null) return [];
+    return (reply[0]?.[1] ?? []).map(([id, fields]) => parseLogEntry(id, fields));
+  }
+
+  /** The last seq handed out (tests use it to wait until every node has read that far). */
+  async lastSeq(): Promise<number> {
+    return Number((await this.commands.get(keys.seq)) ?? 0);
+  }
+}
+
+function parseLogEntry(id: string, fields: string[]): LogEntry {
+  const entry: LogEntry = { seq: Number.parseInt(id, 10), kind: 'm', node: '', conn: '', name: '', text: '', ts: 0 };
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const value = fields[i + 1]!;
+    switch (fields[i]) {
+      case 'k': entry.kind = value as LogEntry['kind']; break;
+      case 'o': entry.node = value; break;
+      case 'c': entry.conn = value; break;
+      case 'u': entry.name = value; break;
+      case 'x': entry.text = value; break;
+      case 't': entry.ts = Number(value); break;
+    }
+  }
+  return entry;
+}
+
+function parseNameEntry(folded: string, json: string): NameEntry {
+  const entry = JSON.parse(json) as { t: string; u: string; j: number; n?: string };
+  const slash = entry.t.indexOf('/');
+  return {
+    folded,
+    name: entry.u,
+    node: entry.t.slice(0, slash),
+    conn: entry.t.slice(slash + 1),
+    joinSeq: entry.j === 1 && entry.n !== undefined ? Number(entry.n) : null,
+  };
+}
