@@ -130,7 +130,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
     if (path === '/readyz') {
       if (stopping) return json(res, 503, { status: 'stopping' });
-      if (cluster !== null && !cluster.isAvailable) return json(res, 503, { status: 'redis unavailable' });
+      if (cluster !== null && !cluster.isServing) return json(res, 503, { status: 'redis unavailable' });
       return json(res, 200, { status: 'ready' });
     }
     json(res, 404, { error: 'not found' });

@@ -101,6 +101,11 @@ export class ClusterNode {
     return this.state === 'available';
   }
 
+  /** Available and taking claims: what /readyz reports. */
+  get isServing(): boolean {
+    return this.state === 'available' && Date.now() >= this.graceUntil;
+  }
+
   /** Where revoked names are reported (the registry actor). */
   onRevoked(listener: (conn: string) => void): void {
     this.onRevoke = listener;

@@ -1,0 +1,133 @@
+/**
+ * Helpers for the cluster suites: nodes on one private Redis (in this process, or one in a
+ * process of its own for kill -9), a TCP proxy that can cut one node off from Redis, and a
+ * bounded wait for a node's /readyz to reach a status.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterEach } from 'vitest';
+import { freePort } from './redis-server.js';
+import { claim, TestSocket, withTimeout } from './ws-client.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** tsx compiles on start: generous, but bounded. */
+const PROCESS_START_MS = 15_000;
+
+/**
+ * Polls /readyz until it answers `status`. There is no event to wait on from outside the
+ * process, so this asks again every 50 ms, within a bounded time.
+ */
+export async function waitReadyz(server: { get(path: string): Promise<Response> }, status: 200 | 503, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 0;
+  while (Date.now() < deadline) {
+    last = (await server.get('/readyz')).status;
+    if (last === status) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`/readyz still answered ${last}, not ${status}, after ${timeoutMs} ms`);
+}
+
+/** A node started as `node --import tsx src/main.ts`, so that it can be killed with SIGKILL. */
+export interface NodeProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  register(name: string): Promise<TestSocket>;
+  kill(): Promise<void>;
+}
+
+const processes: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of processes.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+export async function spawnNode(settings: Record<string, string>): Promise<NodeProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...settings },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  processes.push(child);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const port = await withTimeout(
+    new Promise<number>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        try {
+          const entry = JSON.parse(line) as { msg?: string; port?: number };
+          if (entry.msg === 'listening' && typeof entry.port === 'number') resolve(entry.port);
+        } catch {
+          // not a log line
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`node exited with ${code} before listening: ${stderr}`)));
+    }),
+    PROCESS_START_MS,
+    'the node process to listen',
+  );
+  const url = `ws://127.0.0.1:${port}/ws`;
+  return {
+    child,
+    url,
+    async register(name) {
+      const socket = await TestSocket.open(url, { label: name });
+      await claim(socket, name);
+      return socket;
+    },
+    async kill() {
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** A TCP relay between one node and Redis; `cut()` is a network partition, `mend()` ends it. */
+export class TcpProxy {
+  private readonly sockets = new Set<Socket>();
+  private server: Server | null = null;
+
+  private constructor(
+    readonly port: number,
+    private readonly targetPort: number,
+  ) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  static async start(targetPort: number): Promise<TcpProxy> {
+    const proxy = new TcpProxy(await freePort(), targetPort);
+    await proxy.mend();
+    return proxy;
+  }
+
+  async mend(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connect(this.targetPort, '127.0.0.1');
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('error', () => {});
+        socket.on('close', () => {
+          this.sockets.delete(socket);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    this.server = server;
+    server.listen(this.port, '127.0.0.1');
+    await once(server, 'listening');
+  }
+
+  async cut(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    for (const socket of this.sockets) socket.destroy();
+    if (server !== null) await new Promise((resolve) => server.close(resolve));
+  }
+}
