@@ -1,0 +1,121 @@
+/**
+ * SPEC §7 when Redis goes away. While it is unreachable, nodes keep their clients, claims
+ * and messages get server_unavailable and /readyz is 503; when it is back, the nodes
+ * re-assert their names and serve again without a restart. A node cut off alone long
+ * enough to be reaped finds its users announced as gone: they are told and closed.
+ */
+import { expect, it } from 'vitest';
+import { error, expectOwnCopy, join, leave, message, welcome } from '../support/expected.js';
+import { TcpProxy, waitReadyz } from '../support/cluster.js';
+import { describeWithRedis, RedisProcess } from '../support/redis-server.js';
+import { serverPerTest } from '../support/ws-client.js';
+
+const start = serverPerTest();
+const LEASE_MS = 2_000;
+
+describeWithRedis('cluster: Redis outage (SPEC §7)', () => {
+  it('answers server_unavailable while Redis is down, keeps every client, and serves again once it is back', async () => {
+    const redis = await RedisProcess.start();
+    try {
+      const [a, b] = await Promise.all([1, 2].map(() => start({ redisUrl: redis.url, leaseMs: LEASE_MS })));
+      const alice = await a!.register('Alice');
+      const bob = await b!.register('Bob');
+      expect(await alice.nextFrame()).toEqual(join('Bob'));
+
+      await redis.stop(); // and with it every key: nothing is saved
+      await waitReadyz(a!, 503);
+      await waitReadyz(b!, 503);
+      alice.send({ text: 'anyone?' });
+      expect(await alice.nextFrame()).toEqual(error('server_unavailable'));
+      const carol = await b!.connect();
+      carol.send({ sender: 'Carol', text: '' });
+      expect(await carol.nextFrame()).toEqual(error('server_unavailable'));
+      await Promise.all([alice.expectQuiet(), bob.expectQuiet(), carol.expectQuiet()]);
+
+      await redis.resume();
+      await waitReadyz(a!, 200, 3 * LEASE_MS);
+      await waitReadyz(b!, 200, 3 * LEASE_MS);
+      // Alice and Bob still hold their names, across the cluster.
+      carol.send({ sender: 'ALICE', text: '' });
+      expect(await carol.nextFrame()).toEqual({ type: 'error', sender: 'Server', code: 'name_taken', text: 'Username already taken' });
+      carol.send({ sender: 'Carol', text: '' });
+      expect(await carol.nextFrame()).toEqual(welcome('Carol', ['Alice', 'Bob', 'Carol']));
+      expect(await alice.nextFrame()).toEqual(join('Carol'));
+      alice.send({ text: 'back' });
+      expectOwnCopy(await alice.nextFrame(), 'back');
+      expect(await bob.nextFrame()).toEqual(join('Carol'));
+      expect(await bob.nextFrame()).toEqual(message('Alice', 'back'));
+      expect(await carol.nextFrame()).toEqual(message('Alice', 'back'));
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('announces once the users of a node that died while Redis was down and came back empty', async () => {
+    const redis = await RedisProcess.start();
+    try {
+      const [a, b, c] = await Promise.all([1, 2, 3].map(() => start({ redisUrl: redis.url, leaseMs: LEASE_MS })));
+      const alice = await a!.register('Alice');
+      const bob = await b!.register('Bob');
+      await c!.register('Cy');
+      expect(await alice.nextFrame()).toEqual(join('Bob'));
+      expect(await alice.nextFrame()).toEqual(join('Cy'));
+      expect(await bob.nextFrame()).toEqual(join('Cy'));
+
+      await redis.stop();
+      await c!.close(); // cannot tell anyone: Redis is down, and when it is back it knows nothing of c
+      await redis.resume();
+      await waitReadyz(a!, 200, 3 * LEASE_MS);
+      // After the grace, a and b both find Cy re-asserted by nobody; one leave is written.
+      expect(await alice.nextFrame(2 * LEASE_MS)).toEqual(leave('Cy'));
+      expect(await bob.nextFrame(2 * LEASE_MS)).toEqual(leave('Cy'));
+      const again = await a!.connect();
+      again.send({ sender: 'cy', text: '' });
+      expect(await again.nextFrame()).toEqual(welcome('cy', ['Alice', 'Bob', 'cy']));
+      expect(await alice.nextFrame()).toEqual(join('cy'));
+      expect(await bob.nextFrame()).toEqual(join('cy'));
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('closes with name_lost the users of a node that was cut off and reaped; the others hear one leave each', async () => {
+    const redis = await RedisProcess.start();
+    const proxy = await TcpProxy.start(redis.port);
+    try {
+      const a = await start({ redisUrl: proxy.url, leaseMs: LEASE_MS });
+      const b = await start({ redisUrl: redis.url, leaseMs: LEASE_MS });
+      const alice = await a.register('Alice');
+      const ann = await a.register('Ann');
+      const bob = await b.register('Bob');
+      await bob.expectQuiet();
+
+      await proxy.cut();
+      await waitReadyz(a, 503);
+      alice.send({ text: 'hello?' });
+      expect(await alice.nextFrame()).toMatchObject({ type: 'join', name: 'Ann' });
+      expect(await alice.nextFrame()).toMatchObject({ type: 'join', name: 'Bob' });
+      expect(await alice.nextFrame()).toEqual(error('server_unavailable'));
+      // b reaps a once its lease has run out.
+      const left = [await bob.nextFrame(LEASE_MS + 1_000), await bob.nextFrame(LEASE_MS + 1_000)];
+      expect(left).toEqual(expect.arrayContaining([leave('Alice'), leave('Ann')]));
+      const dave = await b.register('alice');
+      expect(await bob.nextFrame()).toEqual(join('alice'));
+
+      await proxy.mend();
+      // Both were announced as gone: each is told why and closed, with no second leave.
+      for (const lost of [alice, ann]) {
+        expect(await lost.framesUntil((f) => f.type === 'error', 3 * LEASE_MS, 'name_lost')).toContainEqual(error('name_lost'));
+        expect((await lost.waitClose()).code).toBe(4001);
+      }
+      await waitReadyz(a, 200, 3 * LEASE_MS);
+      const again = await a.register('ANN');
+      expect(await bob.nextFrame()).toEqual(join('ANN'));
+      expect(await dave.nextFrame()).toEqual(join('ANN'));
+      await again.expectQuiet();
+    } finally {
+      await proxy.cut();
+      await redis.stop();
+    }
+  });
+});
