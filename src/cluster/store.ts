@@ -61,6 +61,7 @@ export class ClusterStore {
   readonly commands: Redis;
   readonly reader: Redis;
   private readonly goneTtlMs: number;
+  private inFlight = 0;
 
   constructor(
     url: string,
@@ -104,9 +105,15 @@ export class ClusterStore {
     await this.commands.quit().catch(() => this.commands.disconnect());
   }
 
+  /** Scripts sent and not yet answered. */
+  get pending(): number {
+    return this.inFlight;
+  }
+
   private run(name: ScriptName, ...args: Array<string | number>): Promise<unknown> {
     const call = (this.commands as unknown as Record<ScriptName, ScriptCall>)[name];
-    return call.apply(this.commands, args);
+    this.inFlight++;
+    return call.apply(this.commands, args).finally(() => this.inFlight--);
   }
 
   /** 1 granted, 0 taken, -1 this node's lease is gone. */

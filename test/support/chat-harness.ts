@@ -51,38 +51,45 @@ export interface ChatOptions {
   limits?: Partial<ConnectionLimits>;
   echo?: EchoMode;
   maxBufferedBytes?: number;
-  /** Passed to the hub's createActor: sees every actor event of the system. */
+  /** Passed to each hub's createActor: sees every actor event of the system. */
   inspect?: InspectionObserver;
+  /** One hub per machine (cluster mode: one per node), clients spread over them in turn. */
+  machines?: Array<typeof hubMachine>;
 }
 
 export function createChat(options: ChatOptions = {}) {
   const clock = new SimulatedClock();
   const limits = { ...defaultLimits, ...options.limits };
-  const hub: Actor<typeof hubMachine> = createActor(hubMachine, {
-    clock,
-    input: { echo: options.echo ?? 'anonymous' },
-    ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
-  });
   const sinks = new Map<string, FrameSink>();
   const clients = new Map<string, TestClient>();
-  const fanout = new Fanout(options.maxBufferedBytes ?? Number.MAX_SAFE_INTEGER, (id) =>
-    clients.get(id)?.actor.send({ type: 'server.kick', cause: 'slow' }),
-  );
-  hub.on('broadcast', (event) => fanout.broadcast(event));
-  hub.on('member.joined', ({ id }) => {
-    const sink = sinks.get(id);
-    if (sink !== undefined) fanout.add(id, sink);
+  const hubs = (options.machines ?? [hubMachine]).map((machine) => {
+    const hub: Actor<typeof hubMachine> = createActor(machine, {
+      clock,
+      input: { echo: options.echo ?? 'anonymous' },
+      ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
+    });
+    const fanout = new Fanout(options.maxBufferedBytes ?? Number.MAX_SAFE_INTEGER, (id) =>
+      clients.get(id)?.actor.send({ type: 'server.kick', cause: 'slow' }),
+    );
+    hub.on('broadcast', (event) => fanout.broadcast(event));
+    hub.on('member.joined', ({ id }) => {
+      const sink = sinks.get(id);
+      if (sink !== undefined) fanout.add(id, sink);
+    });
+    hub.on('member.left', ({ id }) => fanout.remove(id));
+    hub.start();
+    return hub;
   });
-  hub.on('member.left', ({ id }) => fanout.remove(id));
-  hub.start();
+  const hub = hubs[0]!;
   let opened = 0;
   /** The time client frames are stamped with: the simulated clock's. */
   const now = () => clock.now();
 
   function open(): TestClient {
+    const home = hubs[opened % hubs.length]!;
     const id = `c${++opened}`;
-    hub.send({ type: 'conn.open', id, limits });
-    const actor = hub.getSnapshot().children[id] as ConnectionActor;
+    home.send({ type: 'conn.open', id, limits });
+    const actor = home.getSnapshot().children[id] as ConnectionActor;
     let taken = 0;
     const client: TestClient = {
       id,
@@ -138,13 +145,17 @@ export function createChat(options: ChatOptions = {}) {
 
   return {
     hub,
+    hubs,
     clock,
     limits,
     open,
     join,
-    /** Online names, as the hub's roster has them. */
+    /** Online names, as the (first) hub's roster has them. */
     roster: () => hub.getSnapshot().context.roster,
-    shutdown: () => hub.send({ type: 'server.shutdown' }),
+    /** Every hub's roster. */
+    rosters: () => hubs.map((h) => h.getSnapshot().context.roster),
+    shutdown: () => hubs.forEach((h) => h.send({ type: 'server.shutdown' })),
+    stop: () => hubs.forEach((h) => h.stop()),
   };
 }
 

@@ -1,7 +1,7 @@
 /**
- * Helpers for the cluster suites: nodes on one private Redis (in this process, or one in a
- * process of its own for kill -9), a TCP proxy that can cut one node off from Redis, and a
- * bounded wait for a node's /readyz to reach a status.
+ * Helpers for the cluster suites: a node in a process of its own (for kill -9), a TCP
+ * proxy that can cut one node off from Redis, a bounded wait for a node's /readyz to reach
+ * a status, and a wait until socket-free nodes have finished what a step started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -9,6 +9,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
+import type { ClusterNode } from '../../src/cluster/cluster.js';
 import { freePort } from './redis-server.js';
 import { claim, TestSocket, withTimeout } from './ws-client.js';
 
@@ -129,5 +130,26 @@ export class TcpProxy {
     this.server = null;
     for (const socket of this.sockets) socket.destroy();
     if (server !== null) await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+/**
+ * Resolves once the nodes are quiet: no script waiting for Redis, and every node has
+ * delivered the whole log. Deliveries make hubs write again (a granted name's join), so
+ * it checks until a round finds nothing new. Bounded: a node that never catches up fails.
+ */
+export async function settle(nodes: ClusterNode[], timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const until = async (done: () => boolean, what: string) => {
+    while (!done()) {
+      if (Date.now() > deadline) throw new Error(`nodes did not settle within ${timeoutMs} ms: ${what}`);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  for (;;) {
+    await until(() => nodes.every((node) => node.store.pending === 0), 'scripts still pending');
+    const seq = await nodes[0]!.store.lastSeq();
+    await until(() => nodes.every((node) => node.events.seq >= seq), `a node has not read up to ${seq}`);
+    if (nodes.every((node) => node.store.pending === 0) && (await nodes[0]!.store.lastSeq()) === seq) return;
   }
 }
