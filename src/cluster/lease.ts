@@ -7,8 +7,13 @@
  *
  * A node reaps only after it has itself been available for a whole lease: after an outage
  * every lease may have run out at once, and the others need that long to renew theirs.
+ *
+ * When Redis comes back empty, the leases of nodes that died meanwhile are lost with the
+ * rest; their users are found instead as names the roster shows that nobody re-asserted
+ * during the grace (`reapGhostsAfter`).
  */
 import type { Logger } from '../log.js';
+import type { Holder } from './event-log.js';
 import type { ClusterStore } from './store.js';
 
 export interface ClusterTimings {
@@ -51,6 +56,7 @@ export class LeaseKeeper {
   private refreshTimer: NodeJS.Timeout | null = null;
   private reapTimer: NodeJS.Timeout | null = null;
   private reaping = false;
+  private ghostTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly store: ClusterStore,
@@ -67,7 +73,33 @@ export class LeaseKeeper {
   stop(): void {
     if (this.refreshTimer !== null) clearInterval(this.refreshTimer);
     if (this.reapTimer !== null) clearInterval(this.reapTimer);
-    this.refreshTimer = this.reapTimer = null;
+    if (this.ghostTimer !== null) clearTimeout(this.ghostTimer);
+    this.refreshTimer = this.reapTimer = this.ghostTimer = null;
+  }
+
+  /**
+   * After Redis lost its data: once every live node has had `graceMs` to re-assert its
+   * names, announces the leave of each name in `roster` that nobody re-asserted. Every node
+   * that saw the loss does this; a gone marker lets only the first write each leave.
+   */
+  reapGhostsAfter(graceMs: number, roster: () => ReadonlyMap<string, Holder>): void {
+    if (this.ghostTimer !== null) clearTimeout(this.ghostTimer);
+    this.ghostTimer = setTimeout(() => void this.reapGhosts(roster), graceMs).unref();
+  }
+
+  private async reapGhosts(roster: () => ReadonlyMap<string, Holder>): Promise<void> {
+    this.ghostTimer = null;
+    if (this.hooks.epoch() !== null) {
+      try {
+        let leaves = 0;
+        for (const [folded, holder] of [...roster()]) if (await this.store.ghost({ folded, ...holder })) leaves++;
+        if (leaves > 0) this.log.info({ leaves }, 'announced the users of nodes lost with the data');
+        return;
+      } catch (err) {
+        this.hooks.lost('ghost check failed', err);
+      }
+    }
+    this.ghostTimer = setTimeout(() => void this.reapGhosts(roster), this.timings.probeMs).unref();
   }
 
   private async refresh(): Promise<void> {

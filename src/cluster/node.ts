@@ -42,8 +42,6 @@ export class ClusterNode {
   private availableSince = 0;
   /** Until then (local ms), names nobody has re-asserted yet may still be re-asserted: no claims. */
   private graceUntil = 0;
-  /** Redis lost its data while this node held a roster: check it for ghosts after the grace. */
-  private ghostCheckDue = false;
   /** Something changed the held names while recovery ran: run it again. */
   private heldChanged = false;
   /** conn -> name as shown, for every name granted here and not given back. */
@@ -52,7 +50,6 @@ export class ClusterNode {
   private readonly owedJoins = new Set<string>();
   private waiters: Array<() => void> = [];
   private probeTimer: NodeJS.Timeout | null = null;
-  private graceTimer: NodeJS.Timeout | null = null;
   private onRevoke: (conn: string) => void = () => {};
 
   constructor(options: ClusterNodeOptions) {
@@ -149,8 +146,19 @@ export class ClusterNode {
   async publish(event: ChatEvent): Promise<boolean> {
     switch (event.type) {
       case 'join':
-        if (this.state === 'available') await this.writeJoin(event.from);
-        else this.owedJoins.add(event.from);
+        if (this.state !== 'available') {
+          this.owedJoins.add(event.from);
+          return true;
+        }
+        try {
+          if (!(await this.writeJoin(event.from))) {
+            this.owedJoins.add(event.from);
+            this.lost('lease gone');
+          }
+        } catch (err) {
+          this.owedJoins.add(event.from); // retried after recovery; a join that did land is not written twice
+          this.lost('join failed', err);
+        }
         return true;
       case 'leave':
         // Not available: recovery finds the name still held in Redis and announces the leave.
@@ -184,7 +192,7 @@ export class ClusterNode {
     this.state = 'closed';
     this.lease.stop();
     this.events.stop();
-    for (const timer of [this.probeTimer, this.graceTimer]) if (timer !== null) clearTimeout(timer);
+    if (this.probeTimer !== null) clearTimeout(this.probeTimer);
     if (wasAvailable) {
       await this.store.dropNode(this.id, false).catch((err: unknown) => this.log.warn({ err }, 'could not leave the cluster'));
     }
@@ -192,20 +200,13 @@ export class ClusterNode {
     this.wake();
   }
 
-  private async writeJoin(conn: string): Promise<void> {
+  /** Writes the join of a held name; false when the node's lease is gone. */
+  private async writeJoin(conn: string): Promise<boolean> {
     const name = this.held.get(conn);
-    if (name === undefined) return; // gone before its join could be written: nothing to announce
-    try {
-      const result = await this.store.join(foldName(name), conn);
-      if (result === 0) this.revoke(conn);
-      if (result === -1) {
-        this.owedJoins.add(conn);
-        this.lost('lease gone');
-      }
-    } catch (err) {
-      this.owedJoins.add(conn); // retried after recovery; a join that did land is not written twice
-      this.lost('join failed', err);
-    }
+    if (name === undefined) return true; // gone before its join could be written: nothing to announce
+    const result = await this.store.join(foldName(name), conn);
+    if (result === 0) this.revoke(conn);
+    return result !== -1;
   }
 
   /** A client's name is no longer its own: forget it and have the hub close the client. */
@@ -248,14 +249,16 @@ export class ClusterNode {
         await this.reassert();
       } while (this.heldChanged);
       for (const conn of [...this.owedJoins]) {
+        if (!(await this.writeJoin(conn))) throw new Error('lease gone while recovering');
         this.owedJoins.delete(conn);
-        await this.writeJoinOrThrow(conn);
       }
+      if (this.state !== 'recovering') return; // closed meanwhile
       this.state = 'available';
       this.availableSince = Date.now();
       if (!first) this.log.info('redis reachable again; serving');
       this.wake();
     } catch (err) {
+      if (this.state !== 'recovering') return;
       this.state = first ? 'connecting' : 'unavailable';
       if (first) throw err;
       this.log.debug({ err }, 'recovery failed; will retry');
@@ -273,38 +276,10 @@ export class ClusterNode {
     if (this.epoch !== '' && result.epoch !== this.epoch) {
       this.log.warn({ names: names.length }, 'redis lost its data; names re-asserted');
       this.events.startOver();
-      this.ghostCheckDue = this.events.roster.size > 0;
+      this.lease.reapGhostsAfter(result.graceLeftMs, () => this.events.roster);
     }
     this.epoch = result.epoch;
     this.graceUntil = Date.now() + result.graceLeftMs;
-    if (this.ghostCheckDue && this.graceTimer === null) {
-      this.graceTimer = setTimeout(() => void this.checkGhosts(), result.graceLeftMs).unref();
-    }
-  }
-
-  private async writeJoinOrThrow(conn: string): Promise<void> {
-    const name = this.held.get(conn);
-    if (name === undefined) return;
-    const result = await this.store.join(foldName(name), conn);
-    if (result === 0) this.revoke(conn);
-    if (result === -1) throw new Error('lease gone while recovering');
-  }
-
-  /**
-   * After Redis lost its data, every live node has had the grace to re-assert its names.
-   * A name the roster shows that nobody re-asserted belonged to a node that died meanwhile.
-   */
-  private async checkGhosts(): Promise<void> {
-    this.graceTimer = null;
-    if (!this.ghostCheckDue || this.state === 'closed') return;
-    await this.whenAvailable();
-    try {
-      for (const [folded, holder] of [...this.events.roster]) await this.store.ghost({ folded, ...holder });
-      this.ghostCheckDue = false;
-    } catch (err) {
-      this.lost('ghost check failed', err);
-      this.graceTimer = setTimeout(() => void this.checkGhosts(), this.timings.probeMs).unref();
-    }
   }
 
   private wake(): void {

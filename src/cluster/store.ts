@@ -189,11 +189,11 @@ export class ClusterStore {
   }
 
   /** Announces the leave of a name nobody re-asserted after Redis lost its data; once. */
-  async ghost(entry: { folded: string; node: string; conn: string; name: string }): Promise<void> {
-    await this.run(
+  async ghost(entry: { folded: string; node: string; conn: string; name: string }): Promise<boolean> {
+    return Number(await this.run(
       'ghost', keys.names, keys.seq, keys.log,
       keys.prefix, entry.folded, entry.node, entry.conn, entry.name, LOG_MAX_LENGTH, this.goneTtlMs,
-    );
+    )) > 0;
   }
 
   /** Log entries after `position`, waiting up to `blockMs` for the first; [] when none came. */
