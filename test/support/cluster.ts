@@ -1,21 +1,12 @@
 /**
- * Helpers for the cluster suites: a node in a process of its own (for kill -9), a TCP
- * proxy that can cut one node off from Redis, a bounded wait for a node's /readyz to reach
- * a status, and a wait until socket-free nodes have finished what a step started.
+ * Helpers for the cluster suites: a TCP proxy that can cut one node off from Redis, a
+ * bounded wait for a node's /readyz to reach a status, and a wait until socket-free nodes
+ * have finished what a step started.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { afterEach } from 'vitest';
 import type { ClusterNode } from '../../src/cluster/cluster.js';
 import { freePort } from './redis-server.js';
-import { claim, TestSocket, withTimeout } from './ws-client.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-/** tsx compiles on start: generous, but bounded. */
-const PROCESS_START_MS = 15_000;
 
 /**
  * Polls /readyz until it answers `status`. There is no event to wait on from outside the
@@ -30,60 +21,6 @@ export async function waitReadyz(server: { get(path: string): Promise<Response> 
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`/readyz still answered ${last}, not ${status}, after ${timeoutMs} ms`);
-}
-
-/** A node started as `node --import tsx src/main.ts`, so that it can be killed with SIGKILL. */
-export interface NodeProcess {
-  readonly child: ChildProcess;
-  readonly url: string;
-  register(name: string): Promise<TestSocket>;
-  kill(): Promise<void>;
-}
-
-const processes: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of processes.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
-
-export async function spawnNode(settings: Record<string, string>): Promise<NodeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...settings },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  processes.push(child);
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const port = await withTimeout(
-    new Promise<number>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        try {
-          const entry = JSON.parse(line) as { msg?: string; port?: number };
-          if (entry.msg === 'listening' && typeof entry.port === 'number') resolve(entry.port);
-        } catch {
-          // not a log line
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`node exited with ${code} before listening: ${stderr}`)));
-    }),
-    PROCESS_START_MS,
-    'the node process to listen',
-  );
-  const url = `ws://127.0.0.1:${port}/ws`;
-  return {
-    child,
-    url,
-    async register(name) {
-      const socket = await TestSocket.open(url, { label: name });
-      await claim(socket, name);
-      return socket;
-    },
-    async kill() {
-      const exited = once(child, 'exit');
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
 }
 
 /** A TCP relay between one node and Redis; `cut()` is a network partition, `mend()` ends it. */
