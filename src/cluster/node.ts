@@ -51,6 +51,7 @@ export class ClusterNode {
   private waiters: Array<() => void> = [];
   private probeTimer: NodeJS.Timeout | null = null;
   private onRevoke: (conn: string) => void = () => {};
+  private lastError: Error | null = null;
 
   constructor(options: ClusterNodeOptions) {
     this.timings = clusterTimings(options.leaseMs);
@@ -67,7 +68,10 @@ export class ClusterNode {
       lost: (reason, err) => this.lost(reason, err),
     }, this.log);
     for (const connection of [this.store.commands, this.store.reader]) {
-      connection.on('error', (err: Error) => this.log.debug({ err }, 'redis connection error'));
+      connection.on('error', (err: Error) => {
+        this.lastError = err;
+        this.log.debug({ err }, 'redis connection error');
+      });
       connection.on('close', () => this.lost('redis connection closed'));
       connection.on('ready', () => {
         if (this.state === 'unavailable') void this.recover();
@@ -84,7 +88,8 @@ export class ClusterNode {
     } catch (err) {
       this.state = 'closed';
       this.store.disconnect();
-      throw err;
+      // ioredis reports "Connection is closed"; the cause (ECONNREFUSED, a bad password) came as an 'error' event.
+      throw this.lastError ?? err;
     }
     this.lease.start();
     // A node that starts while the others re-assert their names after Redis lost its data
