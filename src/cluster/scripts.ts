@@ -48,14 +48,21 @@ local function append(seqKey, logKey, maxLen, kind, node, conn, name, text, ts)
   return n
 end
 
+-- The entry of a name if node/conn holds it, else nil.
+local function heldBy(namesKey, folded, node, conn)
+  local entry = redis.call('HGET', namesKey, folded)
+  if not entry then return nil end
+  local e = cjson.decode(entry)
+  if e.t ~= node .. '/' .. conn then return nil end
+  return e
+end
+
 -- Frees the name if node/conn still holds it; if it had joined, appends its leave (once).
 local function drop(namesKey, seqKey, logKey, maxLen, goneTtl, prefix, folded, node, conn)
   local owned = prefix .. 'node:' .. node
   if redis.call('HGET', owned, folded) == conn then redis.call('HDEL', owned, folded) end
-  local entry = redis.call('HGET', namesKey, folded)
-  if not entry then return 0 end
-  local e = cjson.decode(entry)
-  if e.t ~= node .. '/' .. conn then return 0 end
+  local e = heldBy(namesKey, folded, node, conn)
+  if not e then return 0 end
   redis.call('HDEL', namesKey, folded)
   if e.j ~= 1 then return 0 end
   redis.call('SET', prefix .. 'gone:' .. e.t, '1', 'PX', goneTtl)
@@ -89,11 +96,9 @@ return 1`,
  */
 const release: ScriptSource = {
   numberOfKeys: 2,
-  lua: `
-local entry = redis.call('HGET', KEYS[1], ARGV[1])
-if not entry then return 0 end
-local e = cjson.decode(entry)
-if e.t ~= ARGV[2] .. '/' .. ARGV[3] or e.j == 1 then return 0 end
+  lua: `${prelude}
+local e = heldBy(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+if not e or e.j == 1 then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[3] then redis.call('HDEL', KEYS[2], ARGV[1]) end
 return 1`,
@@ -108,10 +113,8 @@ const join: ScriptSource = {
   numberOfKeys: 4,
   lua: `${prelude}
 if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
-local entry = redis.call('HGET', KEYS[1], ARGV[1])
-if not entry then return 0 end
-local e = cjson.decode(entry)
-if e.t ~= ARGV[2] .. '/' .. ARGV[3] then return 0 end
+local e = heldBy(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+if not e then return 0 end
 if e.j == 1 then return -2 end
 local n = append(KEYS[3], KEYS[4], ARGV[4], 'j', ARGV[2], ARGV[3], e.u)
 e.j = 1
@@ -129,10 +132,8 @@ const say: ScriptSource = {
   numberOfKeys: 4,
   lua: `${prelude}
 if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
-local entry = redis.call('HGET', KEYS[1], ARGV[1])
-if not entry then return 0 end
-local e = cjson.decode(entry)
-if e.t ~= ARGV[2] .. '/' .. ARGV[3] or e.j ~= 1 then return 0 end
+local e = heldBy(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+if not e or e.j ~= 1 then return 0 end
 return append(KEYS[3], KEYS[4], ARGV[6], 'm', ARGV[2], ARGV[3], e.u, ARGV[4], ARGV[5])`,
 };
 
@@ -197,11 +198,10 @@ end
 local kept = {}
 for i = 8, #ARGV, 4 do
   local folded, conn = ARGV[i], ARGV[i + 1]
-  local entry = redis.call('HGET', KEYS[4], folded)
   local mine = 0
-  if entry then
-    if cjson.decode(entry).t == node .. '/' .. conn then mine = 1 end
-  elseif reborn then
+  if heldBy(KEYS[4], folded, node, conn) then
+    mine = 1
+  elseif reborn and redis.call('HEXISTS', KEYS[4], folded) == 0 then
     local e = {t = node .. '/' .. conn, u = ARGV[i + 2], j = 0}
     if ARGV[i + 3] ~= '' then e.j = 1; e.n = ARGV[i + 3] end
     redis.call('HSET', KEYS[4], folded, cjson.encode(e))

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { join, nameTaken } from '../support/expected.js';
 import { describeWithRedis, redisPerFile } from '../support/redis-server.js';
-import { serverPerTest } from '../support/ws-client.js';
+import { serverPerTest, type TestSocket } from '../support/ws-client.js';
 
 const redis = redisPerFile();
 const start = serverPerTest();
@@ -18,7 +18,8 @@ const variantsOf = (base: string) => [base, base.toUpperCase(), base.toLowerCase
 describeWithRedis('cluster: one owner per name (SPEC §7)', () => {
   it('lets exactly one of several simultaneous claims on different nodes win, whatever the case', async () => {
     const nodes = await Promise.all([1, 2, 3].map(() => start({ redisUrl: redis().url })));
-    const watchers = await Promise.all(nodes.map((node, i) => node.register(`Watcher${i}`)));
+    const watchers: TestSocket[] = [];
+    for (const [i, node] of nodes.entries()) watchers.push(await node.register(`Watcher${i}`));
     for (const [i, watcher] of watchers.entries()) {
       for (let j = i + 1; j < watchers.length; j++) expect(await watcher.nextFrame()).toEqual(join(`Watcher${j}`));
     }

@@ -97,12 +97,21 @@ async function checkOneRun(
     lateClient = await nodes[late.node]!.connect({ label: lateName });
     lateClient.send({ sender: lateName, text: '' });
   }
-  // The marker is sent once the late client is welcomed, so every client hears it last.
+  // Clients on different nodes are not ordered with each other: the end marker goes out
+  // once every sender has its own last message back (so it is in the log) and the late
+  // client is welcomed. Then every client must hear the marker last.
+  const seen = await Promise.all(
+    clients.map((client, who) => {
+      const last = steps.findLastIndex((s) => s.who % clients.length === who);
+      const isLast = (f: Frame) => f.type === 'message' && f.text === `${tag} ${who} ${last}`;
+      return last === -1 ? Promise.resolve([]) : client.framesUntil(isLast, 5_000, `its own copy of step ${last}`);
+    }),
+  );
   const lateFrames = [await lateClient.nextFrame(2_000, `the welcome of ${lateName}`)];
   clients[0]!.send({ text: `${tag} end` });
   const isEnd = (f: Frame) => f.type === 'message' && f.text === `${tag} end`;
   const ofThisRun = (f: Frame) => String(f.type === 'message' ? f.text : f.name).startsWith(tag);
-  const seen = await Promise.all(clients.map((client) => client.framesUntil(isEnd, 5_000, `${tag} end`)));
+  for (const [i, client] of clients.entries()) seen[i]!.push(...(await client.framesUntil(isEnd, 5_000, `${tag} end`)));
   lateFrames.push(...(await lateClient.framesUntil(isEnd, 5_000, `${tag} end`)));
 
   const messagesOf = (frames: Frame[]) => frames.filter((f) => f.type === 'message').map((f) => `${String(f.id)} ${String(f.text)}`);
