@@ -50,6 +50,21 @@ describeWithRedis('cluster: one chat across nodes (SPEC §7)', () => {
     await again.expectQuiet();
   });
 
+  it("announces a stopped node's users to the other nodes at once, one leave each", async () => {
+    const [a, b] = await Promise.all([1, 2].map(() => start({ redisUrl: redis().url })));
+    const bob = await b!.register('Bob');
+    await a!.register('Alice');
+    await a!.register('Ann');
+    expect(await bob.nextFrame()).toEqual(join('Alice'));
+    expect(await bob.nextFrame()).toEqual(join('Ann'));
+    await a!.close();
+    // Well inside the 15 s default lease: the node said goodbye, nobody had to reap it.
+    const left = [await bob.nextFrame(1_000), await bob.nextFrame(1_000)];
+    expect(left).toEqual(expect.arrayContaining([leave('Alice'), leave('Ann')]));
+    await b!.register('ALICE');
+    expect(await bob.nextFrame()).toEqual(join('ALICE'));
+  });
+
   it('keeps one total order across nodes for any interleaving of senders, and a late joiner hears exactly what follows its join', async () => {
     const nodes = await threeNodes();
     let run = 0;
