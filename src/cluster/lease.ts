@@ -38,7 +38,7 @@ export function clusterTimings(leaseMs: number): ClusterTimings {
     refreshMs: Math.floor(leaseMs / 3),
     reapMs: clamp(leaseMs / 10, 100, 500),
     probeMs: clamp(leaseMs / 10, 100, 250),
-    commandTimeoutMs: clamp(leaseMs / 4, 250, 2_000),
+    commandTimeoutMs: clamp(leaseMs / 2, 250, 2_000),
     goneTtlMs: Math.max(10 * leaseMs, 60_000),
   };
 }
