@@ -10,8 +10,10 @@
  *                  unavailable ──(every probeMs, and on reconnect)──┘
  *
  * While not available, claims and messages are answered `server_unavailable` at once and
- * /readyz is 503. Failed or unknown writes are never retried blindly: recovery compares
- * what Redis says this node holds with what it really holds, and fixes the difference.
+ * /readyz is 503. A write that failed, or whose fate is unknown (a timeout), is not simply
+ * sent again: recovery compares what Redis says this node holds with what it really holds
+ * and fixes the difference, announcing leaves that went missing. Only joins are written
+ * again, and the join script knows a join that did land.
  */
 import { randomUUID } from 'node:crypto';
 import type { ChatEvent } from '../../machines/events.js';
