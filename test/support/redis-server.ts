@@ -48,6 +48,13 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
+/** Every redis-server this process started and has not stopped. */
+const running = new Set<ChildProcess>();
+// A test worker that exits without its afterAll (a crash, a forced stop) takes them along.
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export class RedisProcess {
   private child: ChildProcess | null = null;
 
@@ -79,6 +86,8 @@ export class RedisProcess {
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;
+    running.add(child);
+    child.once('exit', () => running.delete(child));
     let output = '';
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`redis-server on ${this.port} not ready after ${START_MS} ms:\n${output}`)), START_MS);
