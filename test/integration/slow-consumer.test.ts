@@ -44,8 +44,8 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 interface Round {
   p50: number;
   p95: number;
-  /** ArrayBuffer memory the server still holds after the round (after GC), over its level before. */
-  heldBytes: number;
+  /** The server's highest ArrayBuffer memory during the round, over its level after GC before it. */
+  peakBytes: number;
 }
 
 /** One sender chats hard at several readers, with or without one reader that never reads. */
@@ -71,6 +71,7 @@ async function round(server: ServerProcess, tag: string, withStalled: boolean): 
     sockets.push(stalled);
   }
   const before = (await server.memory()).arrayBuffersAfterGcBytes;
+  await server.resetPeak();
 
   let next = 0;
   let copies = 0;
@@ -93,12 +94,11 @@ async function round(server: ServerProcess, tag: string, withStalled: boolean): 
   // The stalled reader passed the limit long before the last message: every reader has its
   // leave already, exactly once.
   if (withStalled) expect(stalledLeaves).toBe(OBSERVERS);
-  // Measured while every socket but the stalled one is still open and idle.
-  const after = (await server.memory()).arrayBuffersAfterGcBytes;
+  const { peakArrayBuffersBytes } = await server.memory();
   for (const ws of sockets) ws.terminate();
 
   latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), heldBytes: after - before };
+  return { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), peakBytes: peakArrayBuffersBytes - before };
 }
 
 describe('a client that stops reading (SPEC §5)', () => {
@@ -112,7 +112,7 @@ describe('a client that stops reading (SPEC §5)', () => {
     // Alternate the two kinds of round, so that a noisy neighbour on the machine hits both.
     const clean: Round[] = [];
     const stalled: Round[] = [];
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 3; i++) {
       clean.push(await round(server, `c${i}`, false));
       stalled.push(await round(server, `s${i}`, true));
     }
@@ -120,14 +120,20 @@ describe('a client that stops reading (SPEC §5)', () => {
     const summary = {
       cleanP50: best(clean, 'p50'), stalledP50: best(stalled, 'p50'),
       cleanP95: best(clean, 'p95'), stalledP95: best(stalled, 'p95'),
-      stalledHeldMb: stalled.map((r) => r.heldBytes / 1048576),
+      cleanPeakMb: clean.map((r) => r.peakBytes / 1048576),
+      stalledPeakMb: stalled.map((r) => r.peakBytes / 1048576),
     };
     console.log('slow consumer:', JSON.stringify(summary));
 
-    // Generous: the stalled reader costs the server a few extra writes, nothing more.
-    expect(summary.stalledP50).toBeLessThanOrEqual(3 * Math.max(summary.cleanP50, 1));
-    expect(summary.stalledP95).toBeLessThanOrEqual(4 * Math.max(summary.cleanP95, 1));
-    // Without the limit the server would still hold most of the 12 MB the stalled reader missed.
-    for (const r of stalled) expect(r.heldBytes).toBeLessThan(LIMIT);
+    // Generous: the stalled reader costs the server a few extra writes, nothing more. A
+    // server that waited on it would not deliver at all. The added milliseconds absorb a
+    // shared CI machine, where a busy neighbour delays one round more than another.
+    expect(summary.stalledP50).toBeLessThanOrEqual(3 * summary.cleanP50 + 10);
+    expect(summary.stalledP95).toBeLessThanOrEqual(4 * summary.cleanP95 + 20);
+    // Peaks include garbage not yet collected, so a stalled round is compared with the clean
+    // ones. Without the limit the server would queue most of the 12 MB the stalled reader
+    // missed (what loopback's buffers do not hold: 6 MB or more); with it, about LIMIT.
+    const cleanPeak = Math.max(...clean.map((r) => r.peakBytes));
+    for (const r of stalled) expect(r.peakBytes).toBeLessThan(cleanPeak + 3 * LIMIT);
   }, 4 * ROUND_TIMEOUT_MS);
 });

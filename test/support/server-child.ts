@@ -9,7 +9,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { startServer } from '../../src/server.js';
 
-export type ChildRequest = { type: 'memory' } | { type: 'stop' };
+export type ChildRequest = { type: 'memory' } | { type: 'resetPeak' } | { type: 'stop' };
 
 export interface MemoryReport {
   type: 'memory';
@@ -19,6 +19,8 @@ export interface MemoryReport {
   heapAfterGcBytes: number;
   /** ArrayBuffer memory after that collection: socket write queues live here. */
   arrayBuffersAfterGcBytes: number;
+  /** The highest ArrayBuffer memory sampled since the last resetPeak, garbage included. */
+  peakArrayBuffersBytes: number;
   /** Event-loop delay since the previous report. */
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
@@ -30,6 +32,11 @@ const server = await startServer(config, { log: createLogger('silent') });
 
 const delay = monitorEventLoopDelay({ resolution: 1 });
 delay.enable();
+// Sampled: a write queue that stays for longer than a few milliseconds shows up here.
+let peakArrayBuffers = 0;
+const sampler = setInterval(() => {
+  peakArrayBuffers = Math.max(peakArrayBuffers, process.memoryUsage().arrayBuffers);
+}, 5);
 
 function memory(): MemoryReport {
   const before = process.memoryUsage();
@@ -43,6 +50,7 @@ function memory(): MemoryReport {
     heapUsedBytes: before.heapUsed,
     heapAfterGcBytes: after.heapUsed,
     arrayBuffersAfterGcBytes: after.arrayBuffers,
+    peakArrayBuffersBytes: Math.max(peakArrayBuffers, before.arrayBuffers),
     loopDelayP99Ms: delay.percentile(99) / 1e6,
     loopDelayMaxMs: delay.max / 1e6,
   };
@@ -55,7 +63,12 @@ process.on('message', (request: ChildRequest) => {
     case 'memory':
       process.send?.(memory());
       return;
+    case 'resetPeak':
+      peakArrayBuffers = 0;
+      process.send?.({ type: 'resetPeak' });
+      return;
     case 'stop':
+      clearInterval(sampler);
       void server.close().then(() => process.exit(0));
       return;
   }

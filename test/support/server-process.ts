@@ -19,6 +19,8 @@ export interface ServerProcess {
   readonly url: string;
   readonly pid: number;
   memory(): Promise<MemoryReport>;
+  /** Starts a new window for `peakArrayBuffersBytes`. */
+  resetPeak(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export async function startServerProcess(overrides: Partial<Config> = {}): Promi
     url: `ws://127.0.0.1:${ready.port}/ws`,
     pid: child.pid ?? 0,
     memory: () => ask<MemoryReport>({ type: 'memory' }, "the server's memory report"),
+    resetPeak: async () => void (await ask({ type: 'resetPeak' }, 'the peak reset')),
     async stop() {
       if (child.exitCode !== null) return;
       child.send({ type: 'stop' } satisfies ChildRequest);
