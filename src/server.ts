@@ -16,7 +16,7 @@ import { closeCodes, closeReasons, ConfigError } from './errors.js';
 import { Fanout } from './fanout.js';
 import { createLogger, type Logger } from './log.js';
 import { bindSocket, type ConnectionActor } from './transport.js';
-import { clusterActors, joinCluster } from './cluster/cluster.js';
+import { clusterActors, joinCluster, rosterDelivered } from './cluster/cluster.js';
 
 export interface ChatServer {
   /** The port actually bound (useful with `port: 0`). */
@@ -78,7 +78,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   hub.subscribe({ error: (err) => log.fatal({ err }, 'hub crashed') });
   hub.start();
   // The roster every welcome lists must be the cluster's before the first client arrives.
-  await cluster?.events.synced;
+  if (cluster !== null) await rosterDelivered(cluster).catch((err: unknown) => { hub.stop(); throw err; });
 
   const wss = new WebSocketServer({
     noServer: true,

@@ -21,6 +21,24 @@ export async function joinCluster(redisUrl: string, leaseMs: number, log: Logger
   return node;
 }
 
+/**
+ * Waits until the node has delivered the cluster's roster to the hub (whose bus started
+ * reading the log), so that the first welcome lists the whole cluster. A node that cannot
+ * read it within a lease leaves the cluster, and start-up fails with one line.
+ */
+export async function rosterDelivered(node: ClusterNode): Promise<void> {
+  const limitMs = node.timings.leaseMs;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), limitMs)));
+  try {
+    if ((await Promise.race([node.synced, late])) !== 'late') return;
+  } finally {
+    clearTimeout(timer);
+  }
+  await node.close();
+  throw new ConfigError(`REDIS_URL: could not read the chat's roster from Redis within ${limitMs} ms (LEASE_MS)`);
+}
+
 /** The hub's registry and bus for this node. */
 export function clusterActors(node: ClusterNode) {
   return { registry: redisRegistry(node), bus: redisBus(node) };

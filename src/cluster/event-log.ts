@@ -11,7 +11,7 @@
 import type { ChatEvent } from '../../machines/events.js';
 import type { Logger } from '../log.js';
 import { foldName } from '../protocol.js';
-import type { ClusterStore, LogEntry } from './store.js';
+import type { ClusterStore, LogEntry, NameEntry } from './store.js';
 
 /** Longest XREAD wait; the loop also ends at once when the reader is disconnected. */
 const BLOCK_MS = 2_000;
@@ -38,7 +38,7 @@ export interface LogHooks {
 
 export class EventLog {
   /** Folded name -> its holder, in join order: the hub's roster with owners attached. */
-  readonly roster = new Map<string, Holder>();
+  private readonly roster = new Map<string, Holder>();
   private position = '0-0';
   private lastSeq = 0;
   /** True when the next entry may legitimately skip ahead (a fresh or emptied Redis). */
@@ -73,6 +73,16 @@ export class EventLog {
   startOver(): void {
     this.position = '0-0';
     this.expectJump = true;
+  }
+
+  /** The roster cannot be trusted (Redis lost its data and this node came back late): read it again. */
+  reread(): void {
+    this.needsSnapshot = true;
+  }
+
+  /** The roster as name entries, for the ghost hints after Redis lost its data. */
+  rosterEntries(): NameEntry[] {
+    return [...this.roster].map(([folded, holder]) => ({ folded, ...holder }));
   }
 
   /** The seq at which this node's client `conn` joined under `folded`, if the log says it did. */

@@ -3,24 +3,29 @@
  *
  *   every refreshMs (a third of LEASE_MS)  refresh chat:lease:NODE; failure => unavailable
  *   every reapMs (about a tenth of it)     find nodes without a lease; drop their names,
- *                                          announcing one leave per joined name
+ *                                          announcing one leave per joined name; announce
+ *                                          ghosts once the grace after a data loss is over
  *
- * A node reaps only after it has itself been available for a whole lease: after an outage
- * every lease may have run out at once, and the others need that long to renew theirs.
+ * SPEC §7 wants a dead node's users announced within LEASE_MS of its death. The lease key
+ * therefore lives a little less than LEASE_MS (leaseTtlMs): what is left covers one reaper
+ * round and the delivery.
+ *
+ * After an outage long enough that leases may have run out, a node waits a whole lease
+ * before it reaps: the others need that long to renew theirs (node.ts decides).
  *
  * When Redis comes back empty, the leases of nodes that died meanwhile are lost with the
- * rest; their users are found instead as names the roster shows that nobody re-asserted
- * during the grace (`reapGhostsAfter`).
+ * rest; their users are found instead as ghosts (scripts.ts), announced here.
  */
 import type { Logger } from '../log.js';
-import type { Holder } from './event-log.js';
 import type { ClusterStore } from './store.js';
 
 export interface ClusterTimings {
   leaseMs: number;
+  /** How long a lease key lives after each renewal: LEASE_MS less one reaper round and a margin. */
+  leaseTtlMs: number;
   /** Lease renewal: three chances before it runs out. */
   refreshMs: number;
-  /** How often expired leases are looked for; a dead node's users leave within LEASE_MS + this. */
+  /** How often expired leases are looked for. */
   reapMs: number;
   /** How often an unavailable node tries to recover. */
   probeMs: number;
@@ -33,10 +38,12 @@ export interface ClusterTimings {
 const clamp = (value: number, min: number, max: number) => Math.min(max, Math.max(min, Math.round(value)));
 
 export function clusterTimings(leaseMs: number): ClusterTimings {
+  const reapMs = clamp(leaseMs / 10, 100, 500);
   return {
     leaseMs,
+    leaseTtlMs: leaseMs - reapMs - clamp(leaseMs / 20, 50, 250),
     refreshMs: Math.floor(leaseMs / 3),
-    reapMs: clamp(leaseMs / 10, 100, 500),
+    reapMs,
     probeMs: clamp(leaseMs / 10, 100, 250),
     commandTimeoutMs: clamp(leaseMs / 2, 250, 2_000),
     goneTtlMs: Math.max(10 * leaseMs, 60_000),
@@ -56,7 +63,6 @@ export class LeaseKeeper {
   private refreshTimer: NodeJS.Timeout | null = null;
   private reapTimer: NodeJS.Timeout | null = null;
   private reaping = false;
-  private ghostTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly store: ClusterStore,
@@ -73,33 +79,7 @@ export class LeaseKeeper {
   stop(): void {
     if (this.refreshTimer !== null) clearInterval(this.refreshTimer);
     if (this.reapTimer !== null) clearInterval(this.reapTimer);
-    if (this.ghostTimer !== null) clearTimeout(this.ghostTimer);
-    this.refreshTimer = this.reapTimer = this.ghostTimer = null;
-  }
-
-  /**
-   * After Redis lost its data: once every live node has had `graceMs` to re-assert its
-   * names, announces the leave of each name in `roster` that nobody re-asserted. Every node
-   * that saw the loss does this; a gone marker lets only the first write each leave.
-   */
-  reapGhostsAfter(graceMs: number, roster: () => ReadonlyMap<string, Holder>): void {
-    if (this.ghostTimer !== null) clearTimeout(this.ghostTimer);
-    this.ghostTimer = setTimeout(() => void this.reapGhosts(roster), graceMs).unref();
-  }
-
-  private async reapGhosts(roster: () => ReadonlyMap<string, Holder>): Promise<void> {
-    this.ghostTimer = null;
-    if (this.hooks.epoch() !== null) {
-      try {
-        let leaves = 0;
-        for (const [folded, holder] of [...roster()]) if (await this.store.ghost({ folded, ...holder })) leaves++;
-        if (leaves > 0) this.log.info({ leaves }, 'announced the users of nodes lost with the data');
-        return;
-      } catch (err) {
-        this.hooks.lost('ghost check failed', err);
-      }
-    }
-    this.ghostTimer = setTimeout(() => void this.reapGhosts(roster), this.timings.probeMs).unref();
+    this.refreshTimer = this.reapTimer = null;
   }
 
   private async refresh(): Promise<void> {
@@ -113,10 +93,17 @@ export class LeaseKeeper {
   }
 
   private async reap(): Promise<void> {
-    if (this.reaping || !this.hooks.mayReap()) return;
+    if (this.reaping || this.hooks.epoch() === null) return;
     this.reaping = true;
     try {
-      for (const node of await this.store.deadNodes()) {
+      const { dead, ghosts } = await this.store.deadNodes();
+      // Ghosts wait for the grace, which Redis times; any node may announce them.
+      if (ghosts) {
+        const leaves = await this.store.sweepGhosts();
+        if (leaves !== null && leaves > 0) this.log.info({ leaves }, 'announced the users of nodes lost with the data');
+      }
+      if (!this.hooks.mayReap()) return;
+      for (const node of dead) {
         const leaves = await this.store.dropNode(node, true);
         if (leaves !== null) this.log.info({ node, leaves }, 'reaped a node whose lease ran out');
       }

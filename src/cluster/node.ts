@@ -11,9 +11,11 @@
  *
  * While not available, claims and messages are answered `server_unavailable` at once and
  * /readyz is 503. A write that failed, or whose fate is unknown (a timeout), is not simply
- * sent again: recovery compares what Redis says this node holds with what it really holds
- * and fixes the difference, announcing leaves that went missing. Only joins are written
- * again, and the join script knows a join that did land.
+ * sent again: recovery (recovery.ts) compares what Redis says this node holds with what it
+ * really holds and fixes the difference, announcing leaves that went missing. Only joins
+ * are written again, and the join script knows a join that did land. A message whose
+ * script timed out may have landed all the same: its author was told `server_unavailable`,
+ * and it is delivered after recovery (PROTOCOL.md says so).
  */
 import { randomUUID } from 'node:crypto';
 import type { ChatEvent } from '../../machines/events.js';
@@ -21,7 +23,8 @@ import type { Logger } from '../log.js';
 import { foldName } from '../protocol.js';
 import { EventLog, type Delivery } from './event-log.js';
 import { clusterTimings, LeaseKeeper, type ClusterTimings } from './lease.js';
-import { ClusterStore, type HeldName } from './store.js';
+import { Recovery, type HeldNames } from './recovery.js';
+import { ClusterStore } from './store.js';
 
 export type ClaimResult = 'granted' | 'taken' | 'unavailable';
 type State = 'connecting' | 'available' | 'unavailable' | 'recovering' | 'closed';
@@ -32,20 +35,31 @@ export interface ClusterNodeOptions {
   log: Logger;
 }
 
+/** What a test or an operator may want to know about a node; not a stable interface. */
+export interface ClusterDebugState {
+  state: State;
+  /** Scripts sent to Redis and not answered yet. */
+  pendingScripts: number;
+  /** The seq of the last event this node delivered to its hub. */
+  deliveredSeq: number;
+  /** The last seq Redis handed out. */
+  loggedSeq: number;
+}
+
 export class ClusterNode {
   readonly id = randomUUID().slice(0, 8);
   readonly timings: ClusterTimings;
-  readonly store: ClusterStore;
-  readonly events: EventLog;
+  private readonly store: ClusterStore;
+  private readonly events: EventLog;
   private readonly lease: LeaseKeeper;
+  private readonly recovery: Recovery;
   private readonly log: Logger;
   private state: State = 'connecting';
-  private epoch = '';
-  private availableSince = 0;
+  /** Local ms from which this node may reap other nodes (see `serve`). */
+  private reapFrom = Infinity;
+  private unavailableSince = 0;
   /** Until then (local ms), names nobody has re-asserted yet may still be re-asserted: no claims. */
   private graceUntil = 0;
-  /** Something changed the held names while recovery ran: run it again. */
-  private heldChanged = false;
   /** conn -> name as shown, for every name granted here and not given back. */
   private readonly held = new Map<string, string>();
   /** Conns whose join could not be written yet; written, in order, before service resumes. */
@@ -65,10 +79,17 @@ export class ClusterNode {
       leftInLog: (conn) => this.revoke(conn),
     }, this.log);
     this.lease = new LeaseKeeper(this.store, this.timings, {
-      epoch: () => (this.state === 'available' ? this.epoch : null),
-      mayReap: () => this.state === 'available' && Date.now() - this.availableSince >= this.timings.leaseMs,
+      epoch: () => (this.state === 'available' ? this.recovery.currentEpoch : null),
+      mayReap: () => this.state === 'available' && Date.now() >= this.reapFrom,
       lost: (reason, err) => this.lost(reason, err),
     }, this.log);
+    const names: HeldNames = {
+      held: this.held,
+      owedJoins: this.owedJoins,
+      revoke: (conn) => this.revoke(conn),
+      writeJoin: (conn) => this.writeJoin(conn),
+    };
+    this.recovery = new Recovery(this.store, this.events, names, this.log);
     for (const connection of [this.store.commands, this.store.reader]) {
       connection.on('error', (err: Error) => {
         this.lastError = err;
@@ -94,15 +115,11 @@ export class ClusterNode {
       throw this.lastError ?? err;
     }
     this.lease.start();
-    // A node that starts while the others re-assert their names after Redis lost its data
-    // would read a roster that lacks some of them.
+    // A grace runs on an empty Redis (a first start, or lost data): until it ends, older
+    // nodes may still re-assert names, and a roster read now would lack them.
     const graceLeft = this.graceUntil - Date.now();
     if (graceLeft > 0) await new Promise((resolve) => setTimeout(resolve, graceLeft));
     this.log.info({ leaseMs: this.timings.leaseMs }, 'joined the cluster');
-  }
-
-  get isAvailable(): boolean {
-    return this.state === 'available';
   }
 
   /** Available and taking claims: what /readyz reports. */
@@ -120,6 +137,11 @@ export class ClusterNode {
     this.events.start(deliver);
   }
 
+  /** Resolves once the roster has been read and delivered to the hub. */
+  get synced(): Promise<void> {
+    return this.events.synced;
+  }
+
   async claim(conn: string, name: string): Promise<ClaimResult> {
     if (this.state !== 'available' || Date.now() < this.graceUntil) return 'unavailable';
     try {
@@ -129,6 +151,7 @@ export class ClusterNode {
         return 'granted';
       }
       if (result === 0) return 'taken';
+      if (result === -3) return 'unavailable'; // ghosts of a data loss still to be announced: soon
       this.lost('lease gone');
     } catch (err) {
       this.lost('claim failed', err);
@@ -143,7 +166,7 @@ export class ClusterNode {
     this.held.delete(conn);
     this.owedJoins.delete(conn);
     if (this.state !== 'available') {
-      this.heldChanged = true; // recovery frees it
+      this.recovery.heldNamesChanged(); // recovery frees it
       return;
     }
     this.store.release(foldName(name), conn).catch((err: unknown) => this.lost('release failed', err));
@@ -207,6 +230,12 @@ export class ClusterNode {
     this.wake();
   }
 
+  /** For tests and diagnosis: where the node stands. Not a stable interface. */
+  async debugState(): Promise<ClusterDebugState> {
+    const loggedSeq = this.state === 'closed' ? 0 : await this.store.lastSeq();
+    return { state: this.state, pendingScripts: this.store.pending, deliveredSeq: this.events.seq, loggedSeq };
+  }
+
   /** Writes the join of a held name; false when the node's lease is gone. */
   private async writeJoin(conn: string): Promise<boolean> {
     const name = this.held.get(conn);
@@ -227,6 +256,7 @@ export class ClusterNode {
   private lost(reason: string, err?: unknown): void {
     if (this.state !== 'available') return;
     this.state = 'unavailable';
+    this.unavailableSince = Date.now();
     this.log.warn({ reason, err }, 'redis unavailable; refusing claims and messages');
     // A command that timed out may sit on a dead socket: start both connections afresh.
     if (err !== undefined) {
@@ -245,24 +275,25 @@ export class ClusterNode {
     this.probeTimer.unref();
   }
 
-  /** Re-asserts the names held here, writes owed joins, then serves again. */
+  /** Brings the node back in line with Redis (recovery.ts), then serves again. */
   private async recover(): Promise<void> {
     if ((this.state !== 'unavailable' && this.state !== 'connecting') || !this.store.isReady) return;
     const first = this.state === 'connecting';
     this.state = 'recovering';
     try {
-      do {
-        this.heldChanged = false;
-        await this.reassert();
-      } while (this.heldChanged);
-      for (const conn of [...this.owedJoins]) {
-        if (!(await this.writeJoin(conn))) throw new Error('lease gone while recovering');
-        this.owedJoins.delete(conn);
-      }
+      const recovered = await this.recovery.run();
       if (this.state !== 'recovering') return; // closed meanwhile
+      this.graceUntil = Date.now() + recovered.graceLeftMs;
       this.state = 'available';
-      this.availableSince = Date.now();
-      if (!first) this.log.info('redis reachable again; serving');
+      // Reaping waits a whole lease when other nodes' leases may have run out meanwhile and
+      // they need that long to renew: at start (this node cannot know), and after an outage
+      // long enough that this node's own lease could have run out. After a shorter blip the
+      // others' leases are as alive as this one's: waiting would only delay a dead node's
+      // leaves past the lease (SPEC §7).
+      const outageMs = Date.now() - this.unavailableSince;
+      const leasesMayHaveLapsed = first || !recovered.hadLease || outageMs > this.timings.refreshMs;
+      this.reapFrom = Date.now() + (leasesMayHaveLapsed ? this.timings.leaseMs : 0);
+      if (!first) this.log.info({ outageMs }, 'redis reachable again; serving');
       this.wake();
     } catch (err) {
       if (this.state !== 'recovering') return;
@@ -271,22 +302,6 @@ export class ClusterNode {
       this.log.debug({ err }, 'recovery failed; will retry');
       this.probe();
     }
-  }
-
-  private async reassert(): Promise<void> {
-    const names: HeldName[] = [...this.held].map(([conn, name]) => {
-      const folded = foldName(name);
-      return { folded, conn, name, joinSeq: this.events.joinSeqOf(folded, this.id, conn) };
-    });
-    const result = await this.store.recover(this.epoch, randomUUID(), names);
-    result.kept.forEach((kept, i) => kept || this.revoke(names[i]!.conn));
-    if (this.epoch !== '' && result.epoch !== this.epoch) {
-      this.log.warn({ names: names.length }, 'redis lost its data; names re-asserted');
-      this.events.startOver();
-      this.lease.reapGhostsAfter(result.graceLeftMs, () => this.events.roster);
-    }
-    this.epoch = result.epoch;
-    this.graceUntil = Date.now() + result.graceLeftMs;
   }
 
   private wake(): void {

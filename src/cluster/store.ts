@@ -15,8 +15,8 @@ import type { ClusterTimings } from './lease.js';
 
 /** Approximate length the log is trimmed to: a node further behind than this resyncs. */
 export const LOG_MAX_LENGTH = 100_000;
-/** Names a reaper drops per script call, so that Redis never stalls long on a big node. */
-const DROP_BATCH = 500;
+/** Names a reaper drops (or a node hints, or a sweep announces) per script call, so that Redis never stalls long. */
+const SCRIPT_BATCH = 500;
 
 /** One entry of the log, as XREAD returns it. */
 export interface LogEntry {
@@ -51,8 +51,16 @@ export interface Recovery {
   epoch: string;
   /** How long claims must still wait for every live node to re-assert its names (ms). */
   graceLeftMs: number;
+  /** This node's lease key was still there: Redis kept its data and the node was not reaped. */
+  hadLease: boolean;
   /** Per held name, in the order given: still this node's? */
   kept: boolean[];
+}
+
+/** What a reaper finds: nodes whose lease ran out, and whether ghosts wait to be announced. */
+export interface ReapCheck {
+  dead: string[];
+  ghosts: boolean;
 }
 
 type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;
@@ -105,7 +113,7 @@ export class ClusterStore {
     await this.commands.quit().catch(() => this.commands.disconnect());
   }
 
-  /** Scripts sent and not yet answered. */
+  /** Scripts sent and not yet answered (for ClusterNode.debugState). */
   get pending(): number {
     return this.inFlight;
   }
@@ -116,9 +124,11 @@ export class ClusterStore {
     return call.apply(this.commands, args).finally(() => this.inFlight--);
   }
 
-  /** 1 granted, 0 taken, -1 this node's lease is gone. */
+  /** 1 granted, 0 taken, -1 this node's lease is gone, -3 ghosts still to be announced. */
   async claim(folded: string, conn: string, name: string): Promise<number> {
-    return Number(await this.run('claim', keys.names, keys.lease(this.node), keys.owned(this.node), folded, this.node, conn, name));
+    return Number(
+      await this.run('claim', keys.names, keys.lease(this.node), keys.owned(this.node), keys.ghosts, folded, this.node, conn, name),
+    );
   }
 
   async release(folded: string, conn: string): Promise<void> {
@@ -143,32 +153,62 @@ export class ClusterStore {
 
   /** False when the lease expired or Redis lost its data: the node must recover. */
   async refresh(epoch: string): Promise<boolean> {
-    return Number(await this.run('refresh', keys.lease(this.node), keys.epoch, epoch, this.timings.leaseMs)) === 1;
+    return Number(await this.run('refresh', keys.lease(this.node), keys.epoch, epoch, this.timings.leaseTtlMs)) === 1;
   }
 
   async recover(knownEpoch: string, newEpoch: string, held: HeldName[]): Promise<Recovery> {
     const args = held.flatMap((h) => [h.folded, h.conn, h.name, h.joinSeq === null ? '' : String(h.joinSeq)]);
     const reply = (await this.run(
       'recover',
-      keys.epoch, keys.lease(this.node), keys.nodes, keys.names, keys.owned(this.node), keys.seq, keys.log,
-      this.node, knownEpoch, newEpoch, this.timings.leaseMs, LOG_MAX_LENGTH, this.goneTtlMs, keys.prefix,
+      keys.epoch, keys.lease(this.node), keys.nodes, keys.names, keys.owned(this.node), keys.seq, keys.log, keys.ghosts,
+      this.node, knownEpoch, newEpoch, this.timings.leaseMs, this.timings.leaseTtlMs, LOG_MAX_LENGTH, this.goneTtlMs, keys.prefix,
       ...args,
-    )) as [string, string, string, number[]];
-    const [epoch, startedAt, now, kept] = reply;
-    const graceLeftMs = Number(startedAt) === 0 ? 0 : Number(startedAt) + this.timings.leaseMs - Number(now);
-    return { epoch, graceLeftMs: Math.max(0, graceLeftMs), kept: kept.map((k) => Number(k) === 1) };
+    )) as [string, string, number, number[]];
+    const [epoch, graceLeft, hadLease, kept] = reply;
+    return { epoch, graceLeftMs: Number(graceLeft), hadLease: Number(hadLease) === 1, kept: kept.map((k) => Number(k) === 1) };
   }
 
-  /** Every held name, and the log position the list is valid at. */
+  /**
+   * During the grace after Redis lost its data: records the names of `roster` nobody has
+   * re-asserted as ghosts. False when the grace is over (then nothing more is recorded).
+   */
+  async hintGhosts(roster: NameEntry[]): Promise<boolean> {
+    for (let i = 0; i < roster.length; i += SCRIPT_BATCH) {
+      const args = roster.slice(i, i + SCRIPT_BATCH).flatMap((e) => [e.folded, `${e.node}/${e.conn}`, e.name, String(e.joinSeq ?? 0)]);
+      if (Number(await this.run('hintGhosts', keys.epoch, keys.names, keys.ghosts, keys.prefix, ...args)) < 0) return false;
+    }
+    return true;
+  }
+
+  /** Every online name (ghosts included), and the log position the list is valid at. */
   async snapshot(): Promise<{ seq: number; names: NameEntry[] }> {
-    const [seq, flat] = (await this.run('snapshot', keys.names, keys.seq)) as [string, string[]];
+    const [seq, flat, ghosts] = (await this.run('snapshot', keys.names, keys.seq, keys.ghosts)) as [string, string[], string[]];
     const names: NameEntry[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) names.push(parseNameEntry(flat[i]!, flat[i + 1]!));
+    for (let i = 0; i + 1 < ghosts.length; i += 2) names.push(parseGhost(ghosts[i]!, ghosts[i + 1]!));
     return { seq: Number(seq), names };
   }
 
-  async deadNodes(): Promise<string[]> {
-    return (await this.run('deadNodes', keys.nodes, keys.prefix, this.node)) as string[];
+  async deadNodes(): Promise<ReapCheck> {
+    const [ghosts, dead] = (await this.run('deadNodes', keys.nodes, keys.ghosts, keys.prefix, this.node)) as [number, string[]];
+    return { dead, ghosts: Number(ghosts) === 1 };
+  }
+
+  /**
+   * Announces the ghosts' leaves once the grace is over, in batches.
+   * Returns the leaves announced, or null while the grace still runs.
+   */
+  async sweepGhosts(): Promise<number | null> {
+    let leaves = 0;
+    for (;;) {
+      const reply = (await this.run(
+        'sweepGhosts', keys.epoch, keys.ghosts, keys.names, keys.seq, keys.log,
+        keys.prefix, LOG_MAX_LENGTH, this.goneTtlMs, SCRIPT_BATCH,
+      )) as number | [number, number];
+      if (!Array.isArray(reply)) return null;
+      leaves += Number(reply[0]);
+      if (Number(reply[1]) === 0) return leaves;
+    }
   }
 
   /**
@@ -180,20 +220,12 @@ export class ClusterStore {
     for (;;) {
       const reply = (await this.run(
         'dropNode', keys.nodes, keys.names, keys.seq, keys.log,
-        keys.prefix, node, LOG_MAX_LENGTH, this.goneTtlMs, DROP_BATCH, mustBeDead ? '1' : '0',
+        keys.prefix, node, LOG_MAX_LENGTH, this.goneTtlMs, SCRIPT_BATCH, mustBeDead ? '1' : '0',
       )) as number | [number, number, number];
       if (!Array.isArray(reply)) return null;
       leaves += Number(reply[1]);
       if (Number(reply[2]) === 1) return leaves;
     }
-  }
-
-  /** Announces the leave of a name nobody re-asserted after Redis lost its data; once. */
-  async ghost(entry: { folded: string; node: string; conn: string; name: string }): Promise<boolean> {
-    return Number(await this.run(
-      'ghost', keys.names, keys.seq, keys.log,
-      keys.prefix, entry.folded, entry.node, entry.conn, entry.name, LOG_MAX_LENGTH, this.goneTtlMs,
-    )) > 0;
   }
 
   /** Log entries after `position`, waiting up to `blockMs` for the first; [] when none came. */
@@ -205,7 +237,7 @@ export class ClusterStore {
     return (reply[0]?.[1] ?? []).map(([id, fields]) => parseLogEntry(id, fields));
   }
 
-  /** The last seq handed out (tests use it to wait until every node has read that far). */
+  /** The last seq handed out (for ClusterNode.debugState). */
   async lastSeq(): Promise<number> {
     return Number((await this.commands.get(keys.seq)) ?? 0);
   }
@@ -225,6 +257,13 @@ function parseLogEntry(id: string, fields: string[]): LogEntry {
     }
   }
   return entry;
+}
+
+/** A ghost as a roster entry: online until its leave is announced. */
+function parseGhost(holder: string, json: string): NameEntry {
+  const ghost = JSON.parse(json) as { f: string; u: string; n: string };
+  const slash = holder.indexOf('/');
+  return { folded: ghost.f, name: ghost.u, node: holder.slice(0, slash), conn: holder.slice(slash + 1), joinSeq: Number(ghost.n) };
 }
 
 function parseNameEntry(folded: string, json: string): NameEntry {

@@ -3,16 +3,18 @@
  * second, every other node announces a leave for each of its users (one per name, however
  * many nodes survive) and the names can be taken again.
  */
+import { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
 import { join, leave } from '../support/expected.js';
+import { TcpProxy, waitReadyz } from '../support/cluster.js';
 import { describeWithRedis, redisPerFile } from '../support/redis-server.js';
 import { startServerProcess } from '../support/server-process.js';
-import { claim, serverPerTest, TestSocket } from '../support/ws-client.js';
+import { claim, serverPerTest, TestSocket, withTimeout } from '../support/ws-client.js';
 
 const redis = redisPerFile();
 const start = serverPerTest();
-/** Short, so the test is quick; long enough that a busy machine does not miss a renewal. */
-const LEASE_MS = 2_000;
+/** Short, so the test is quick; long enough (renewals every 1.3 s, commands time out after 2 s) that a busy machine does not miss one. */
+const LEASE_MS = 4_000;
 
 describeWithRedis('cluster: a node that dies (SPEC §7)', () => {
   it('has its users announced as gone by both survivors, once each, within LEASE_MS + 1 s; the names are free again', async () => {
@@ -46,7 +48,54 @@ describeWithRedis('cluster: a node that dies (SPEC §7)', () => {
       killQuietly(victim.pid); // if the test failed before the kill
     }
   });
+
+  it("still announces them within LEASE_MS + 1 s when the only survivor lost Redis briefly meanwhile", async () => {
+    const proxy = await TcpProxy.start(redis().port);
+    const victim = await startServerProcess({ redisUrl: redis().url, leaseMs: LEASE_MS });
+    try {
+      const b = await start({ redisUrl: proxy.url, leaseMs: LEASE_MS });
+      const bea = await b.register('Bea');
+      await claim(await TestSocket.open(victim.url, { label: 'Vic' }), 'Vic');
+      expect(await bea.nextFrame(5_000, 'the join of Vic')).toEqual(join('Vic'));
+
+      process.kill(victim.pid, 'SIGKILL');
+      const killedAt = Date.now();
+      // Late in the victim's lease (over a second after the kill), a blip far shorter than a
+      // lease: b's own lease survives it, so nobody's can have run out, and b need not wait
+      // a whole lease before it reaps.
+      await leaseNearlyOut(redis().url, 800);
+      expect(Date.now() - killedAt).toBeGreaterThan(1_000);
+      await proxy.cut();
+      await waitReadyz(b, 503);
+      await proxy.mend();
+      await waitReadyz(b, 200);
+      expect(await bea.nextFrame(Math.max(1, LEASE_MS + 1_000 - (Date.now() - killedAt)), 'the leave of Vic')).toEqual(leave('Vic'));
+      expect(Date.now() - killedAt).toBeLessThanOrEqual(LEASE_MS + 1_000);
+    } finally {
+      killQuietly(victim.pid);
+      await proxy.cut();
+    }
+  });
 });
+
+/**
+ * Resolves once some node's lease key has under `leftMs` to live. Live nodes renew theirs
+ * every LEASE_MS/3, so only a dead node's gets there. Polls Redis (nothing to wait on), bounded.
+ */
+async function leaseNearlyOut(url: string, leftMs: number): Promise<void> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await client.connect();
+  let waiting = true;
+  const ttls = async () => Promise.all((await client.keys('chat:lease:*')).map((key) => client.pttl(key)));
+  try {
+    await withTimeout((async () => {
+      while (waiting && !(await ttls()).some((ttl) => ttl >= 0 && ttl < leftMs)) await new Promise((resolve) => setTimeout(resolve, 20));
+    })(), LEASE_MS, 'a lease about to run out');
+  } finally {
+    waiting = false;
+    client.disconnect();
+  }
+}
 
 function killQuietly(pid: number): void {
   try {

@@ -27,7 +27,7 @@ describeWithRedis('cluster chat against the model (SPEC §7)', () => {
           machines: nodes.map((node) => hubMachine.provide({ actors: clusterActors(node) })),
         });
         try {
-          await Promise.all(nodes.map((node) => node.events.synced));
+          await Promise.all(nodes.map((node) => node.synced));
           await fc.asyncModelRun(() => modelRun(chat, () => settle(nodes)), cmds);
         } finally {
           chat.stop();

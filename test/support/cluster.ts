@@ -73,20 +73,20 @@ export class TcpProxy {
 /**
  * Resolves once the nodes are quiet: no script waiting for Redis, and every node has
  * delivered the whole log. Deliveries make hubs write again (a granted name's join), so
- * it checks until a round finds nothing new. Bounded: a node that never catches up fails.
+ * it checks until a round finds nothing new. Nothing announces "quiet", so it looks again
+ * every 2 ms; bounded: a node that never catches up fails.
  */
 export async function settle(nodes: ClusterNode[], timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const until = async (done: () => boolean, what: string) => {
-    while (!done()) {
-      if (Date.now() > deadline) throw new Error(`nodes did not settle within ${timeoutMs} ms: ${what}`);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-  };
+  let seen = -1;
   for (;;) {
-    await until(() => nodes.every((node) => node.store.pending === 0), 'scripts still pending');
-    const seq = await nodes[0]!.store.lastSeq();
-    await until(() => nodes.every((node) => node.events.seq >= seq), `a node has not read up to ${seq}`);
-    if (nodes.every((node) => node.store.pending === 0) && (await nodes[0]!.store.lastSeq()) === seq) return;
+    const states = await Promise.all(nodes.map((node) => node.debugState()));
+    const loggedSeq = Math.max(...states.map((state) => state.loggedSeq));
+    const quiet = states.every((state) => state.pendingScripts === 0 && state.deliveredSeq >= loggedSeq);
+    // Two quiet looks in a row at the same seq: nothing was in flight between them either.
+    if (quiet && loggedSeq === seen) return;
+    seen = quiet ? loggedSeq : -1;
+    if (Date.now() > deadline) throw new Error(`nodes did not settle within ${timeoutMs} ms: ${JSON.stringify(states)}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }

@@ -14,6 +14,8 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe } from 'vitest';
+import { joinCluster } from '../../src/cluster/cluster.js';
+import { createLogger } from '../../src/log.js';
 
 const START_MS = 5_000;
 
@@ -124,11 +126,23 @@ export class RedisProcess {
   }
 }
 
-/** A private Redis for this test file; call the returned function inside tests. */
+/**
+ * On an empty Redis the first node waits out a grace of its lease (it cannot tell a first
+ * start from lost data: scripts.ts, recover). Suites that are not about that start the
+ * cluster with a node on a 1 s lease, so that their own nodes find the grace over.
+ */
+export async function openCluster(url: string): Promise<void> {
+  const node = await joinCluster(url, 1_000, createLogger('silent'));
+  await node.close();
+}
+
+/** A private Redis for this test file, its cluster opened; call the returned function inside tests. */
 export function redisPerFile(): () => RedisProcess {
   let redis: RedisProcess | null = null;
   beforeAll(async () => {
-    if (redisServerBinary !== null) redis = await RedisProcess.start();
+    if (redisServerBinary === null) return;
+    redis = await RedisProcess.start();
+    await openCluster(redis.url);
   });
   afterAll(async () => {
     await redis?.stop();

@@ -1,0 +1,91 @@
+/**
+ * How a node (re)joins the cluster, at start and after every outage: it tells Redis which
+ * names its clients hold, lets go of the ones it lost, and writes the joins it owes.
+ *
+ * When Redis lost its data (a new epoch) and the grace is still running, the node also
+ * records the names its roster shows as ghost candidates; those nobody re-asserts within
+ * the grace belonged to nodes that died meanwhile and are announced as gone (lease.ts).
+ * A node that comes back after the grace gets none of its names back, and reads the
+ * roster afresh: the others have announced its users already.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../log.js';
+import { foldName } from '../protocol.js';
+import type { EventLog } from './event-log.js';
+import type { ClusterStore, HeldName } from './store.js';
+
+/** The node's side of its clients' names, as recovery needs it. */
+export interface HeldNames {
+  /** conn -> name as shown, for every name granted here and not given back. */
+  readonly held: ReadonlyMap<string, string>;
+  /** Conns whose join could not be written yet. */
+  readonly owedJoins: Set<string>;
+  /** The name is no longer this client's: forget it and have the hub close the client. */
+  revoke(conn: string): void;
+  /** Writes the join of a held name; false when the node's lease is gone. */
+  writeJoin(conn: string): Promise<boolean>;
+}
+
+export interface Recovered {
+  /** How long claims must wait for every live node to re-assert its names (ms). */
+  graceLeftMs: number;
+  /** The node's lease survived the outage: Redis kept its data and nobody reaped this node. */
+  hadLease: boolean;
+}
+
+export class Recovery {
+  private epoch = '';
+  /** The held names changed while recovery ran: it runs again before the node serves. */
+  private heldChanged = false;
+
+  constructor(
+    private readonly store: ClusterStore,
+    private readonly events: EventLog,
+    private readonly names: HeldNames,
+    private readonly log: Logger,
+  ) {}
+
+  /** The epoch of the Redis data this node last recovered into ('' before the first time). */
+  get currentEpoch(): string {
+    return this.epoch;
+  }
+
+  /** Called while recovery may be running: a name was given back, so do it again. */
+  heldNamesChanged(): void {
+    this.heldChanged = true;
+  }
+
+  /** Re-asserts the names held here, then writes owed joins. Throws if Redis fails meanwhile. */
+  async run(): Promise<Recovered> {
+    let recovered: Recovered;
+    do {
+      this.heldChanged = false;
+      recovered = await this.reassert();
+    } while (this.heldChanged);
+    for (const conn of [...this.names.owedJoins]) {
+      if (!(await this.names.writeJoin(conn))) throw new Error('lease gone while recovering');
+      this.names.owedJoins.delete(conn);
+    }
+    return recovered;
+  }
+
+  private async reassert(): Promise<Recovered> {
+    const names: HeldName[] = [...this.names.held].map(([conn, name]) => {
+      const folded = foldName(name);
+      return { folded, conn, name, joinSeq: this.events.joinSeqOf(folded, this.store.node, conn) };
+    });
+    const result = await this.store.recover(this.epoch, randomUUID(), names);
+    result.kept.forEach((kept, i) => kept || this.names.revoke(names[i]!.conn));
+    if (this.epoch !== '' && result.epoch !== this.epoch) {
+      if (result.graceLeftMs > 0 && (await this.store.hintGhosts(this.events.rosterEntries()))) {
+        this.log.warn({ names: names.length }, 'redis lost its data; names re-asserted');
+        this.events.startOver();
+      } else {
+        this.log.warn({ names: names.length }, 'redis lost its data and the grace is over; names given up');
+        this.events.reread();
+      }
+    }
+    this.epoch = result.epoch;
+    return { graceLeftMs: result.graceLeftMs, hadLease: result.hadLease };
+  }
+}
