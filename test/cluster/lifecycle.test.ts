@@ -1,0 +1,69 @@
+/**
+ * A node's life around start-up and close(): a roster that cannot be read in time fails
+ * start-up with one clear line, and a closed node leaves nothing behind — no connection
+ * in Redis, no socket or timer in the process.
+ */
+import { createHook } from 'node:async_hooks';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createActor } from 'xstate';
+import { hubMachine } from '../../machines/hub.machine.js';
+import { clusterActors, joinCluster, rosterDelivered } from '../../src/cluster/cluster.js';
+import { ConfigError } from '../../src/errors.js';
+import { createLogger } from '../../src/log.js';
+import { describeWithRedis, redisPerFile } from '../support/redis-server.js';
+import { withTimeout } from '../support/ws-client.js';
+
+const redis = redisPerFile();
+const silent = createLogger('silent');
+let observer: Redis;
+
+describeWithRedis('cluster: a node starting and closing', () => {
+  beforeAll(async () => {
+    observer = new Redis(redis().url, { lazyConnect: true });
+    await observer.connect();
+  });
+  afterAll(() => observer.disconnect());
+
+  /** Redis's own view: the connections a node opened, by the names it gives them. */
+  const connectionsOf = async (node: string) =>
+    String(await observer.client('LIST')).split('\n').filter((line) => line.includes(`name=chat:${node}`));
+
+  it('fails start-up with one line when the roster cannot be delivered within a lease, and leaves the cluster', async () => {
+    const node = await joinCluster(redis().url, 1_000, silent);
+    // No hub ever reads the log, so the roster is never delivered.
+    const failed = await withTimeout(rosterDelivered(node).then(() => null, (err: unknown) => err), 3_000, 'start-up to give up');
+    expect(failed).toBeInstanceOf(ConfigError);
+    expect((failed as Error).message).toMatch(/^REDIS_URL: could not read the chat's roster from Redis within 1000 ms/);
+    expect((await node.debugState()).state).toBe('closed');
+    expect(await connectionsOf(node.id)).toEqual([]);
+  });
+
+  it('leaves no connection in Redis and no socket or timer in the process after close()', async () => {
+    const alive = new Map<number, string>();
+    let recording = true;
+    // Every timer and TCP socket created from here to close(), until each is cleared or closed.
+    const hook = createHook({
+      init: (id, type) => recording && (type === 'Timeout' || type === 'TCPWRAP') && alive.set(id, type),
+      destroy: (id) => alive.delete(id),
+    }).enable();
+    const node = await joinCluster(redis().url, 1_000, silent);
+    const hub = createActor(hubMachine.provide({ actors: clusterActors(node) }), { input: { echo: 'anonymous' } }).start();
+    await rosterDelivered(node);
+    expect(await connectionsOf(node.id)).toHaveLength(2);
+    hub.stop();
+    await node.close();
+    recording = false;
+    expect(await connectionsOf(node.id)).toEqual([]);
+    // Sockets are destroyed a moment after close() resolves: wait (bounded) for the last one.
+    try {
+      await withTimeout((async () => {
+        while (alive.size > 0) await new Promise((resolve) => setImmediate(resolve));
+      })(), 2_000, 'every timer and socket of the node to go');
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; still open: ${JSON.stringify([...alive.values()])}`);
+    } finally {
+      hook.disable();
+    }
+  });
+});
