@@ -23,7 +23,7 @@ import type { Logger } from '../log.js';
 import { foldName } from '../protocol.js';
 import { EventLog, type Delivery } from './event-log.js';
 import { clusterTimings, LeaseKeeper, type ClusterTimings } from './lease.js';
-import { Recovery, type HeldNames } from './recovery.js';
+import { reapDelayMs, Recovery, type HeldNames } from './recovery.js';
 import { ClusterStore } from './store.js';
 
 export type ClaimResult = 'granted' | 'taken' | 'unavailable';
@@ -38,11 +38,9 @@ export interface ClusterNodeOptions {
 /** What a test or an operator may want to know about a node; not a stable interface. */
 export interface ClusterDebugState {
   state: State;
-  /** Scripts sent to Redis and not answered yet. */
   pendingScripts: number;
-  /** The seq of the last event this node delivered to its hub. */
+  /** The seq of the last event delivered to the hub, and the last one Redis handed out. */
   deliveredSeq: number;
-  /** The last seq Redis handed out. */
   loggedSeq: number;
 }
 
@@ -55,7 +53,7 @@ export class ClusterNode {
   private readonly recovery: Recovery;
   private readonly log: Logger;
   private state: State = 'connecting';
-  /** Local ms from which this node may reap other nodes (see `serve`). */
+  /** Local ms from which this node may reap other nodes (recovery.ts, reapDelayMs). */
   private reapFrom = Infinity;
   private unavailableSince = 0;
   /** Until then (local ms), names nobody has re-asserted yet may still be re-asserted: no claims. */
@@ -285,14 +283,8 @@ export class ClusterNode {
       if (this.state !== 'recovering') return; // closed meanwhile
       this.graceUntil = Date.now() + recovered.graceLeftMs;
       this.state = 'available';
-      // Reaping waits a whole lease when other nodes' leases may have run out meanwhile and
-      // they need that long to renew: at start (this node cannot know), and after an outage
-      // long enough that this node's own lease could have run out. After a shorter blip the
-      // others' leases are as alive as this one's: waiting would only delay a dead node's
-      // leaves past the lease (SPEC §7).
-      const outageMs = Date.now() - this.unavailableSince;
-      const leasesMayHaveLapsed = first || !recovered.hadLease || outageMs > this.timings.refreshMs;
-      this.reapFrom = Date.now() + (leasesMayHaveLapsed ? this.timings.leaseMs : 0);
+      const outageMs = first ? null : Date.now() - this.unavailableSince;
+      this.reapFrom = Date.now() + reapDelayMs(outageMs, recovered.hadLease, this.timings);
       if (!first) this.log.info({ outageMs }, 'redis reachable again; serving');
       this.wake();
     } catch (err) {

@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { foldName } from '../protocol.js';
 import type { EventLog } from './event-log.js';
+import type { ClusterTimings } from './lease.js';
 import type { ClusterStore, HeldName } from './store.js';
 
 /** The node's side of its clients' names, as recovery needs it. */
@@ -31,6 +32,18 @@ export interface Recovered {
   graceLeftMs: number;
   /** The node's lease survived the outage: Redis kept its data and nobody reaped this node. */
   hadLease: boolean;
+}
+
+/**
+ * How long after (re)joining a node must wait before it reaps other nodes. A whole lease
+ * when their leases may have run out meanwhile and they need that long to renew: at start
+ * (`outageMs` null: this node cannot know), and after an outage long enough that this
+ * node's own lease could have run out. After a shorter blip the others' leases are as
+ * alive as this one's: waiting would only delay a dead node's leaves past the lease (SPEC §7).
+ */
+export function reapDelayMs(outageMs: number | null, hadLease: boolean, timings: ClusterTimings): number {
+  const leasesMayHaveLapsed = outageMs === null || !hadLease || outageMs > timings.refreshMs;
+  return leasesMayHaveLapsed ? timings.leaseMs : 0;
 }
 
 export class Recovery {
