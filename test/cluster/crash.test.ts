@@ -3,13 +3,13 @@
  * second, every other node announces a leave for each of its users (one per name, however
  * many nodes survive) and the names can be taken again.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
 import { join, leave } from '../support/expected.js';
-import { TcpProxy, waitReadyz } from '../support/cluster.js';
+import { TcpProxy, untilRedis, waitReadyz } from '../support/cluster.js';
 import { describeWithRedis, redisPerFile } from '../support/redis-server.js';
 import { startServerProcess } from '../support/server-process.js';
-import { claim, serverPerTest, TestSocket, withTimeout } from '../support/ws-client.js';
+import { claim, serverPerTest, TestSocket } from '../support/ws-client.js';
 
 const redis = redisPerFile();
 const start = serverPerTest();
@@ -63,7 +63,9 @@ describeWithRedis('cluster: a node that dies (SPEC §7)', () => {
       // Late in the victim's lease (over a second after the kill), a blip far shorter than a
       // lease: b's own lease survives it, so nobody's can have run out, and b need not wait
       // a whole lease before it reaps.
-      await leaseNearlyOut(redis().url, 800);
+      // Live nodes renew theirs every LEASE_MS/3: only the dead node's lease gets this low.
+      const ttls = async (r: Redis) => Promise.all((await r.keys('chat:lease:*')).map((key) => r.pttl(key)));
+      await untilRedis(redis().url, async (r) => (await ttls(r)).some((ttl) => ttl >= 0 && ttl < 800), LEASE_MS, 'a lease about to run out');
       expect(Date.now() - killedAt).toBeGreaterThan(1_000);
       await proxy.cut();
       await waitReadyz(b, 503);
@@ -77,25 +79,6 @@ describeWithRedis('cluster: a node that dies (SPEC §7)', () => {
     }
   });
 });
-
-/**
- * Resolves once some node's lease key has under `leftMs` to live. Live nodes renew theirs
- * every LEASE_MS/3, so only a dead node's gets there. Polls Redis (nothing to wait on), bounded.
- */
-async function leaseNearlyOut(url: string, leftMs: number): Promise<void> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await client.connect();
-  let waiting = true;
-  const ttls = async () => Promise.all((await client.keys('chat:lease:*')).map((key) => client.pttl(key)));
-  try {
-    await withTimeout((async () => {
-      while (waiting && !(await ttls()).some((ttl) => ttl >= 0 && ttl < leftMs)) await new Promise((resolve) => setTimeout(resolve, 20));
-    })(), LEASE_MS, 'a lease about to run out');
-  } finally {
-    waiting = false;
-    client.disconnect();
-  }
-}
 
 function killQuietly(pid: number): void {
   try {

@@ -3,12 +3,11 @@
  * one lease, during which nobody claims and older nodes re-assert their names; names that
  * no one re-asserts (their node died meanwhile) are announced as gone before any new claim.
  */
-import { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
 import { error, join, leave, nameTaken, welcome } from '../support/expected.js';
-import { TcpProxy } from '../support/cluster.js';
+import { TcpProxy, untilRedis } from '../support/cluster.js';
 import { describeWithRedis, openCluster, RedisProcess } from '../support/redis-server.js';
-import { serverPerTest, withTimeout, type Frame, type TestSocket } from '../support/ws-client.js';
+import { serverPerTest, type Frame, type TestSocket } from '../support/ws-client.js';
 
 const start = serverPerTest();
 const LEASE_MS = 3_000;
@@ -29,7 +28,7 @@ describeWithRedis('cluster: Redis came back empty (SPEC §7)', () => {
       await redis.resume();
       // A new node reaches the empty Redis first, while the older two are still cut off.
       const starting = start({ redisUrl: redis.url, leaseMs: LEASE_MS });
-      await epochCreated(redis.url);
+      await untilRedis(redis.url, async (r) => (await r.hexists('chat:epoch', 'id')) === 1, 5_000, 'the epoch in the emptied Redis');
       await Promise.all(proxies.map((proxy) => proxy.mend()));
       const fresh = await starting;
 
@@ -89,20 +88,5 @@ async function claimUntilAnswered(socket: TestSocket, name: string, timeoutMs: n
     const answer = await socket.nextFrame(Math.max(1, deadline - Date.now()), `an answer to the claim of ${name}`);
     if (answer.type !== 'error') return answer;
     expect(answer).toEqual(error('server_unavailable'));
-  }
-}
-
-/** Waits (bounded) until some node has created the new epoch in an emptied Redis. */
-async function epochCreated(url: string): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await redis.connect();
-  let waiting = true;
-  try {
-    await withTimeout((async () => {
-      while (waiting && (await redis.hexists('chat:epoch', 'id')) === 0) await new Promise((resolve) => setTimeout(resolve, 10));
-    })(), 5_000, 'the epoch in the emptied Redis');
-  } finally {
-    waiting = false;
-    redis.disconnect();
   }
 }

@@ -1,12 +1,14 @@
 /**
  * Helpers for the cluster suites: a TCP proxy that can cut one node off from Redis, a
- * bounded wait for a node's /readyz to reach a status, and a wait until socket-free nodes
- * have finished what a step started.
+ * bounded wait for a node's /readyz to reach a status or for Redis to show something, and
+ * a wait until socket-free nodes have finished what a step started.
  */
 import { once } from 'node:events';
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { Redis } from 'ioredis';
 import type { ClusterNode } from '../../src/cluster/cluster.js';
 import { freePort } from './redis-server.js';
+import { withTimeout } from './ws-client.js';
 
 /**
  * Polls /readyz until it answers `status`. There is no event to wait on from outside the
@@ -21,6 +23,24 @@ export async function waitReadyz(server: { get(path: string): Promise<Response> 
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`/readyz still answered ${last}, not ${status}, after ${timeoutMs} ms`);
+}
+
+/**
+ * Resolves once `check` holds for the Redis at `url`, asked every 20 ms on a connection of
+ * its own: the nodes announce nothing outside their process. Bounded.
+ */
+export async function untilRedis(url: string, check: (redis: Redis) => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
+  let waiting = true;
+  try {
+    await withTimeout((async () => {
+      while (waiting && !(await check(redis))) await new Promise((resolve) => setTimeout(resolve, 20));
+    })(), timeoutMs, what);
+  } finally {
+    waiting = false;
+    redis.disconnect();
+  }
 }
 
 /** A TCP relay between one node and Redis; `cut()` is a network partition, `mend()` ends it. */
