@@ -65,6 +65,7 @@ export const connectionMachine = setup({
     tooManyRefusals: ({ context }) => context.refusals >= context.limits.maxRefusals,
     tooManyBadFrames: ({ context }) => context.badFrames >= context.limits.maxBadFrames,
     pongOverdue: ({ context }) => context.awaitingPong,
+    forShutdown: ({ event }) => event.type === 'server.kick' && event.cause === 'shutdown',
     /** Cluster mode's shared store is down: the name was not refused, so it is no refusal. */
     hubUnavailable: ({ event }) => event.type === 'hub.refused' && event.code === 'server_unavailable',
   },
@@ -130,7 +131,7 @@ export const connectionMachine = setup({
         'client.closed': { target: 'closed', actions: { type: 'noteCause', params: 'close' } },
         'server.kick': [
           {
-            guard: ({ event }) => event.cause === 'shutdown',
+            guard: 'forShutdown',
             target: 'closed',
             actions: [
               { type: 'noteCause', params: 'shutdown' },
