@@ -15,6 +15,7 @@ import { connectionLimits, type Config } from './config.js';
 import { closeCodes, closeReasons, ConfigError } from './errors.js';
 import { Fanout } from './fanout.js';
 import { createLogger, type Logger } from './log.js';
+import { Observer } from './observe.js';
 import { bindSocket, type ConnectionActor } from './transport.js';
 import { clusterActors, joinCluster, rosterDelivered } from './cluster/cluster.js';
 
@@ -76,6 +77,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     connection?.socket.close(closeCodes.internal, closeReasons.internal);
   });
   hub.subscribe({ error: (err) => log.fatal({ err }, 'hub crashed') });
+  const observer = new Observer(hub, { livePage: config.inspectPage });
   hub.start();
   // The roster every welcome lists must be the cluster's before the first client arrives.
   if (cluster !== null) await rosterDelivered(cluster).catch((err: unknown) => { hub.stop(); throw err; });
@@ -116,8 +118,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     connections.set(id, { socket, log: connectionLog });
     hub.send({ type: 'conn.open', id, limits });
     const actor = childOf(id);
-    if (actor !== undefined) bindSocket(socket, actor, connectionLog);
-    else socket.close(closeCodes.internal, closeReasons.internal);
+    if (actor !== undefined) {
+      bindSocket(socket, actor, connectionLog);
+      observer.track(id, socket, actor);
+    } else {
+      socket.close(closeCodes.internal, closeReasons.internal);
+    }
     // After bindSocket's own 'close' listener: the actor reports the leave first.
     socket.once('close', (code: number) => {
       connections.delete(id);
@@ -133,6 +139,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       if (cluster !== null && !cluster.isServing) return json(res, 503, { status: 'redis unavailable' });
       return json(res, 200, { status: 'ready' });
     }
+    if (path === '/metrics') return void sendMetrics(res, observer);
     json(res, 404, { error: 'not found' });
   }
 
@@ -158,6 +165,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     }, CLOSE_GRACE_MS);
     await Promise.all(closed);
     clearTimeout(grace);
+    observer.close();
     http.closeAllConnections();
     await new Promise<void>((resolve) => http.close(() => resolve()));
     hub.stop();
@@ -182,6 +190,16 @@ const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found'
 function refuse(socket: Duplex, status: number): void {
   const text = STATUS_TEXT[status] ?? 'Error';
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+}
+
+async function sendMetrics(res: ServerResponse, observer: Observer): Promise<void> {
+  try {
+    const { contentType, body } = await observer.metrics.render();
+    res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  } catch {
+    json(res, 500, { error: 'metrics unavailable' });
+  }
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -1,0 +1,150 @@
+/**
+ * The feed behind the /inspect page: lifecycle entries (opened, joined, left with its cause,
+ * errors by code, closed, crashed) and live counts per machine state, streamed to each
+ * viewer as server-sent events. Never message text: no entry carries any.
+ *
+ * Entries are batched: whatever happens within FLUSH_MS goes out as one update, so a burst
+ * of thousands of joins costs each viewer a handful of writes, and with no viewer nothing
+ * is sent or counted beyond a short history for the next one to open the page.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ErrorCode, LeaveCause } from './errors.js';
+
+export type LifecycleEntry =
+  | { kind: 'opened'; conn: string }
+  | { kind: 'joined'; conn: string; name: string }
+  | { kind: 'left'; conn: string; name: string; cause: LeaveCause }
+  | { kind: 'error'; conn: string; name: string | null; code: ErrorCode }
+  | { kind: 'closed'; conn: string; code: number }
+  | { kind: 'crashed'; conn: string };
+
+export type StampedEntry = LifecycleEntry & { at: number };
+
+/** One server-sent event, as the page reads it (web/inspect.ts mirrors this shape). */
+export interface LiveUpdate {
+  /** true on the first update a viewer gets: replace, don't append. */
+  reset: boolean;
+  /** Open connections per state path, e.g. `awaitingName.claiming`. */
+  states: Record<string, number>;
+  totals: { opened: number; joined: number; closed: number };
+  errors: Record<string, number>;
+  leaves: Record<string, number>;
+  entries: StampedEntry[];
+  /** Entries left out of this update because too many came at once. */
+  skipped: number;
+}
+
+const FLUSH_MS = 100;
+/** History a newly opened page starts with. */
+const RECENT = 100;
+/** Most entries in one update; the rest are counted in `skipped`. */
+const MAX_BATCH = 200;
+const MAX_VIEWERS = 16;
+/** A viewer this far behind is dropped; its browser reconnects and starts afresh. */
+const MAX_VIEWER_BACKLOG = 512 * 1024;
+
+export class LiveView {
+  private readonly recent: StampedEntry[] = [];
+  private pending: StampedEntry[] = [];
+  private skipped = 0;
+  private readonly viewers = new Set<ServerResponse>();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly totals = { opened: 0, joined: 0, closed: 0 };
+  private readonly errors: Record<string, number> = {};
+  private readonly leaves: Record<string, number> = {};
+
+  /** @param countStates open connections per state path, read once per update */
+  constructor(private readonly countStates: () => Record<string, number>) {}
+
+  record(entry: LifecycleEntry): void {
+    const stamped = { ...entry, at: Date.now() };
+    this.tally(stamped);
+    this.recent.push(stamped);
+    if (this.recent.length > RECENT) this.recent.shift();
+    if (this.viewers.size === 0) return;
+    if (this.pending.length < MAX_BATCH) this.pending.push(stamped);
+    else this.skipped++;
+    this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+  }
+
+  /** Answers GET /inspect/events. False (nothing written) when there are too many viewers. */
+  addViewer(req: IncomingMessage, res: ServerResponse): boolean {
+    if (this.viewers.size >= MAX_VIEWERS) return false;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    });
+    res.write('retry: 1000\n\n');
+    this.viewers.add(res);
+    req.socket.setNoDelay(true);
+    res.on('close', () => this.viewers.delete(res));
+    this.send(res, this.update(true, this.recent, 0));
+    return true;
+  }
+
+  get viewerCount(): number {
+    return this.viewers.size;
+  }
+
+  /** Ends every viewer's stream and stops the timer. */
+  close(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    for (const res of this.viewers) res.end();
+    this.viewers.clear();
+  }
+
+  private flush(): void {
+    this.timer = null;
+    const update = this.update(false, this.pending, this.skipped);
+    this.pending = [];
+    this.skipped = 0;
+    for (const res of this.viewers) this.send(res, update);
+  }
+
+  private update(reset: boolean, entries: StampedEntry[], skipped: number): string {
+    const update: LiveUpdate = {
+      reset,
+      states: this.countStates(),
+      totals: this.totals,
+      errors: this.errors,
+      leaves: this.leaves,
+      entries,
+      skipped,
+    };
+    // JSON.stringify escapes newlines, so one `data:` line always holds the whole update.
+    return `data: ${JSON.stringify(update)}\n\n`;
+  }
+
+  private send(res: ServerResponse, data: string): void {
+    if (res.writableLength > MAX_VIEWER_BACKLOG) {
+      this.viewers.delete(res);
+      res.destroy();
+      return;
+    }
+    res.write(data);
+  }
+
+  private tally(entry: StampedEntry): void {
+    switch (entry.kind) {
+      case 'opened':
+        this.totals.opened++;
+        return;
+      case 'joined':
+        this.totals.joined++;
+        return;
+      case 'closed':
+        this.totals.closed++;
+        return;
+      case 'left':
+        this.leaves[entry.cause] = (this.leaves[entry.cause] ?? 0) + 1;
+        return;
+      case 'error':
+        this.errors[entry.code] = (this.errors[entry.code] ?? 0) + 1;
+        return;
+      case 'crashed':
+        return;
+    }
+  }
+}

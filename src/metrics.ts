@@ -1,0 +1,137 @@
+/**
+ * The Prometheus metrics served at /metrics (prom-client): one registry per server, plus
+ * the process-wide default metrics (CPU, memory, event-loop delay, GC, handles).
+ *
+ * Counting costs next to nothing where it happens often: a broadcast adds its recipient
+ * count to a plain number, which prom-client reads only when /metrics is scraped.
+ * Connections per state are read from the actors themselves at scrape time.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { errors, type ErrorCode, type LeaveCause } from './errors.js';
+
+/** Connections per machine state, e.g. `{ awaitingName: 3, registered: 40 }`. */
+export type StateCounts = Record<string, number>;
+
+/** Why a name was refused: the error code the client got. */
+export type RefusalReason = Extract<ErrorCode, 'invalid_name' | 'name_taken' | 'server_unavailable'>;
+
+const REFUSAL_REASONS: RefusalReason[] = ['invalid_name', 'name_taken', 'server_unavailable'];
+/** Every cause, so that each series starts at 0; the compiler says when one is missing. */
+const LEAVE_CAUSES = Object.keys({
+  close: true,
+  heartbeat: true,
+  slow: true,
+  policy: true,
+  shutdown: true,
+  error: true,
+  lost: true,
+} satisfies Record<LeaveCause, true>);
+
+let processRegistry: Registry | null = null;
+
+/** Process metrics describe the process, not one server: collected once, however many servers start. */
+function processMetrics(): Registry {
+  if (processRegistry === null) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+export class Metrics {
+  private readonly registry = new Registry();
+  /** Plain numbers on the broadcast path; moved into their counters at scrape time. */
+  private messagesReceived = 0;
+  private deliveries = 0;
+
+  private readonly opened = this.counter('chat_connections_opened_total', 'WebSocket connections accepted');
+  private readonly closed = this.counter('chat_connections_closed_total', 'WebSocket connections closed, by close code seen on the socket (1006: dropped without a close frame)', ['code']);
+  private readonly accepted = this.counter('chat_registrations_accepted_total', 'names accepted');
+  private readonly refused = this.counter('chat_registrations_refused_total', 'names refused, by reason (the error code sent)', ['reason']);
+  private readonly clientErrors = this.counter('chat_errors_total', 'error frames sent to clients, by code', ['code']);
+  private readonly leaves = this.counter('chat_leaves_total', 'registered clients that left, by cause', ['cause']);
+  private readonly slowKicks = this.counter('chat_slow_consumer_kicks_total', 'clients ended because their unsent data passed MAX_BUFFERED_BYTES');
+  private readonly crashes = this.counter('chat_connection_crashes_total', 'connection actors that threw (a bug; closed with 1011)');
+
+  /** @param countStates reads the live connections per machine state (called on every scrape) */
+  constructor(countStates: () => StateCounts) {
+    const read = () => ({ messages: this.messagesReceived, deliveries: this.deliveries });
+    new Counter({
+      name: 'chat_messages_received_total',
+      help: "chat messages accepted from this server's clients and broadcast",
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read().messages);
+      },
+    });
+    new Counter({
+      name: 'chat_deliveries_total',
+      help: 'frames written to clients by broadcasts (joins, messages, leaves; one per recipient)',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read().deliveries);
+      },
+    });
+    new Gauge({
+      name: 'chat_connections',
+      help: 'open connections by connection machine state',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [state, count] of Object.entries(countStates())) this.set({ state }, count);
+      },
+    });
+    // Known label values start at 0, so that rate() and alerts see them before the first event.
+    for (const reason of REFUSAL_REASONS) this.refused.inc({ reason }, 0);
+    for (const code of Object.keys(errors)) this.clientErrors.inc({ code }, 0);
+    for (const cause of LEAVE_CAUSES) this.leaves.inc({ cause }, 0);
+  }
+
+  connectionOpened(): void {
+    this.opened.inc();
+  }
+
+  connectionClosed(code: number): void {
+    this.closed.inc({ code: String(code) });
+  }
+
+  registrationAccepted(): void {
+    this.accepted.inc();
+  }
+
+  registrationRefused(reason: RefusalReason): void {
+    this.refused.inc({ reason });
+  }
+
+  clientError(code: ErrorCode): void {
+    this.clientErrors.inc({ code });
+  }
+
+  memberLeft(cause: LeaveCause): void {
+    this.leaves.inc({ cause });
+    if (cause === 'slow') this.slowKicks.inc();
+  }
+
+  connectionCrashed(): void {
+    this.crashes.inc();
+  }
+
+  /** Once per broadcast, never per recipient. */
+  broadcast(recipients: number, isLocalMessage: boolean): void {
+    this.deliveries += recipients;
+    if (isLocalMessage) this.messagesReceived += 1;
+  }
+
+  /** The Prometheus text exposition: this server's metrics, then the process's. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    const body = (await this.registry.metrics()) + (await processMetrics().metrics());
+    return { contentType: this.registry.contentType, body };
+  }
+
+  private counter(name: string, help: string, labelNames: string[] = []): Counter<string> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Lifecycle events -> metrics and the live /inspect feed.
+ *
+ * It listens to what the actors already emit and adds nothing to the per-delivery path:
+ *
+ *   hub 'member.joined' / 'member.left' / 'connection.crashed'  ─▶ registrations, leaves, feed
+ *   hub 'broadcast'                    ─▶ one addition: its recipient count (never a loop)
+ *   connection 'frame' (always an error) ─▶ errors by code, refused names
+ *   socket 'close'                     ─▶ closes by code
+ *
+ * Connections per state are read from the connection actors' snapshots when asked (a
+ * scrape, a feed update), so no transition anywhere pays for keeping a count.
+ */
+import type { Actor, AnyStateMachine, StateValue } from 'xstate';
+import type { hubMachine } from '../machines/hub.machine.js';
+import { connectionMachine } from '../machines/connection.machine.js';
+import type { ErrorCode } from './errors.js';
+import { LiveView } from './live-view.js';
+import { Metrics, type RefusalReason, type StateCounts } from './metrics.js';
+import type { ConnectionActor } from './transport.js';
+
+type HubActor = Actor<typeof hubMachine>;
+
+/** The one thing observe needs of a socket: to hear it close, with the code. */
+export interface ClosingSocket {
+  once(event: 'close', listener: (code: number) => void): unknown;
+}
+
+export interface ObserverOptions {
+  /** Keep the lifecycle feed for the /inspect page. */
+  livePage: boolean;
+}
+
+export class Observer {
+  readonly metrics: Metrics;
+  /** The /inspect feed; null unless the page is on. */
+  readonly live: LiveView | null;
+  /** Members receiving broadcasts, as fanout has them: connection id -> name. */
+  private readonly members = new Map<string, string>();
+
+  constructor(
+    private readonly hub: HubActor,
+    options: ObserverOptions,
+  ) {
+    this.metrics = new Metrics(() => byName(this.countStates(), METRIC_STATES));
+    this.live = options.livePage ? new LiveView(() => this.countStates()) : null;
+
+    hub.on('member.joined', ({ id, name }) => {
+      this.members.set(id, name);
+      this.metrics.registrationAccepted();
+      this.live?.record({ kind: 'joined', conn: id, name });
+    });
+    hub.on('member.left', ({ id, name, cause }) => {
+      this.members.delete(id);
+      this.metrics.memberLeft(cause);
+      this.live?.record({ kind: 'left', conn: id, name, cause });
+    });
+    hub.on('broadcast', ({ frame, author, authorFrame }) => {
+      // Fanout writes to every member but the author, and the author's own frame if any.
+      const authorIsMember = this.members.has(author);
+      const recipients = this.members.size - (authorIsMember && authorFrame === null ? 1 : 0);
+      this.metrics.broadcast(recipients, frame.type === 'message' && authorIsMember);
+    });
+    hub.on('connection.crashed', ({ id }) => {
+      this.metrics.connectionCrashed();
+      this.live?.record({ kind: 'crashed', conn: id });
+    });
+  }
+
+  /** Follows one connection from its upgrade to its close. */
+  track(id: string, socket: ClosingSocket, actor: ConnectionActor): void {
+    this.metrics.connectionOpened();
+    this.live?.record({ kind: 'opened', conn: id });
+    // A connection actor emits 'frame' only for errors: broadcasts go through fanout.
+    actor.on('frame', ({ frame }) => {
+      if (frame.type !== 'error') return;
+      this.metrics.clientError(frame.code);
+      if (isRefusal(frame.code, actor)) this.metrics.registrationRefused(frame.code as RefusalReason);
+      this.live?.record({ kind: 'error', conn: id, name: this.members.get(id) ?? null, code: frame.code });
+    });
+    socket.once('close', (code: number) => {
+      this.metrics.connectionClosed(code);
+      this.live?.record({ kind: 'closed', conn: id, code });
+    });
+  }
+
+  /** Connections per state path (`open`, `open.awaitingName.claiming`, `open.registered`…). */
+  countStates(): StateCounts {
+    const counts = emptyCounts(connectionMachine);
+    for (const child of Object.values(this.hub.getSnapshot().children)) {
+      if (child === undefined || (child as { src?: unknown }).src !== 'connection') continue;
+      const snapshot = child.getSnapshot() as { status: string; value: StateValue };
+      if (snapshot.status !== 'active') continue;
+      for (const path of statePaths(snapshot.value)) counts[path] = (counts[path] ?? 0) + 1;
+    }
+    return counts;
+  }
+
+  close(): void {
+    this.live?.close();
+  }
+}
+
+/** Refused names: always for these two codes; `server_unavailable` only before registering. */
+function isRefusal(code: ErrorCode, actor: ConnectionActor): boolean {
+  if (code === 'invalid_name' || code === 'name_taken') return true;
+  // Emitted events run after the snapshot is updated: a name in context means registered.
+  return code === 'server_unavailable' && actor.getSnapshot().context.name === null;
+}
+
+/** Every state path a machine can be in, each at 0; final states are left out (nobody stays there). */
+function emptyCounts(machine: AnyStateMachine): StateCounts {
+  const counts: StateCounts = {};
+  const visit = (node: AnyStateMachine['root'], prefix: string) => {
+    for (const [key, child] of Object.entries(node.states)) {
+      if (child.type === 'final') continue;
+      const path = prefix === '' ? key : `${prefix}.${key}`;
+      counts[path] = 0;
+      visit(child, path);
+    }
+  };
+  visit(machine.root, '');
+  return counts;
+}
+
+/** `{ awaitingName: 'claiming' }` -> `['awaitingName', 'awaitingName.claiming']`. */
+export function statePaths(value: StateValue, prefix = ''): string[] {
+  const join = (key: string) => (prefix === '' ? key : `${prefix}.${key}`);
+  if (typeof value === 'string') return [join(value)];
+  return Object.entries(value).flatMap(([key, inner]) =>
+    inner === undefined ? [join(key)] : [join(key), ...statePaths(inner, join(key))],
+  );
+}
+
+/** The states /metrics reports (SPEC's words for them); they add up to the open connections. */
+const METRIC_STATES = ['awaitingName', 'registered'];
+
+/** Counts by state name, wherever in the machine each state sits (`open.registered` -> `registered`). */
+export function byName(counts: StateCounts, names: readonly string[]): StateCounts {
+  const countOf = (name: string) => Object.entries(counts).find(([path]) => path === name || path.endsWith(`.${name}`))?.[1] ?? 0;
+  return Object.fromEntries(names.map((name) => [name, countOf(name)]));
+}
