@@ -14,6 +14,7 @@ import { hubMachine } from '../machines/hub.machine.js';
 import { connectionLimits, type Config } from './config.js';
 import { closeCodes, closeReasons, ConfigError } from './errors.js';
 import { Fanout } from './fanout.js';
+import { inspectOption, startInspection, type Inspection } from './inspector.js';
 import { createLogger, type Logger } from './log.js';
 import { Observer } from './observe.js';
 import { bindSocket, type ConnectionActor } from './transport.js';
@@ -22,6 +23,8 @@ import { clusterActors, joinCluster, rosterDelivered } from './cluster/cluster.j
 export interface ChatServer {
   /** The port actually bound (useful with `port: 0`). */
   readonly port: number;
+  /** With `inspect` on: the Stately inspector's bridge page (open it in a browser); else null. */
+  readonly inspectorUrl: string | null;
   /** Stops accepting, closes every client with 1001 (no leave announcements), then resolves. */
   close(): Promise<void>;
 }
@@ -40,7 +43,6 @@ interface Connection {
 
 /** Settings that are parsed and documented already, but whose features are still to come. */
 function refuseUnbuiltFeatures(config: Config): void {
-  if (config.inspect) throw new ConfigError('INSPECT: the Stately inspector hook is not built yet; unset it');
   if (config.inspectPage) throw new ConfigError('INSPECT_PAGE: the /inspect page is not built yet; unset it');
 }
 
@@ -53,10 +55,17 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   let opened = 0;
   let stopping = false;
 
+  const inspection: Inspection | null = config.inspect ? await startInspection(config, log) : null;
   // Cluster mode: names and order live in Redis; the hub cannot tell the difference.
-  const cluster = config.redisUrl === null ? null : await joinCluster(config.redisUrl, config.leaseMs, log.child({ component: 'cluster' }));
+  const cluster =
+    config.redisUrl === null
+      ? null
+      : await joinCluster(config.redisUrl, config.leaseMs, log.child({ component: 'cluster' })).catch(async (err: unknown) => {
+          await inspection?.close();
+          throw err;
+        });
   const machine = cluster === null ? hubMachine : hubMachine.provide({ actors: clusterActors(cluster) });
-  const hub = createActor(machine, { input: { echo: config.echo } });
+  const hub = createActor(machine, { input: { echo: config.echo }, ...inspectOption(inspection) });
   const childOf = (id: string) => hub.getSnapshot().children[id] as ConnectionActor | undefined;
 
   const fanout = new Fanout(config.maxBufferedBytes, (id) => childOf(id)?.send({ type: 'server.kick', cause: 'slow' }));
@@ -149,6 +158,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   } catch (err) {
     hub.stop();
     await cluster?.close();
+    await inspection?.close();
     throw err;
   }
   const address = http.address();
@@ -171,9 +181,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     hub.stop();
     // Leaving the cluster announces this node's users as gone to the other nodes' clients.
     await cluster?.close();
+    await inspection?.close();
   }
 
-  return { port, close };
+  return { port, inspectorUrl: inspection?.pageUrl ?? null, close };
 }
 
 function pathOf(url: string | undefined): string {

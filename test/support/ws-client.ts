@@ -235,6 +235,8 @@ export interface TestServer {
   /** ws://127.0.0.1:PORT/ws */
   readonly url: string;
   readonly config: Config;
+  /** The Stately inspector's bridge page when `inspect` is on; else null. */
+  readonly inspectorUrl: string | null;
   connect(options?: OpenOptions): Promise<TestSocket>;
   /** Connects, asks for `name` and returns the socket once welcomed (the welcome is consumed). */
   register(name: string, options?: OpenOptions): Promise<TestSocket>;
@@ -258,6 +260,7 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     port: server.port,
     url,
     config,
+    inspectorUrl: server.inspectorUrl,
     connect,
     async register(name, options = {}) {
       const socket = await connect({ label: name, ...options });

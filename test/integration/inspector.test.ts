@@ -1,0 +1,174 @@
+/**
+ * --inspect (SPEC §6): a real connection's actor, event and snapshot records reach a
+ * listener on the relay, which is bound to INSPECT_HOST only; with the flag off nothing is
+ * started and the hub gets no inspect option.
+ */
+import { createServer, type AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { inspectOption, redactText } from '../../src/inspector.js';
+import { DEFAULT_WAIT_MS, serverPerTest, withTimeout } from '../support/ws-client.js';
+
+const start = serverPerTest();
+
+type StateValue = string | { [key: string]: StateValue };
+
+type InspectionRecord = {
+  type: string;
+  name?: string;
+  sessionId: string;
+  event?: { type: string; [key: string]: unknown };
+  snapshot?: { status?: string; value?: StateValue };
+};
+
+/** A browser's side of the relay, reduced to a list of the records it was sent. */
+class RecordListener {
+  readonly records: InspectionRecord[] = [];
+  readonly raw: string[] = [];
+  private wake: () => void = () => {};
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      this.raw.push(String(data));
+      this.records.push(JSON.parse(String(data)) as InspectionRecord);
+      this.wake();
+    });
+  }
+
+  /** Listens from the first frame: the relay's replay can arrive together with the handshake. */
+  static async open(url: string): Promise<RecordListener> {
+    const listener = new RecordListener(new WebSocket(url));
+    const opened = new Promise((resolve, reject) => (listener.ws.once('open', resolve), listener.ws.once('error', reject)));
+    await withTimeout(opened, DEFAULT_WAIT_MS, `a connection to ${url}`);
+    return listener;
+  }
+
+  /** The first record (old or new) that matches, within a bounded wait. */
+  async waitFor(what: string, matches: (record: InspectionRecord) => boolean): Promise<InspectionRecord> {
+    const found = () => this.records.find(matches);
+    const arrived = new Promise<InspectionRecord>((resolve) => {
+      this.wake = () => {
+        const record = found();
+        if (record !== undefined) resolve(record);
+      };
+      this.wake();
+    });
+    return withTimeout(arrived, DEFAULT_WAIT_MS, `an inspection record: ${what}`);
+  }
+}
+
+function relaySocketUrl(pageUrl: string | null): string {
+  expect(pageUrl).not.toBeNull();
+  return pageUrl!.replace(/^http/, 'ws');
+}
+
+/** A port nothing listens on at the moment. */
+async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => probe.once('listening', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+function connectError(url: string): Promise<string> {
+  return withTimeout(
+    new Promise<string>((resolve) => {
+      const ws = new WebSocket(url);
+      ws.once('open', () => (ws.terminate(), resolve('open')));
+      ws.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    }),
+    DEFAULT_WAIT_MS,
+    `a connection attempt to ${url}`,
+  );
+}
+
+describe('Stately inspector (--inspect)', () => {
+  it("relays a real connection's actor, events and snapshots, without its chat text", async () => {
+    const server = await start({ inspect: true, inspectPort: 0, inspectHost: '127.0.0.1' });
+    expect(server.inspectorUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const listener = await RecordListener.open(relaySocketUrl(server.inspectorUrl));
+    // Opened after the hub started: the relay replays the actors alive at that moment.
+    await listener.waitFor('the hub actor', (r) => r.type === '@xstate.actor' && r.name === 'hub');
+
+    const alice = await server.register('Alice');
+    alice.send({ text: 'secret words' });
+    await alice.nextFrame();
+    const actor = await listener.waitFor("Alice's connection actor", (r) => r.type === '@xstate.actor' && r.name === 'c1');
+    const ofAlice = (r: InspectionRecord) => r.sessionId === actor.sessionId;
+    await listener.waitFor('her name claim', (r) => ofAlice(r) && r.type === '@xstate.event' && r.event?.type === 'client.frame' && r.event.sender === 'Alice');
+    const isSnapshot = (r: InspectionRecord, value: StateValue, status = 'active') =>
+      ofAlice(r) && r.type === '@xstate.snapshot' && JSON.stringify(r.snapshot?.value) === JSON.stringify(value) && r.snapshot?.status === status;
+    await listener.waitFor('her claiming snapshot', (r) => isSnapshot(r, { open: { awaitingName: 'claiming' } }));
+    await listener.waitFor('her registered snapshot', (r) => isSnapshot(r, { open: 'registered' }));
+    const said = await listener.waitFor('her message', (r) => ofAlice(r) && r.type === '@xstate.event' && r.event?.type === 'client.frame' && r.event.sender === undefined);
+    expect(said.event?.text).toBe('‹12 characters›');
+
+    alice.close();
+    await listener.waitFor('her closed snapshot', (r) => isSnapshot(r, 'closed'));
+    await listener.waitFor('her actor stopped by the hub', (r) => isSnapshot(r, 'closed', 'stopped'));
+    expect(listener.raw.join('\n')).not.toContain('secret words');
+    listener.ws.terminate();
+
+    // A viewer that comes later is told of the live actors only: Alice's is gone.
+    const late = await RecordListener.open(relaySocketUrl(server.inspectorUrl));
+    await server.register('Bob'); // a fence: the replay was sent before Bob's records
+    await late.waitFor("Bob's connection actor", (r) => r.type === '@xstate.actor' && r.name === 'c2');
+    expect(late.records.filter((r) => r.type === '@xstate.actor').map((r) => r.name)).toEqual(['hub', 'registry', 'bus', 'c2']);
+    expect(late.records.some(ofAlice)).toBe(false);
+    late.ws.terminate();
+  });
+
+  it('binds the relay to INSPECT_HOST only, and serves the bridge page there', async () => {
+    const server = await start({ inspect: true, inspectPort: 0, inspectHost: '127.0.0.1' });
+    const page = await fetch(server.inspectorUrl!, { signal: AbortSignal.timeout(DEFAULT_WAIT_MS) });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<iframe id="inspector" src="https://stately.ai/inspect"');
+    // 127.0.0.2 is loopback too, but not the address the relay was told to use.
+    const elsewhere = relaySocketUrl(server.inspectorUrl).replace('127.0.0.1', '127.0.0.2');
+    expect(await connectError(elsewhere)).toBe('ECONNREFUSED');
+  });
+
+  it('relays only what the server reports: a viewer cannot pose as the source', async () => {
+    const server = await start({ inspect: true, inspectPort: 0, inspectHost: '127.0.0.1' });
+    const intruder = await RecordListener.open(relaySocketUrl(server.inspectorUrl));
+    const viewer = await RecordListener.open(relaySocketUrl(server.inspectorUrl));
+    intruder.ws.send(JSON.stringify({ type: '@xstate.actor', name: 'forged', sessionId: 'forged' }));
+    // The forged record was sent first; the real one takes a registration's round trip after it.
+    await server.register('Bob');
+    await viewer.waitFor("Bob's connection actor", (r) => r.type === '@xstate.actor' && r.name === 'c1');
+    expect(viewer.records.some((r) => r.name === 'forged')).toBe(false);
+    intruder.ws.terminate();
+    viewer.ws.terminate();
+  });
+
+  it('starts nothing and passes no inspect option when off', async () => {
+    expect(inspectOption(null)).toStrictEqual({});
+    const port = await freePort();
+    const server = await start({ inspect: false, inspectPort: port, inspectHost: '127.0.0.1' });
+    expect(server.inspectorUrl).toBeNull();
+    await server.register('Alice');
+    expect(await connectError(`ws://127.0.0.1:${port}/`)).toBe('ECONNREFUSED');
+  });
+
+  it('stops start-up with a one-line message when the relay port is taken', async () => {
+    const first = await start({ inspect: true, inspectPort: 0, inspectHost: '127.0.0.1' });
+    const taken = Number(new URL(first.inspectorUrl!).port);
+    await expect(start({ inspect: true, inspectPort: taken, inspectHost: '127.0.0.1' })).rejects.toThrow(
+      /^INSPECT_PORT: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/,
+    );
+  });
+});
+
+describe('redactText', () => {
+  it('replaces chat text, and the text of a chat event carried inside, by its length', () => {
+    expect(redactText({ type: 'client.frame', text: 'héllo', at: 1 })).toEqual({ type: 'client.frame', text: '‹5 characters›', at: 1 });
+    expect(redactText({ type: 'bus.delivered', seq: 2, event: { type: 'message', name: 'Ann', text: 'hi' } })).toEqual({
+      type: 'bus.delivered',
+      seq: 2,
+      event: { type: 'message', name: 'Ann', text: '‹2 characters›' },
+    });
+    const untouched = { type: 'client.pong' };
+    expect(redactText(untouched)).toBe(untouched);
+  });
+});
