@@ -27,6 +27,7 @@ export interface Config {
   inspectPort: number;
   inspectHost: string;
   inspectPage: boolean;
+  inspectToken: string | null;
 }
 
 interface Setting<K extends keyof Config> {
@@ -112,6 +113,7 @@ export const settings = [
   setting({ key: 'inspectPort', flag: 'inspect-port', fallback: '8081', parse: integer(0, 65535), help: 'inspector relay port' }),
   setting({ key: 'inspectHost', flag: 'inspect-host', fallback: '127.0.0.1', parse: text, help: 'inspector relay address' }),
   setting({ key: 'inspectPage', flag: 'inspect-page', fallback: 'false', parse: boolean, isSwitch: true, help: 'serve the live lifecycle page at /inspect' }),
+  setting({ key: 'inspectToken', flag: 'inspect-token', fallback: null, parse: text, help: 'token /inspect asks for (unset: none)' }),
 ] as const;
 
 export function envName(flag: string): string {

@@ -12,11 +12,12 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { createActor } from 'xstate';
 import { hubMachine } from '../machines/hub.machine.js';
 import { connectionLimits, type Config } from './config.js';
-import { closeCodes, closeReasons, ConfigError } from './errors.js';
+import { closeCodes, closeReasons } from './errors.js';
 import { Fanout } from './fanout.js';
 import { inspectOption, startInspection, type Inspection } from './inspector.js';
 import { createLogger, type Logger } from './log.js';
 import { Observer } from './observe.js';
+import { createPages } from './pages.js';
 import { bindSocket, type ConnectionActor } from './transport.js';
 import { clusterActors, joinCluster, rosterDelivered } from './cluster/cluster.js';
 
@@ -41,13 +42,7 @@ interface Connection {
   log: Logger;
 }
 
-/** Settings that are parsed and documented already, but whose features are still to come. */
-function refuseUnbuiltFeatures(config: Config): void {
-  if (config.inspectPage) throw new ConfigError('INSPECT_PAGE: the /inspect page is not built yet; unset it');
-}
-
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<ChatServer> {
-  refuseUnbuiltFeatures(config);
   const log = options.log ?? createLogger(config.logLevel);
   const limits = connectionLimits(config);
   const connections = new Map<string, Connection>();
@@ -87,6 +82,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   });
   hub.subscribe({ error: (err) => log.fatal({ err }, 'hub crashed') });
   const observer = new Observer(hub, { livePage: config.inspectPage });
+  const pages = createPages({ live: observer.live, inspectToken: config.inspectToken });
+  if (config.inspectPage && config.inspectToken === null && !isLoopback(config.host)) log.warn({ path: '/inspect' }, 'lifecycle page open to anyone who can reach the port (set INSPECT_TOKEN)');
   hub.start();
   // The roster every welcome lists must be the cluster's before the first client arrives.
   if (cluster !== null) await rosterDelivered(cluster).catch((err: unknown) => { hub.stop(); throw err; });
@@ -149,6 +146,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       return json(res, 200, { status: 'ready' });
     }
     if (path === '/metrics') return void sendMetrics(res, observer);
+    if (pages(req, res, path)) return;
     json(res, 404, { error: 'not found' });
   }
 
@@ -185,6 +183,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   }
 
   return { port, inspectorUrl: inspection?.pageUrl ?? null, close };
+}
+
+function isLoopback(host: string): boolean {
+  return host.startsWith('127.') || host === '::1' || host === 'localhost';
 }
 
 function pathOf(url: string | undefined): string {

@@ -14,12 +14,12 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** tsx compiles on start; generous, but bounded. */
 const START_MS = 10_000;
 
-/** The settings SPEC §6 names, as flag and environment variable. */
+/** The settings SPEC §6 names (and INSPECT_TOKEN), as flag and environment variable. */
 const SPEC_FLAGS = [
   'port', 'host', 'log-level', 'echo', 'name-max-length', 'text-max-length', 'register-timeout-ms',
   'heartbeat-ms', 'rate-burst', 'rate-per-sec', 'max-payload-bytes', 'max-buffered-bytes',
   'max-connections', 'allowed-origins', 'redis-url', 'lease-ms', 'inspect', 'inspect-port',
-  'inspect-host', 'inspect-page',
+  'inspect-host', 'inspect-page', 'inspect-token',
 ];
 const envNameOf = (flag: string) => flag.toUpperCase().replaceAll('-', '_');
 

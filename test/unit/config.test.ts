@@ -28,6 +28,8 @@ const specTable: Record<string, [flag: string, key: keyof Config, fallback: unkn
   INSPECT_PORT: ['--inspect-port', 'inspectPort', 8081],
   INSPECT_HOST: ['--inspect-host', 'inspectHost', '127.0.0.1'],
   INSPECT_PAGE: ['--inspect-page', 'inspectPage', false],
+  // Beyond SPEC §6, which allows the /inspect page a token (issue 4).
+  INSPECT_TOKEN: ['--inspect-token', 'inspectToken', null],
 };
 
 /** The ConfigError thrown by `run`, checked to be one line. */

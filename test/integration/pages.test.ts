@@ -1,0 +1,172 @@
+/**
+ * The pages over HTTP: the chat page and its assets, the /inspect page (off by default,
+ * optionally behind a token) and its live feed, which carries lifecycles and never text.
+ */
+import { describe, expect, it } from 'vitest';
+import { connectionMachine } from '../../machines/connection.machine.js';
+import type { LiveUpdate } from '../../src/live-view.js';
+import { statePathsOf } from '../../src/statechart.js';
+import { DEFAULT_WAIT_MS, serverPerTest, withTimeout, type TestServer } from '../support/ws-client.js';
+
+const start = serverPerTest();
+
+/** GET with the options fetch takes, bounded. */
+function get(server: TestServer, path: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(`http://127.0.0.1:${server.port}${path}`, { redirect: 'manual', signal: AbortSignal.timeout(DEFAULT_WAIT_MS), ...init });
+}
+
+/** Reads /inspect/events as a browser's EventSource would, one update at a time. */
+class FeedReader {
+  readonly seen: string[] = [];
+  private buffer = '';
+  private constructor(
+    private readonly reader: ReadableStreamDefaultReader<Uint8Array>,
+    private readonly controller: AbortController,
+  ) {}
+
+  static async open(server: TestServer, headers: Record<string, string> = {}): Promise<FeedReader> {
+    const controller = new AbortController();
+    const res = await fetch(`http://127.0.0.1:${server.port}/inspect/events`, { headers, signal: controller.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    return new FeedReader(res.body!.getReader(), controller);
+  }
+
+  /** The next update (skipping other SSE fields such as `retry:`). */
+  async next(): Promise<LiveUpdate> {
+    const decoder = new TextDecoder();
+    for (;;) {
+      const end = this.buffer.indexOf('\n\n');
+      if (end !== -1) {
+        const block = this.buffer.slice(0, end);
+        this.buffer = this.buffer.slice(end + 2);
+        this.seen.push(block);
+        const data = block.split('\n').find((line) => line.startsWith('data: '));
+        if (data !== undefined) return JSON.parse(data.slice('data: '.length)) as LiveUpdate;
+        continue;
+      }
+      const { value, done } = await withTimeout(this.reader.read(), DEFAULT_WAIT_MS, 'the next feed update');
+      if (done) throw new Error('the feed ended');
+      this.buffer += decoder.decode(value, { stream: true });
+    }
+  }
+
+  /** Updates until one satisfies `matches`; that one. */
+  async until(what: string, matches: (update: LiveUpdate) => boolean): Promise<LiveUpdate> {
+    const deadline = Date.now() + DEFAULT_WAIT_MS;
+    for (;;) {
+      if (Date.now() > deadline) throw new Error(`no feed update with ${what}`);
+      const update = await this.next();
+      if (matches(update)) return update;
+    }
+  }
+
+  close(): void {
+    this.controller.abort();
+  }
+}
+
+describe('chat page', () => {
+  it('serves the page and its assets, each with its type and a strict content policy', async () => {
+    const server = await start();
+    const page = await get(server, '/');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(await page.text()).toContain('<script type="module" src="/assets/chat.js"></script>');
+    for (const [path, type] of [
+      ['/assets/chat.js', 'text/javascript; charset=utf-8'],
+      ['/assets/dom.js', 'text/javascript; charset=utf-8'],
+      ['/assets/base.css', 'text/css; charset=utf-8'],
+      ['/assets/chat.css', 'text/css; charset=utf-8'],
+    ]) {
+      const res = await get(server, path!);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('content-type'), path).toBe(type);
+      expect((await res.text()).length, path).toBeGreaterThan(100);
+    }
+  });
+
+  it.each(['/assets/', '/assets/../package.json', '/assets/%2e%2e/package.json', '/web/index.html', '/dist/web/chat.js', '/index.html'])(
+    'serves nothing but its list: %s is 404',
+    async (path) => {
+      const server = await start();
+      const res = await get(server, path);
+      expect(res.status).toBe(404);
+      await res.arrayBuffer();
+    },
+  );
+
+  it('answers other methods with 405', async () => {
+    const server = await start();
+    const res = await get(server, '/', { method: 'POST', body: 'x' });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET, HEAD');
+  });
+});
+
+describe('/inspect page', () => {
+  it('is off unless INSPECT_PAGE is on', async () => {
+    const server = await start();
+    for (const path of ['/inspect', '/inspect/events']) expect((await get(server, path)).status, path).toBe(404);
+  });
+
+  it('shows the connection machine drawn from its definition', async () => {
+    const server = await start({ inspectPage: true });
+    const res = await get(server, '/inspect');
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('<svg xmlns="http://www.w3.org/2000/svg" class="statechart"');
+    for (const path of statePathsOf(connectionMachine)) expect(html).toContain(`data-state="${path}"`);
+    expect(html).not.toContain('<!-- statechart -->');
+  });
+
+  it('streams lifecycles and counts per state, and never message text', async () => {
+    const server = await start({ inspectPage: true });
+    const feed = await FeedReader.open(server);
+    const first = await feed.next();
+    expect(first).toMatchObject({ reset: true, states: { 'open.awaitingName': 0, 'open.registered': 0 }, totals: { opened: 0, closed: 0 } });
+
+    const alice = await server.register('Alice');
+    const joined = await feed.until('Alice registered', (u) => u.states['open.registered'] === 1);
+    const entries = joined.entries.map(({ at: _at, ...entry }) => entry);
+    expect(entries).toContainEqual({ kind: 'opened', conn: 'c1' });
+    expect(entries).toContainEqual({ kind: 'joined', conn: 'c1', name: 'Alice' });
+
+    const bob = await server.connect();
+    bob.send({ sender: 'alice', text: '' });
+    await bob.nextFrame();
+    const refused = await feed.until('the refusal', (u) => u.entries.some((e) => e.kind === 'error'));
+    expect(refused.entries).toContainEqual(expect.objectContaining({ kind: 'error', conn: 'c2', name: null, code: 'name_taken' }));
+    expect(refused.states).toMatchObject({ open: 2, 'open.awaitingName': 1, 'open.awaitingName.choosing': 1, 'open.registered': 1 });
+
+    alice.send({ text: 'secret words' });
+    await alice.nextFrame();
+    alice.close();
+    const left = await feed.until('Alice left', (u) => u.states['open.registered'] === 0 && u.totals.closed === 1);
+    expect(left.entries).toContainEqual(expect.objectContaining({ kind: 'left', conn: 'c1', name: 'Alice', cause: 'close' }));
+    expect(left.leaves).toMatchObject({ close: 1 });
+    expect(left.errors).toMatchObject({ name_taken: 1 });
+    expect(feed.seen.join('\n')).not.toContain('secret words');
+    feed.close();
+  });
+
+  it('asks for INSPECT_TOKEN, then keeps it in an HttpOnly cookie', async () => {
+    const server = await start({ inspectPage: true, inspectToken: 's3cret' });
+    for (const path of ['/inspect', '/inspect/events', '/inspect?token=wrong', '/inspect?token=s3cre']) {
+      expect((await get(server, path)).status, path).toBe(401);
+    }
+    const swap = await get(server, '/inspect?token=s3cret');
+    expect(swap.status).toBe(303);
+    expect(swap.headers.get('location')).toBe('/inspect');
+    const cookie = swap.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    const withCookie = { cookie: cookie.split(';')[0]! };
+    expect((await get(server, '/inspect', { headers: withCookie })).status).toBe(200);
+    expect((await get(server, '/inspect', { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);
+    const feed = await FeedReader.open(server, withCookie);
+    expect((await feed.next()).reset).toBe(true);
+    feed.close();
+  });
+});

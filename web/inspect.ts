@@ -1,0 +1,160 @@
+/**
+ * The lifecycle page: reads the server-sent events of /inspect/events (src/live-view.ts)
+ * and fills in the tiles, the count badges of the generated state chart, the live feed
+ * and the totals. The page holds no message text because the feed carries none.
+ */
+import { byId, clockTime, element } from './dom.js';
+
+/** One update, as src/live-view.ts's LiveUpdate sends it. */
+interface LiveUpdate {
+  reset: boolean;
+  states: Record<string, number>;
+  totals: { opened: number; joined: number; closed: number };
+  errors: Record<string, number>;
+  leaves: Record<string, number>;
+  entries: Entry[];
+  skipped: number;
+}
+
+interface Entry {
+  at: number;
+  kind: 'opened' | 'joined' | 'left' | 'error' | 'closed' | 'crashed';
+  conn: string;
+  name?: string | null;
+  cause?: string;
+  code?: string | number;
+}
+
+const CAUSES: Record<string, string> = {
+  close: 'closed the connection',
+  heartbeat: 'missed a heartbeat',
+  slow: 'too slow to read (unsent data over the limit)',
+  policy: 'broke a rule (policy close)',
+  shutdown: 'server shutting down',
+  error: 'internal error',
+};
+/** Causes where the server ended the client: shown as kicks. */
+const KICKS = new Set(['slow', 'heartbeat', 'policy']);
+
+const CLOSE_CODES: Record<number, string> = {
+  1000: 'normal',
+  1001: 'going away',
+  1005: 'no code',
+  1006: 'dropped, no close frame',
+  1008: 'policy',
+  1009: 'frame too big',
+  1011: 'internal error',
+  1013: 'server full',
+};
+
+const MAX_SHOWN = 300;
+
+const status = byId('status');
+const feed = byId('feed');
+const feedEmpty = byId('feed-empty');
+const badges = [...document.querySelectorAll<SVGTextElement>('[data-count]')];
+
+const events = new EventSource('/inspect/events');
+events.addEventListener('open', () => setStatus('live', 'live'));
+events.addEventListener('error', () => {
+  if (events.readyState === EventSource.CLOSED) setStatus('down', 'disconnected — reload the page');
+  else setStatus('waiting', 'reconnecting…');
+});
+events.addEventListener('message', (event: MessageEvent<string>) => apply(JSON.parse(event.data) as LiveUpdate));
+
+function setStatus(state: string, text: string): void {
+  status.dataset.state = state;
+  status.textContent = text;
+}
+
+function apply(update: LiveUpdate): void {
+  const open = Object.entries(update.states)
+    .filter(([path]) => !path.includes('.'))
+    .reduce((sum, [, count]) => sum + count, 0);
+  for (const badge of badges) {
+    const path = badge.dataset.count ?? '';
+    const box = badge.closest('.state');
+    const isTerminal = box?.classList.contains('terminal') ?? false;
+    const count = path === '' ? open : isTerminal ? update.totals.closed : (update.states[path] ?? 0);
+    badge.textContent = String(count);
+    // The machine's own box and the terminal state hold totals, not a place anyone is in.
+    box?.classList.toggle('occupied', count > 0 && !isTerminal && path !== '');
+  }
+  setTile('tile-open', open);
+  setTile('tile-awaiting', countOf(update.states, 'awaitingName'));
+  setTile('tile-registered', countOf(update.states, 'registered'));
+  setTile('tile-opened', update.totals.opened);
+  setTile('tile-closed', update.totals.closed);
+
+  if (update.reset) feed.replaceChildren();
+  for (const entry of update.entries) feed.prepend(renderEntry(entry, !update.reset));
+  if (update.skipped > 0) feed.prepend(element('li', 'skipped', `… ${update.skipped} more, not shown`));
+  while (feed.children.length > MAX_SHOWN) feed.lastElementChild?.remove();
+  feedEmpty.hidden = feed.children.length > 0;
+
+  fillTable('errors', update.errors);
+  fillTable('leaves', update.leaves, (cause) => CAUSES[cause] ?? cause);
+}
+
+/** The count of the state with this name, wherever it sits (`open.registered`). */
+function countOf(states: Record<string, number>, name: string): number {
+  return Object.entries(states).find(([path]) => path === name || path.endsWith(`.${name}`))?.[1] ?? 0;
+}
+
+function setTile(id: string, value: number): void {
+  const tile = byId(id);
+  if (tile.textContent === String(value)) return;
+  tile.textContent = String(value);
+  tile.classList.remove('bump');
+  void tile.offsetWidth; // restart the animation
+  tile.classList.add('bump');
+}
+
+function renderEntry(entry: Entry, fresh: boolean): HTMLElement {
+  const { tag, parts } = describe(entry);
+  const item = element('li', fresh ? 'fresh' : '');
+  item.dataset.kind = tag;
+  const what = element('span', 'what');
+  what.append(...parts);
+  item.append(element('time', '', clockTime(entry.at, true)), element('span', `kind ${tag}`, tag), what);
+  return item;
+}
+
+/** The tag and the words of one entry; names and codes go in as text nodes, never markup. */
+function describe(entry: Entry): { tag: string; parts: Array<string | Node> } {
+  const who = entry.name ? `${entry.name} (${entry.conn})` : entry.conn;
+  switch (entry.kind) {
+    case 'opened':
+      return { tag: 'opened', parts: [`${entry.conn} connected`] };
+    case 'joined':
+      return { tag: 'joined', parts: [`${entry.conn} joined as `, element('strong', '', entry.name ?? '')] };
+    case 'left': {
+      const cause = entry.cause ?? 'close';
+      return { tag: KICKS.has(cause) ? 'kicked' : 'left', parts: [element('strong', '', entry.name ?? ''), ` left: ${CAUSES[cause] ?? cause}`] };
+    }
+    case 'error':
+      return { tag: 'error', parts: [element('code', '', String(entry.code)), ` to ${who}`] };
+    case 'closed': {
+      const code = Number(entry.code);
+      return { tag: 'closed', parts: [`${entry.conn} closed · ${code} ${CLOSE_CODES[code] ?? ''}`] };
+    }
+    case 'crashed':
+      return { tag: 'crashed', parts: [`${entry.conn}: its actor crashed (closed with 1011)`] };
+  }
+}
+
+function fillTable(id: string, counts: Record<string, number>, explain?: (key: string) => string): void {
+  const rows = Object.entries(counts)
+    .filter(([, count]) => count > 0)
+    .sort(([, a], [, b]) => b - a)
+    .map(([key, count]) => {
+      const row = element('tr');
+      const name = element('td');
+      name.append(element('code', '', key));
+      if (explain !== undefined) name.append(` ${explain(key)}`);
+      row.append(name, element('td', '', String(count)));
+      return row;
+    });
+  byId(id).replaceChildren(...rows);
+  byId(`${id}-empty`).hidden = rows.length > 0;
+}
