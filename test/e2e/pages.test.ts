@@ -1,0 +1,150 @@
+/**
+ * The served pages in a real browser: Debian's Chromium through playwright-core, against a
+ * real server on 127.0.0.1. Two people chat; a taken name and a too-fast sender see their
+ * errors; /inspect follows joins and leaves; nothing overflows a phone-sized window. Any
+ * error a page logs (a failed script, a refused content policy) fails the test.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { connectionMachine } from '../../machines/connection.machine.js';
+import type { Config } from '../../src/config.js';
+import { statePathsOf } from '../../src/statechart.js';
+import { startTestServer, type TestServer } from '../support/ws-client.js';
+import { chromiumAvailable, launchChromium, type Browser } from './browser.js';
+import { askForName, joinChat, say, waitForMessage, WAIT_MS } from './chat-page.js';
+
+const available = chromiumAvailable();
+
+describe.skipIf(!available)('pages in Chromium', () => {
+  let browser: Browser;
+  const pages: Page[] = [];
+  const servers: TestServer[] = [];
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  // Pages close before their server, so that no page sees its server vanish.
+  afterEach(async () => {
+    await Promise.all(pages.splice(0).map((page) => page.close()));
+    await Promise.all(servers.splice(0).map((server) => server.close()));
+    const problems = browser.problems.splice(0);
+    expect(problems, 'errors the pages logged').toEqual([]);
+  });
+
+  async function serve(overrides: Partial<Config> = {}): Promise<string> {
+    const server = await startTestServer(overrides);
+    servers.push(server);
+    return `http://127.0.0.1:${server.port}`;
+  }
+
+  async function tab(viewport?: { width: number; height: number }): Promise<Page> {
+    const page = await browser.newPage(viewport);
+    pages.push(page);
+    return page;
+  }
+
+  const onlineNames = (page: Page) => page.locator('#online-list .name').allTextContents();
+
+  it('lets two people chat through the server', async () => {
+    const base = await serve();
+    const alice = await tab();
+    const bob = await tab();
+    await joinChat(alice, base, 'Alice');
+    await joinChat(bob, base, 'Bob');
+    await alice.locator('.event.join', { hasText: 'Bob joined' }).waitFor({ timeout: WAIT_MS });
+    expect(await onlineNames(alice)).toEqual(['Alice (you)', 'Bob']);
+    expect(await onlineNames(bob)).toEqual(['Alice', 'Bob (you)']);
+
+    await say(bob, 'Hello Alice!');
+    await waitForMessage(alice, 'Hello Alice!');
+    await waitForMessage(bob, 'Hello Alice!', true);
+    expect(await alice.locator('.message:not(.own) .sender').last().textContent()).toBe('Bob');
+
+    await say(alice, 'Hi Bob, line one\nand line two');
+    await waitForMessage(bob, 'line two');
+    expect(await bob.locator('.message .text').last().textContent()).toBe('Hi Bob, line one\nand line two');
+
+    await bob.close();
+    await alice.locator('.event.leave', { hasText: 'Bob left' }).waitFor({ timeout: WAIT_MS });
+    expect(await onlineNames(alice)).toEqual(['Alice (you)']);
+  });
+
+  it('shows a taken name as an error, then joins under another name', async () => {
+    const base = await serve();
+    await joinChat(await tab(), base, 'Alice');
+    const second = await tab();
+    await second.goto(`${base}/`);
+    await askForName(second, 'ALICE');
+    const error = second.locator('#join-error');
+    await error.waitFor({ state: 'visible', timeout: WAIT_MS });
+    expect(await error.textContent()).toBe('“ALICE” is already taken. Try another name.');
+    expect(await second.locator('#room-view').isHidden()).toBe(true);
+
+    await askForName(second, 'Alicia');
+    await second.locator('#room-view').waitFor({ state: 'visible', timeout: WAIT_MS });
+    expect(await error.isHidden()).toBe(true);
+    expect(await onlineNames(second)).toEqual(['Alice', 'Alicia (you)']);
+  });
+
+  it('tells a sender who is too fast that they are rate limited', async () => {
+    const base = await serve({ rateBurst: 1, ratePerSec: 1 });
+    const page = await tab();
+    await joinChat(page, base, 'Speedy');
+    await say(page, 'first');
+    await say(page, 'second, too soon');
+    const notice = page.locator('#chat-error');
+    await notice.waitFor({ state: 'visible', timeout: WAIT_MS });
+    expect(await notice.textContent()).toContain('You’re sending messages too fast');
+    await waitForMessage(page, 'first', true);
+    expect(await page.locator('.message .text', { hasText: 'second' }).count()).toBe(0);
+  });
+
+  it('/inspect counts a join and a leave as they happen', async () => {
+    const base = await serve({ inspectPage: true });
+    const inspect = await tab({ width: 1280, height: 900 });
+    await inspect.goto(`${base}/inspect`);
+    await inspect.locator('#status', { hasText: 'live' }).waitFor({ timeout: WAIT_MS });
+    const registered = inspect.locator('#tile-registered');
+    const badge = inspect.locator('svg.statechart [data-count="open.registered"]');
+    expect(await registered.textContent()).toBe('0');
+    // The chart is the generated one: every state of the connection machine has its box.
+    for (const state of statePathsOf(connectionMachine)) {
+      expect(await inspect.locator(`svg.statechart [data-state="${state}"]`).count(), state).toBe(1);
+    }
+
+    const visitor = await tab();
+    await joinChat(visitor, base, 'Visitor');
+    await inspect.locator('#tile-registered', { hasText: /^1$/ }).waitFor({ timeout: WAIT_MS });
+    expect(await badge.textContent()).toBe('1');
+    await inspect.locator('#feed li', { hasText: 'joined as Visitor' }).waitFor({ timeout: WAIT_MS });
+
+    await visitor.close();
+    await inspect.locator('#tile-registered', { hasText: /^0$/ }).waitFor({ timeout: WAIT_MS });
+    expect(await badge.textContent()).toBe('0');
+    expect(await inspect.locator('svg.statechart [data-count="closed"]').textContent()).toBe('1');
+    await inspect.locator('#feed li', { hasText: 'Visitor left: closed the connection' }).waitFor({ timeout: WAIT_MS });
+  });
+
+  it('fits a phone-sized window without sideways scrolling', async () => {
+    const base = await serve({ inspectPage: true });
+    const phone = { width: 360, height: 740 };
+    const overflow = (page: Page) => page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+    const chat = await tab(phone);
+    await chat.goto(`${base}/`);
+    expect(await overflow(chat)).toBe(0);
+    await joinChat(chat, base, 'Pocket');
+    await say(chat, 'a'.repeat(300));
+    await waitForMessage(chat, 'aaaa', true);
+    expect(await overflow(chat)).toBe(0);
+    expect((await chat.locator('#composer').boundingBox())!.width).toBeLessThanOrEqual(phone.width);
+    const inspect = await tab(phone);
+    await inspect.goto(`${base}/inspect`);
+    await inspect.locator('#status', { hasText: 'live' }).waitFor({ timeout: WAIT_MS });
+    expect(await overflow(inspect)).toBe(0);
+  });
+});
