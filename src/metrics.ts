@@ -55,25 +55,8 @@ export class Metrics {
 
   /** @param countStates reads the live connections per machine state (called on every scrape) */
   constructor(countStates: () => StateCounts) {
-    const read = () => ({ messages: this.messagesReceived, deliveries: this.deliveries });
-    new Counter({
-      name: 'chat_messages_received_total',
-      help: "chat messages accepted from this server's clients and broadcast",
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(read().messages);
-      },
-    });
-    new Counter({
-      name: 'chat_deliveries_total',
-      help: 'frames written to clients by broadcasts (joins, messages, leaves; one per recipient)',
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(read().deliveries);
-      },
-    });
+    this.readAtScrape('chat_messages_received_total', "chat messages accepted from this server's clients and broadcast", () => this.messagesReceived);
+    this.readAtScrape('chat_deliveries_total', 'frames written to clients by broadcasts (joins, messages, leaves; one per recipient)', () => this.deliveries);
     new Gauge({
       name: 'chat_connections',
       help: 'open connections by connection machine state',
@@ -129,6 +112,19 @@ export class Metrics {
   async render(): Promise<{ contentType: string; body: string }> {
     const body = (await this.registry.metrics()) + (await processMetrics().metrics());
     return { contentType: this.registry.contentType, body };
+  }
+
+  /** A counter whose value is a plain number kept elsewhere, copied in when scraped. */
+  private readAtScrape(name: string, help: string, read: () => number): void {
+    new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
   }
 
   private counter(name: string, help: string, labelNames: string[] = []): Counter<string> {

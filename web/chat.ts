@@ -64,8 +64,7 @@ joinForm.addEventListener('submit', (event) => {
   const name = nameInput.value.trim();
   if (name === '') return showJoinError('Enter a name first.');
   asked = name;
-  joinButton.disabled = true;
-  joinButton.textContent = 'Joining…';
+  setJoining(true);
   joinError.hidden = true;
   open()
     .then((ws) => ws.send(JSON.stringify({ sender: name, text: '' })))
@@ -162,17 +161,21 @@ function showJoin(name: string): void {
   meLabel.hidden = true;
   status.hidden = true;
   notice.hidden = true;
-  joinButton.disabled = false;
-  joinButton.textContent = 'Join';
+  setJoining(false);
   nameInput.value = name;
   nameInput.focus();
+}
+
+/** While a name is being asked for, the button says so and cannot be pressed again. */
+function setJoining(joining: boolean): void {
+  joinButton.disabled = joining;
+  joinButton.textContent = joining ? 'Joining…' : 'Join';
 }
 
 function showJoinError(text: string): void {
   joinError.textContent = text;
   joinError.hidden = false;
-  joinButton.disabled = false;
-  joinButton.textContent = 'Join';
+  setJoining(false);
   nameInput.focus();
   nameInput.select();
 }
@@ -231,7 +234,7 @@ function addMessage(frame: Extract<ServerFrame, { type: 'message' }>): void {
 }
 
 function addEvent(kind: 'join' | 'leave', text: string): void {
-  append(element('li', `event ${kind}`, text), false);
+  append(element('li', `event pill ${kind}`, text), false);
 }
 
 function append(item: HTMLElement, own: boolean): void {
