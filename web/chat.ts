@@ -22,6 +22,7 @@ const FRIENDLY_ERRORS: Record<string, (name: string) => string> = {
   rate_limited: () => 'You’re sending messages too fast. Wait a moment, then try again.',
   invalid_message: () => 'That message is empty or too long.',
   server_unavailable: () => 'The chat is unavailable for a moment. Try again shortly.',
+  name_lost: () => 'The chat lost your name while it was unavailable. Join again.',
 };
 
 const CLOSE_REASONS: Record<number, string> = {
@@ -31,6 +32,7 @@ const CLOSE_REASONS: Record<number, string> = {
   1009: 'That message was too large, so the server closed the connection.',
   1011: 'The server hit an internal error.',
   1013: 'The server is full right now.',
+  4001: 'The chat lost your name while it was unavailable.',
 };
 
 const MAX_SHOWN = 500;

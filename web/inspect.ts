@@ -32,9 +32,10 @@ const CAUSES: Record<string, string> = {
   policy: 'broke a rule (policy close)',
   shutdown: 'server shutting down',
   error: 'internal error',
+  lost: 'name given up during a store outage (cluster)',
 };
 /** Causes where the server ended the client: shown as kicks. */
-const KICKS = new Set(['slow', 'heartbeat', 'policy']);
+const KICKS = new Set(['slow', 'heartbeat', 'policy', 'lost']);
 
 const CLOSE_CODES: Record<number, string> = {
   1000: 'normal',
@@ -45,6 +46,7 @@ const CLOSE_CODES: Record<number, string> = {
   1009: 'frame too big',
   1011: 'internal error',
   1013: 'server full',
+  4001: 'name lost (cluster)',
 };
 
 const MAX_SHOWN = 300;
