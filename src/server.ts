@@ -86,7 +86,13 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   if (config.inspectPage && config.inspectToken === null && !isLoopback(config.host)) log.warn({ path: '/inspect' }, 'lifecycle page open to anyone who can reach the port (set INSPECT_TOKEN)');
   hub.start();
   // The roster every welcome lists must be the cluster's before the first client arrives.
-  if (cluster !== null) await rosterDelivered(cluster).catch((err: unknown) => { hub.stop(); throw err; });
+  if (cluster !== null) {
+    await rosterDelivered(cluster).catch(async (err: unknown) => {
+      hub.stop();
+      await inspection?.close();
+      throw err;
+    });
+  }
 
   const wss = new WebSocketServer({
     noServer: true,
