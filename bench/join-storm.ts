@@ -1,0 +1,90 @@
+/**
+ * Join storm, then idle memory: N clients connect and register as fast as the server takes
+ * them (each join announced to everyone online: N(N−1)/2 deliveries), then sit idle while
+ * the server's resident memory is read after a full collection.
+ *
+ * - joins/s: N / time from the first connect until every client has seen every join;
+ * - RSS per registered idle connection: (RSS idle with N − RSS before any client) / N.
+ *
+ *   npm run bench -- --only storm            (N = 3,000; --large adds N = 10,000)
+ */
+import { Load } from './load.js';
+import type { Figure } from './report.js';
+import { readFileSync } from 'node:fs';
+import { isMain, runBench, within, type BenchContext, type Scenario } from './runner.js';
+import { Target, TARGETS, type TargetKind } from './target.js';
+
+interface StormResult {
+  joinsPerSec: number;
+  serverCpuUsPerJoin: number;
+  clientCpuUsPerJoin: number;
+  rssPerConnectionKiB: number;
+  heapPerConnectionKiB: number;
+}
+
+/** Source addresses for `clients` connections: one while the ephemeral ports suffice. */
+function sourceAddresses(clients: number): string[] {
+  const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  const ports = (high ?? 60999) - (low ?? 32768);
+  // Leave room for TIME_WAIT leftovers of the previous server's run.
+  const needed = Math.ceil(clients / (ports / 2));
+  return needed <= 1 ? [] : Array.from({ length: needed }, (_, i) => `127.0.0.${i + 1}`);
+}
+
+async function runOne(ctx: BenchContext, kind: TargetKind, clients: number): Promise<StormResult> {
+  const target = ctx.track(await Target.start(kind, { maxConnections: clients + 100, profileDir: ctx.options.profileDir, logLevel: ctx.options.logLevel }));
+  const load = ctx.track(
+    await Load.start({ clients, senders: 0, processes: ctx.options.processes, localAddresses: sourceAddresses(clients), concurrency: 50 }),
+  );
+  try {
+    const before = await target.settledMemory();
+    ctx.progress(`${kind}: join storm of ${clients} clients`);
+    const started = performance.now();
+    const server0 = target.sample().cpuUs;
+    const client0 = load.cpu().cpuUs;
+    // Bounded: even at a tenth of the reference's usual rate this ends well inside it.
+    await within(20 * 60_000, `${kind}: join storm`, load.connect(target.url));
+    const seconds = (performance.now() - started) / 1000;
+    const serverCpuUs = target.sample().cpuUs - server0;
+    const clientCpuUs = load.cpu().cpuUs - client0;
+    ctx.progress(`${kind}: ${(clients / seconds).toFixed(0)} joins/s`);
+
+    const idle = await target.settledMemory();
+    return {
+      joinsPerSec: clients / seconds,
+      serverCpuUsPerJoin: serverCpuUs / clients,
+      clientCpuUsPerJoin: clientCpuUs / clients,
+      rssPerConnectionKiB: (idle.rssBytes - before.rssBytes) / clients / 1024,
+      heapPerConnectionKiB: (idle.heapUsedBytes - before.heapUsedBytes) / clients / 1024,
+    };
+  } finally {
+    await load.close();
+    await target.stop();
+  }
+}
+
+/** The storm at `clients` (default: --storm-clients); a fixed count gets its own figure names. */
+export function joinStorm(clients?: number): Scenario {
+  const prefix = clients === undefined ? '' : `n${clients}.`;
+  return {
+    name: clients === undefined ? 'storm' : `storm-${clients}`,
+    async run(ctx) {
+      const n = clients ?? ctx.options.stormClients;
+      const results = {} as Record<TargetKind, StormResult>;
+      for (const kind of TARGETS) results[kind] = await runOne(ctx, kind, n);
+      const { reference: ref, chat } = results;
+      const both = (key: string, label: string, unit: string, decimals: number, pick: (r: StormResult) => number, target?: Figure['target']): Figure => ({
+        key: prefix + key, label, unit, decimals, reference: pick(ref), chat: pick(chat), ...(target === undefined ? {} : { target }),
+      });
+      return [
+        both('storm.joinsPerSec', `join storm (N=${n}): joins/s`, '', 0, (r) => r.joinsPerSec, { op: '>=', ratio: 0.8 }),
+        both('storm.serverCpuUsPerJoin', 'join storm: server CPU per join', 'µs', 0, (r) => r.serverCpuUsPerJoin),
+        both('storm.clientCpuUsPerJoin', 'join storm: client CPU per join', 'µs', 0, (r) => r.clientCpuUsPerJoin),
+        both('idle.rssKiBPerConnection', `idle RSS per registered connection (N=${n})`, 'KiB', 1, (r) => r.rssPerConnectionKiB, { op: '<=', ratio: 1.3 }),
+        both('idle.heapKiBPerConnection', `idle JS heap per registered connection (N=${n})`, 'KiB', 1, (r) => r.heapPerConnectionKiB),
+      ];
+    },
+  };
+}
+
+if (isMain(import.meta.url)) await runBench([joinStorm()], process.argv.slice(2));

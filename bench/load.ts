@@ -1,0 +1,175 @@
+/**
+ * The client side of a bench run: several load processes (bench/load-client.ts), each
+ * holding a share of the clients, driven together over IPC. The client side runs in its own
+ * processes so that its CPU can be read apart from the server's.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { Histogram } from './histogram.js';
+import { cpuOf } from './proc.js';
+
+export type LoadCommand =
+  | {
+      cmd: 'connect';
+      url: string;
+      /** This process's clients are `b<first>` … `b<first + count - 1>`. */
+      first: number;
+      count: number;
+      /** Clients in the whole run: a client is complete once it knows of that many users. */
+      total: number;
+      /** Global client index of each sender slot. */
+      senders: number[];
+      localAddresses: string[];
+      /** Handshakes in progress at once, per process. */
+      concurrency: number;
+    }
+  | { cmd: 'ping' }
+  | { cmd: 'measure'; on: boolean }
+  | { cmd: 'saturate'; window: number }
+  | { cmd: 'pace'; perSenderPerSec: number; startUs: number }
+  | { cmd: 'stop' }
+  | { cmd: 'drain'; finals: number[]; timeoutMs: number }
+  | { cmd: 'report' }
+  | { cmd: 'close' };
+
+export interface LoadReport {
+  deliveries: number;
+  latency: { counts: number[]; max: number };
+  problems: Record<'duplicates' | 'orderViolations' | 'errors' | 'leaves' | 'closes' | 'badFrames', number>;
+  /** Per sender slot: distinct messages received, summed over this process's clients. */
+  received: number[];
+}
+
+export interface LoadOptions {
+  clients: number;
+  senders: number;
+  processes: number;
+  /** Source addresses to spread clients over (127.0.0.x), when ephemeral ports run short. */
+  localAddresses: string[];
+  concurrency: number;
+}
+
+/** Where each sender slot lives: spread evenly over the clients, so over the processes. */
+export function senderIndices(clients: number, senders: number): number[] {
+  return Array.from({ length: senders }, (_, s) => Math.floor((s * clients) / senders));
+}
+
+class LoadProcess {
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+  constructor(readonly child: ChildProcess) {
+    child.on('message', (message: { id: number; result?: unknown; error?: string }) => {
+      const waiter = this.pending.get(message.id);
+      this.pending.delete(message.id);
+      if (message.error !== undefined) waiter?.reject(new Error(message.error));
+      else waiter?.resolve(message.result);
+    });
+    child.on('exit', (code) => {
+      for (const waiter of this.pending.values()) waiter.reject(new Error(`load process exited (${String(code)})`));
+      this.pending.clear();
+    });
+  }
+
+  call<T>(command: LoadCommand): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.child.send({ id, command });
+    });
+  }
+}
+
+export class Load {
+  private constructor(
+    private readonly processes: LoadProcess[],
+    readonly options: LoadOptions,
+  ) {}
+
+  /** Resolves once every load process has started and listens for commands. */
+  static async start(options: LoadOptions): Promise<Load> {
+    const processes = Array.from({ length: options.processes }, () =>
+      new LoadProcess(fork(new URL('./load-client.ts', import.meta.url), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })),
+    );
+    const load = new Load(processes, options);
+    try {
+      await Promise.all(processes.map((p) => p.call({ cmd: 'ping' })));
+    } catch (err) {
+      load.kill();
+      throw err;
+    }
+    return load;
+  }
+
+  get pids(): number[] {
+    return this.processes.map((p) => p.child.pid!);
+  }
+
+  cpu(): { cpuUs: number; systemUs: number } {
+    return cpuOf(this.pids);
+  }
+
+  /** Connects and registers every client; resolves once each has seen every join. */
+  async connect(url: string): Promise<void> {
+    const { clients, processes, senders } = this.options;
+    const slots = senderIndices(clients, senders);
+    await Promise.all(
+      this.processes.map((p, i) => {
+        const first = Math.floor((i * clients) / processes);
+        const count = Math.floor(((i + 1) * clients) / processes) - first;
+        return p.call({
+          cmd: 'connect', url, first, count, total: clients, senders: slots,
+          localAddresses: this.options.localAddresses, concurrency: this.options.concurrency,
+        });
+      }),
+    );
+  }
+
+  async all(command: LoadCommand): Promise<unknown[]> {
+    return Promise.all(this.processes.map((p) => p.call(command)));
+  }
+
+  /** Stops every sender; the last seq each sent, by slot. */
+  async stop(): Promise<number[]> {
+    const finals: number[] = new Array(this.options.senders).fill(0);
+    for (const part of (await this.all({ cmd: 'stop' })) as Record<number, number>[]) {
+      for (const [slot, seq] of Object.entries(part)) finals[Number(slot)] = seq;
+    }
+    return finals;
+  }
+
+  async drain(finals: number[], timeoutMs: number): Promise<boolean> {
+    const done = (await this.all({ cmd: 'drain', finals, timeoutMs })) as boolean[];
+    return done.every(Boolean);
+  }
+
+  async report(): Promise<{ deliveries: number; latency: Histogram; problems: LoadReport['problems']; received: number[] }> {
+    const parts = (await this.all({ cmd: 'report' })) as LoadReport[];
+    const latency = new Histogram();
+    const received: number[] = new Array(this.options.senders).fill(0);
+    const problems = { duplicates: 0, orderViolations: 0, errors: 0, leaves: 0, closes: 0, badFrames: 0 };
+    let deliveries = 0;
+    for (const part of parts) {
+      deliveries += part.deliveries;
+      latency.merge(part.latency);
+      part.received.forEach((n, s) => (received[s]! += n));
+      for (const key of Object.keys(problems) as (keyof typeof problems)[]) problems[key] += part.problems[key];
+    }
+    return { deliveries, latency, problems, received };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.processes.map(async (p) => {
+        if (p.child.exitCode !== null) return;
+        const exited = once(p.child, 'exit');
+        await p.call({ cmd: 'close' }).catch(() => undefined);
+        await exited;
+      }),
+    );
+  }
+
+  kill(): void {
+    for (const p of this.processes) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  }
+}

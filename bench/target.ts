@@ -1,0 +1,93 @@
+/**
+ * A server under test, in its own process: this chat server or the bare-ws reference.
+ * Both run under the same Node flags and loader, so the only difference is the server.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { readProc, type ProcSample } from './proc.js';
+
+export type TargetKind = 'reference' | 'chat';
+
+export const TARGETS: readonly TargetKind[] = ['reference', 'chat'];
+
+const ENTRY: Record<TargetKind, URL> = {
+  reference: new URL('./reference-server.ts', import.meta.url),
+  chat: new URL('./chat-server.ts', import.meta.url),
+};
+
+export interface TargetOptions {
+  /** Connections the server must accept (beyond its default cap). */
+  maxConnections: number;
+  /** Write a V8 CPU profile (--cpu-prof) into this directory when the server stops. */
+  profileDir: string | null;
+  logLevel: string;
+}
+
+export class Target {
+  private constructor(
+    readonly kind: TargetKind,
+    private readonly child: ChildProcess,
+    readonly port: number,
+  ) {}
+
+  static async start(kind: TargetKind, options: TargetOptions): Promise<Target> {
+    const execArgv = ['--import', 'tsx', '--expose-gc'];
+    if (options.profileDir !== null) {
+      // One directory per server: the loader's worker thread writes a profile of its own.
+      const dir = join(options.profileDir, kind);
+      mkdirSync(dir, { recursive: true });
+      execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
+    }
+    const child = fork(ENTRY[kind], [], {
+      execArgv,
+      // Production settings but for the rate limit (the load is the point) and the cap.
+      env: {
+        ...process.env,
+        LOG_LEVEL: options.logLevel,
+        RATE_BURST: '0',
+        MAX_CONNECTIONS: String(options.maxConnections),
+      },
+      // Logs go nowhere: the bench reads the process, not its output.
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const exited = once(child, 'exit').then(([code]) => {
+      throw new Error(`${kind} server exited (${String(code)}) before it was ready`);
+    });
+    const [ready] = (await Promise.race([once(child, 'message'), exited])) as [{ type: string; port: number }];
+    return new Target(kind, child, ready.port);
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}/ws`;
+  }
+
+  sample(): ProcSample {
+    return readProc(this.pid);
+  }
+
+  /** Full collection in the server, then its resident memory as the kernel sees it. */
+  async settledMemory(): Promise<{ rssBytes: number; heapUsedBytes: number }> {
+    this.child.send({ type: 'gc' });
+    const [reply] = (await once(this.child, 'message')) as [{ type: string; heapUsedBytes: number }];
+    return { rssBytes: this.sample().rssBytes, heapUsedBytes: reply.heapUsedBytes };
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = once(this.child, 'exit');
+    this.child.send({ type: 'stop' });
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}
