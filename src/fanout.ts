@@ -1,27 +1,52 @@
 /**
- * The hot path: one broadcast, serialized once, written to every member's socket in a
- * plain loop. No actor events, log calls or allocations per recipient.
+ * The hot path: one broadcast, encoded once as a complete WebSocket frame, written to every
+ * member's TCP socket in a plain loop. No actor events, log calls or allocations of ours per
+ * recipient.
+ *
+ * Frames bound for one socket within one event-loop turn go out in one system call: the
+ * first write of a turn corks the socket, and one `setImmediate` per turn uncorks every
+ * socket written to. Under load a turn carries many broadcasts, so the server makes far
+ * fewer system calls (and loopback TCP segments) than it delivers frames. Everything else
+ * written to a corked socket (ws's pongs, error replies, close frames) queues behind in
+ * order, so batching never reorders what one client sees.
  */
-import type { WebSocket } from 'ws';
+import { WebSocket } from 'ws';
 import type { HubEmitted, ServerFrame } from '../machines/events.js';
+import { encodeTextFrame } from './ws-frame.js';
 
-/** The part of a ws socket that fanout writes to; tests pass a recording stand-in. */
-export type FrameSink = Pick<WebSocket, 'readyState' | 'OPEN' | 'bufferedAmount'> & {
-  send(data: Buffer, options: { binary: false }): void;
-};
+/** One member as fanout writes to it; tests pass recording stand-ins. */
+export interface FrameSink {
+  /** Frames go only while the WebSocket is OPEN: never after a close frame either way. */
+  readonly ws: { readonly readyState: number };
+  /** The TCP socket under it, which takes whole encoded frames. */
+  readonly socket: {
+    cork(): void;
+    uncork(): void;
+    write(frame: Buffer): unknown;
+    /** Bytes written and not yet taken by the kernel. */
+    readonly writableLength: number;
+  };
+}
 
 type Broadcast = Extract<HubEmitted, { type: 'broadcast' }>;
 
-/** ws reads this on every send; one shared object instead of one per call. */
-const TEXT_FRAME = { binary: false } as const;
+interface Member {
+  readonly id: string;
+  readonly sink: FrameSink;
+  /** Corked this turn, and listed in `corked` to be uncorked at its end. */
+  corked: boolean;
+}
 
 export class Fanout {
-  /** Connection id -> socket, for every member that receives broadcasts. */
-  private readonly members = new Map<string, FrameSink>();
+  /** Connection id -> member, for every member that receives broadcasts. */
+  private readonly members = new Map<string, Member>();
+  /** Members corked this turn; a member that leaves mid-turn is still uncorked here. */
+  private corked: Member[] = [];
+  private readonly flushTurn = () => this.flush();
 
   /**
    * @param maxBufferedBytes a member with more unsent data than this is reported as slow
-   * @param onSlow called (at most once per write) for a member past that limit; it must
+   * @param onSlow called (at most once per broadcast) for a member past that limit; it must
    *   end the member, which is then removed through `remove`
    */
   constructor(
@@ -33,8 +58,8 @@ export class Fanout {
     return this.members.size;
   }
 
-  add(id: string, socket: FrameSink): void {
-    this.members.set(id, socket);
+  add(id: string, sink: FrameSink): void {
+    this.members.set(id, { id, sink, corked: false });
   }
 
   remove(id: string): void {
@@ -47,32 +72,45 @@ export class Fanout {
    * (which publishes its leave) can never put anything ahead of this frame, whatever hub runs.
    */
   broadcast({ frame, author, authorFrame }: Broadcast): void {
-    const data = serialize(frame);
+    const data = encodeTextFrame(JSON.stringify(frame));
     let slow: string[] | null = null;
-    for (const [id, socket] of this.members) {
-      if (id !== author && this.write(socket, data)) (slow ??= []).push(id);
+    for (const member of this.members.values()) {
+      if (member.id !== author && this.write(member, data)) (slow ??= []).push(member.id);
     }
-    const socket = authorFrame === null ? undefined : this.members.get(author);
-    if (socket !== undefined && this.write(socket, serialize(authorFrame!))) (slow ??= []).push(author);
+    const own = authorFrame === null ? undefined : this.members.get(author);
+    if (own !== undefined && this.write(own, encodeTextFrame(JSON.stringify(authorFrame)))) (slow ??= []).push(author);
     if (slow !== null) for (const id of slow) this.onSlow(id);
   }
 
+  /** Uncorks every socket written to this turn: each sends its frames in one go. */
+  flush(): void {
+    const corked = this.corked;
+    if (corked.length === 0) return;
+    this.corked = [];
+    for (const member of corked) {
+      member.corked = false;
+      member.sink.socket.uncork();
+    }
+  }
+
   /** Writes one frame; true when the socket has fallen too far behind. */
-  private write(socket: FrameSink, data: Buffer): boolean {
+  private write(member: Member, data: Buffer): boolean {
+    const { ws, socket } = member.sink;
     // A socket being closed stays a member until its actor has told the hub; skip it.
-    if (socket.readyState !== socket.OPEN) return false;
-    socket.send(data, TEXT_FRAME);
+    if (ws.readyState !== WebSocket.OPEN) return false;
+    if (!member.corked) {
+      if (this.corked.length === 0) setImmediate(this.flushTurn);
+      member.corked = true;
+      this.corked.push(member);
+      socket.cork();
+    }
+    socket.write(data);
     // Never wait on a slow reader: past the limit it is ended, and nobody else notices.
-    return socket.bufferedAmount > this.maxBufferedBytes;
+    return socket.writableLength > this.maxBufferedBytes;
   }
 }
 
-/** One UTF-8 buffer per frame, shared by every socket it is written to. */
-export function serialize(frame: ServerFrame): Buffer {
-  return Buffer.from(JSON.stringify(frame));
-}
-
-/** Writes one frame to one socket (errors and welcomes-to-one): the same bytes fanout writes. */
-export function sendFrame(socket: FrameSink, frame: ServerFrame): void {
-  if (socket.readyState === socket.OPEN) socket.send(serialize(frame), TEXT_FRAME);
+/** Writes one frame to one socket (errors to one client): through ws, in order with the rest. */
+export function sendFrame(ws: Pick<WebSocket, 'readyState' | 'send'>, frame: ServerFrame): void {
+  if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
 }

@@ -6,6 +6,7 @@
  *   hub 'member.joined'/'member.left' ─▶ fanout membership;  hub 'broadcast' ─▶ fanout
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -39,6 +40,8 @@ const CLOSE_GRACE_MS = 2_000;
 
 interface Connection {
   socket: WebSocket;
+  /** The TCP socket under `socket`: fanout writes whole frames to it. */
+  tcp: Socket;
   log: Logger;
 }
 
@@ -68,7 +71,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   hub.on('member.joined', ({ id, name }) => {
     const connection = connections.get(id);
     if (connection === undefined) return;
-    fanout.add(id, connection.socket);
+    fanout.add(id, { ws: connection.socket, socket: connection.tcp });
     connection.log.info({ name }, 'registered');
   });
   hub.on('member.left', ({ id, name, cause }) => {
@@ -127,7 +130,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const id = `c${++opened}`;
     const connectionLog = log.child({ conn: id });
     connectionLog.info({ ip: req.socket.remoteAddress, origin: req.headers.origin }, 'connection opened');
-    connections.set(id, { socket, log: connectionLog });
+    connections.set(id, { socket, tcp: req.socket, log: connectionLog });
     hub.send({ type: 'conn.open', id, limits });
     const actor = childOf(id);
     if (actor !== undefined) {

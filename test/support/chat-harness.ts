@@ -57,6 +57,13 @@ export interface ChatOptions {
   machines?: Array<typeof hubMachine>;
 }
 
+/** The text of one unmasked WebSocket text frame, as fanout encodes it. */
+function textFramePayload(frame: Buffer): string {
+  const short = frame[1]! & 0x7f;
+  const header = short === 126 ? 4 : short === 127 ? 10 : 2;
+  return frame.toString('utf8', header);
+}
+
 export function createChat(options: ChatOptions = {}) {
   const clock = new SimulatedClock();
   const limits = { ...defaultLimits, ...options.limits };
@@ -115,13 +122,19 @@ export function createChat(options: ChatOptions = {}) {
       },
     };
     const sink: FrameSink = {
-      OPEN: 1,
-      get readyState() {
-        return client.ending === null ? 1 : 3;
+      ws: {
+        get readyState() {
+          return client.ending === null ? 1 : 3;
+        },
       },
-      bufferedAmount: 0,
-      send(data) {
-        client.frames.push(JSON.parse(data.toString('utf8')) as ServerFrame);
+      // Frames arrive at once, corked or not: batching is a socket's business, not the chat's.
+      socket: {
+        cork() {},
+        uncork() {},
+        write(data: Buffer) {
+          client.frames.push(JSON.parse(textFramePayload(data)) as ServerFrame);
+        },
+        writableLength: 0,
       },
     };
     actor.on('frame', ({ frame }) => {
