@@ -107,7 +107,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
 
   const http = createServer((req, res) => answerHttp(req, res));
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     const refusal = refusalFor(req);
     if (refusal !== null) return refuse(socket, refusal);
     upgrading++;
@@ -139,8 +139,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     } else {
       socket.close(closeCodes.internal, closeReasons.internal);
     }
-    // After bindSocket's own 'close' listener: the actor reports the leave first.
-    socket.once('close', (code: number) => {
+    // After bindSocket's own 'close' listener: the actor reports the leave first. (`on`, as
+    // 'close' comes once anyway, and `once` would hold a wrapper per connection.)
+    socket.on('close', (code: number) => {
       connections.delete(id);
       connectionLog.debug({ code }, 'connection closed');
     });
@@ -207,6 +208,15 @@ function pathOf(url: string | undefined): string {
 }
 
 const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
+
+/**
+ * A socket error before or during the upgrade. A plain function, not a closure: this
+ * listener stays on the socket for its whole life, and a closure here would keep the
+ * upgrade request (headers and all) alive with it.
+ */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
 
 /** Answers an upgrade we will not take with a plain HTTP status, then drops the socket. */
 function refuse(socket: Duplex, status: number): void {
