@@ -17,29 +17,60 @@ import { sendFrame } from './fanout.js';
 
 export type ConnectionActor = Actor<typeof connectionMachine>;
 
+type ConnectionEffect = Parameters<Parameters<ConnectionActor['on']>[1]>[0];
+
+/**
+ * The actor and logger behind each bound socket. The socket listeners below are shared
+ * functions that look their connection up here (`this` is the socket), rather than four
+ * closures per connection: what every idle connection holds is the server's memory bill.
+ */
+const bindings = new WeakMap<WebSocket, { actor: ConnectionActor; log: Logger }>();
+
 /** Wires `socket` and `actor` together until either ends. */
 export function bindSocket(socket: WebSocket, actor: ConnectionActor, log: Logger): void {
-  const isRunning = (): boolean => actor.getSnapshot().status === 'active';
+  bindings.set(socket, { actor, log });
+  socket.on('message', onMessage);
+  socket.on('pong', onPong);
+  socket.on('close', onClose);
+  socket.on('error', onError);
+  // One listener for every effect: each event type of its own would cost a Set.
+  actor.on('*', (effect) => carryOut(socket, effect));
+}
 
-  socket.on('message', (data: RawData, isBinary: boolean) => {
-    if (!isRunning()) return;
-    actor.send(readClientFrame(isBinary ? null : textOf(data), Date.now()));
-  });
-  socket.on('pong', () => {
-    if (isRunning()) actor.send({ type: 'client.pong' });
-  });
-  socket.on('close', () => {
-    if (isRunning()) actor.send({ type: 'client.closed' });
-  });
-  // 'close' always follows 'error'; the actor learns of the end there.
-  socket.on('error', (err) => log.debug({ err }, 'socket error'));
+function runningActor(socket: WebSocket): ConnectionActor | undefined {
+  const actor = bindings.get(socket)?.actor;
+  return actor?.getSnapshot().status === 'active' ? actor : undefined;
+}
 
-  actor.on('frame', ({ frame }) => sendFrame(socket, frame));
-  actor.on('close', ({ code, reason }) => socket.close(code, reason));
-  actor.on('terminate', () => socket.terminate());
-  actor.on('ping', () => {
-    if (socket.readyState === socket.OPEN) socket.ping();
-  });
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  runningActor(this)?.send(readClientFrame(isBinary ? null : textOf(data), Date.now()));
+}
+
+function onPong(this: WebSocket): void {
+  runningActor(this)?.send({ type: 'client.pong' });
+}
+
+function onClose(this: WebSocket): void {
+  runningActor(this)?.send({ type: 'client.closed' });
+}
+
+/** 'close' always follows 'error'; the actor learns of the end there. */
+function onError(this: WebSocket, err: Error): void {
+  bindings.get(this)?.log.debug({ err }, 'socket error');
+}
+
+function carryOut(socket: WebSocket, effect: ConnectionEffect): void {
+  switch (effect.type) {
+    case 'frame':
+      return sendFrame(socket, effect.frame);
+    case 'close':
+      return socket.close(effect.code, effect.reason);
+    case 'terminate':
+      return socket.terminate();
+    case 'ping':
+      if (socket.readyState === socket.OPEN) socket.ping();
+      return;
+  }
 }
 
 /**
