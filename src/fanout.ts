@@ -32,7 +32,8 @@ type Broadcast = Extract<HubEmitted, { type: 'broadcast' }>;
 
 interface Member {
   readonly id: string;
-  readonly sink: FrameSink;
+  readonly ws: FrameSink['ws'];
+  readonly socket: FrameSink['socket'];
   /** Corked this turn, and listed in `corked` to be uncorked at its end. */
   corked: boolean;
 }
@@ -59,7 +60,7 @@ export class Fanout {
   }
 
   add(id: string, sink: FrameSink): void {
-    this.members.set(id, { id, sink, corked: false });
+    this.members.set(id, { id, ws: sink.ws, socket: sink.socket, corked: false });
   }
 
   remove(id: string): void {
@@ -89,13 +90,13 @@ export class Fanout {
     this.corked = [];
     for (const member of corked) {
       member.corked = false;
-      member.sink.socket.uncork();
+      member.socket.uncork();
     }
   }
 
   /** Writes one frame; true when the socket has fallen too far behind. */
   private write(member: Member, data: Buffer): boolean {
-    const { ws, socket } = member.sink;
+    const { ws, socket } = member;
     // A socket being closed stays a member until its actor has told the hub; skip it.
     if (ws.readyState !== WebSocket.OPEN) return false;
     if (!member.corked) {
