@@ -23,7 +23,10 @@ export interface HubInput {
 
 export interface HubContext {
   echo: EchoMode;
-  /** Registered connections on this server: connection id -> name. */
+  /**
+   * Registered connections on this server: connection id -> name. The one record the hub
+   * changes in place (see `addMember`): a copy per join would make N joins cost O(N²).
+   */
   members: Record<string, string>;
   /** Every online name, in the order the bus delivered their joins. */
   roster: string[];
@@ -36,6 +39,27 @@ const CHILD_ERROR_PREFIX = 'xstate.error.actor.';
 
 function publish(event: ChatEvent): BusRequest {
   return { type: 'bus.publish', event };
+}
+
+/**
+ * Members are added and removed in place. Copying the record on every join and leave, as
+ * immutable updates do, costs O(N) each: 4.5 million entry copies to seat 3,000 clients.
+ * It stays plain JSON, so snapshots still log and inspect as before; only past snapshots
+ * share it, and nothing reads members from a past snapshot.
+ */
+function addMember(members: Record<string, string>, id: string, name: string): Record<string, string> {
+  members[id] = name;
+  return members;
+}
+
+function removeMember(members: Record<string, string>, id: string): Record<string, string> {
+  delete members[id];
+  return members;
+}
+
+/** A record without a prototype: any id is a plain key, and it never takes a per-key shape. */
+function emptyRecord(): Record<string, string> {
+  return Object.create(null) as Record<string, string>;
 }
 
 function isActive(child: AnyActorRef | undefined): child is AnyActorRef {
@@ -82,7 +106,7 @@ export const hubMachine = setup({
         enqueue.sendTo('registry', { type: 'registry.release', id, name } satisfies RegistryRequest);
         return;
       }
-      enqueue.assign({ members: { ...context.members, [id]: name } });
+      enqueue.assign({ members: addMember(context.members, id, name) });
       enqueue.sendTo(child, { type: 'hub.accepted', name });
       enqueue.sendTo('bus', publish({ type: 'join', name, from: id }));
     }),
@@ -149,8 +173,7 @@ export const hubMachine = setup({
       enqueue.stopChild(id);
       const name = context.members[id];
       if (name === undefined) return;
-      const { [id]: _left, ...members } = context.members;
-      enqueue.assign({ members });
+      enqueue.assign({ members: removeMember(context.members, id) });
       enqueue.emit({ type: 'member.left', id, name, cause });
       enqueue.sendTo('registry', { type: 'registry.release', id, name } satisfies RegistryRequest);
       if (params.announce) enqueue.sendTo('bus', publish({ type: 'leave', name, from: id }));
@@ -164,7 +187,7 @@ export const hubMachine = setup({
   },
 }).createMachine({
   id: 'hub',
-  context: ({ input }) => ({ echo: input.echo, members: {}, roster: [] }),
+  context: ({ input }) => ({ echo: input.echo, members: emptyRecord(), roster: [] }),
   invoke: [
     { id: 'registry', src: 'registry' },
     { id: 'bus', src: 'bus' },
