@@ -4,7 +4,9 @@
  * the server's resident memory is read after a full collection.
  *
  * - joins/s: N / time from the first connect until every client has seen every join;
- * - RSS per registered idle connection: (RSS idle with N − RSS before any client) / N.
+ * - RSS per registered idle connection: (RSS idle with N − RSS before any client) / N,
+ *   both after a full GC and without V8's young generation (its size follows the recent
+ *   allocation rate, not the connections held; it shrinks back after a while idle).
  *
  *   npm run bench -- --only storm            (N = 3,000; --large adds N = 10,000)
  */
@@ -54,7 +56,8 @@ async function runOne(ctx: BenchContext, kind: TargetKind, clients: number): Pro
       joinsPerSec: clients / seconds,
       serverCpuUsPerJoin: serverCpuUs / clients,
       clientCpuUsPerJoin: clientCpuUs / clients,
-      rssPerConnectionKiB: (idle.rssBytes - before.rssBytes) / clients / 1024,
+      // RSS without V8's young generation, which follows the storm's allocation rate.
+      rssPerConnectionKiB: (idle.rssBytes - idle.newSpaceBytes - (before.rssBytes - before.newSpaceBytes)) / clients / 1024,
       heapPerConnectionKiB: (idle.heapUsedBytes - before.heapUsedBytes) / clients / 1024,
     };
   } finally {

@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readProc, type ProcSample } from './proc.js';
+import type { GcDone } from './server-control.js';
 
 export type TargetKind = 'reference' | 'chat';
 
@@ -71,11 +72,14 @@ export class Target {
     return readProc(this.pid);
   }
 
-  /** Full collection in the server, then its resident memory as the kernel sees it. */
-  async settledMemory(): Promise<{ rssBytes: number; heapUsedBytes: number }> {
+  /**
+   * Full collection in the server, then its resident memory as the kernel sees it, and
+   * the part of it that is V8's young generation (see GcDone).
+   */
+  async settledMemory(): Promise<{ rssBytes: number; heapUsedBytes: number; newSpaceBytes: number }> {
     this.child.send({ type: 'gc' });
-    const [reply] = (await once(this.child, 'message')) as [{ type: string; heapUsedBytes: number }];
-    return { rssBytes: this.sample().rssBytes, heapUsedBytes: reply.heapUsedBytes };
+    const [reply] = (await once(this.child, 'message')) as [GcDone];
+    return { rssBytes: this.sample().rssBytes, heapUsedBytes: reply.heapUsedBytes, newSpaceBytes: reply.newSpaceBytes };
   }
 
   async stop(): Promise<void> {
