@@ -10,7 +10,7 @@
  *
  *   npm run bench -- --only fanout
  */
-import { Load } from './load.js';
+import { Load, sourceAddresses } from './load.js';
 import type { Figure } from './report.js';
 import { isMain, runBench, sleep, within, type BenchContext, type Scenario } from './runner.js';
 import { Target, TARGETS, type TargetKind } from './target.js';
@@ -77,7 +77,7 @@ async function settle(ctx: BenchContext, kind: TargetKind, load: Load): Promise<
 async function runOne(ctx: BenchContext, kind: TargetKind, fixedPerSec: number | null): Promise<FanoutResult> {
   const { clients, senders, processes, window, warmupMs, measureMs } = ctx.options;
   const target = ctx.track(await Target.start(kind, { maxConnections: clients + 100, profileDir: ctx.options.profileDir, logLevel: ctx.options.logLevel }));
-  const load = ctx.track(await Load.start({ clients, senders, processes, localAddresses: [], concurrency: 50 }));
+  const load = ctx.track(await Load.start({ clients, senders, processes, localAddresses: sourceAddresses(clients), concurrency: 50 }));
   try {
     ctx.progress(`${kind}: registering ${clients} clients`);
     await within(120_000, `${kind}: registering ${clients} clients`, load.connect(target.url));

@@ -10,9 +10,8 @@
  *
  *   npm run bench -- --only storm            (N = 3,000; --large adds N = 10,000)
  */
-import { Load } from './load.js';
+import { Load, sourceAddresses } from './load.js';
 import type { Figure } from './report.js';
-import { readFileSync } from 'node:fs';
 import { isMain, runBench, within, type BenchContext, type Scenario } from './runner.js';
 import { Target, TARGETS, type TargetKind } from './target.js';
 
@@ -22,15 +21,6 @@ interface StormResult {
   clientCpuUsPerJoin: number;
   rssPerConnectionKiB: number;
   heapPerConnectionKiB: number;
-}
-
-/** Source addresses for `clients` connections: one while the ephemeral ports suffice. */
-function sourceAddresses(clients: number): string[] {
-  const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-  const ports = (high ?? 60999) - (low ?? 32768);
-  // Leave room for TIME_WAIT leftovers of the previous server's run.
-  const needed = Math.ceil(clients / (ports / 2));
-  return needed <= 1 ? [] : Array.from({ length: needed }, (_, i) => `127.0.0.${i + 1}`);
 }
 
 async function runOne(ctx: BenchContext, kind: TargetKind, clients: number): Promise<StormResult> {

@@ -164,7 +164,7 @@ function connect(command: Extract<LoadCommand, { cmd: 'connect' }>): Promise<voi
             if (!client.complete) fail(new Error(`client b${index} closed before it saw every join${err === null ? '' : `: ${err.message}`}`));
           },
         },
-        command.localAddresses[index % command.localAddresses.length],
+        command.localAddresses.length === 0 ? undefined : command.localAddresses[index % command.localAddresses.length],
       ),
     };
     clients.push(client);

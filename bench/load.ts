@@ -5,6 +5,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { Histogram } from './histogram.js';
 import { cpuOf } from './proc.js';
 
@@ -47,6 +48,18 @@ export interface LoadOptions {
   /** Source addresses to spread clients over (127.0.0.x), when ephemeral ports run short. */
   localAddresses: string[];
   concurrency: number;
+}
+
+/**
+ * Source addresses for `clients` connections: none (the kernel's choice) while the
+ * ephemeral ports suffice, else as many 127.0.0.x as it takes, each with its own ports.
+ */
+export function sourceAddresses(clients: number): string[] {
+  const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  const ports = (high ?? 60999) - (low ?? 32768);
+  // Leave room for TIME_WAIT leftovers of the previous server's run.
+  const needed = Math.ceil(clients / (ports / 2));
+  return needed <= 1 ? [] : Array.from({ length: needed }, (_, i) => `127.0.0.${i + 1}`);
 }
 
 /** Where each sender slot lives: spread evenly over the clients, so over the processes. */

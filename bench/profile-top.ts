@@ -14,6 +14,9 @@ interface ProfileNode {
   children?: number[];
 }
 
+// Piped into `head`: a closed stdout is the reader saying it has enough.
+process.stdout.on('error', () => process.exit(0));
+
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' } } });
 const file = positionals[0];
 if (file === undefined) {
