@@ -1,0 +1,48 @@
+/**
+ * The spread of several bench runs: for each figure, the lowest, median and highest ratio
+ * (this server / reference) over the runs in bench/results.jsonl of one commit.
+ *
+ *   npx tsx bench/summary.ts [--commit SHA] [--last N]
+ *
+ * Timings on a shared machine are noisy; a ratio's spread says how far to trust it.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+interface Run {
+  date: string;
+  commit: string;
+  figures: Record<string, { reference: number; chat: number; ratio: number }>;
+}
+
+const { values } = parseArgs({ options: { commit: { type: 'string' }, last: { type: 'string' } } });
+const runs = readFileSync(new URL('./results.jsonl', import.meta.url), 'utf8')
+  .split('\n')
+  .filter((line) => line.trim() !== '')
+  .map((line) => JSON.parse(line) as Run);
+const commit = values.commit ?? runs.at(-1)?.commit;
+let chosen = runs.filter((run) => run.commit === commit);
+if (values.last !== undefined) chosen = chosen.slice(-Number(values.last));
+if (chosen.length === 0) {
+  console.error(`no runs of commit ${commit ?? '(none)'} in bench/results.jsonl`);
+  process.exit(1);
+}
+
+const keys = [...new Set(chosen.flatMap((run) => Object.keys(run.figures)))];
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3));
+
+console.log(`${chosen.length} runs of ${commit}: ${chosen.map((run) => run.date).join(', ')}\n`);
+const rows = keys.map((key) => {
+  const present = chosen.filter((run) => run.figures[key] !== undefined).map((run) => run.figures[key]!);
+  const ratios = present.map((f) => f.ratio);
+  const span = (pick: (f: { reference: number; chat: number }) => number) =>
+    `${fmt(Math.min(...present.map(pick)))}–${fmt(Math.max(...present.map(pick)))}`;
+  return [key, span((f) => f.reference), span((f) => f.chat), `${median(ratios).toFixed(2)}×`, `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}×`];
+});
+const header = ['figure', 'reference (min–max)', 'chat (min–max)', 'median ratio', 'ratio range'];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+for (const row of [header, ...rows]) console.log(row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
