@@ -25,6 +25,8 @@ export interface BenchOptions {
   logLevel: string;
   /** Hard cap on the whole run. */
   maxMinutes: number;
+  /** Recorded with the run in results.jsonl: what was special about it. */
+  note: string | null;
 }
 
 /** Clients of the extra idle-memory run that --large adds. */
@@ -49,7 +51,7 @@ export interface Scenario {
 
 const USAGE = `usage: npm run bench -- [--json] [--large] [--only NAME,...] [--clients N] [--senders N]
        [--window N] [--processes N] [--warmup-ms N] [--measure-ms N] [--storm-clients N]
-       [--profile DIR] [--log-level LEVEL] [--max-minutes N]`;
+       [--profile DIR] [--log-level LEVEL] [--max-minutes N] [--note TEXT]`;
 
 export function readOptions(argv: string[]): BenchOptions & { only: string[] | null } {
   const { values } = parseArgs({
@@ -68,6 +70,7 @@ export function readOptions(argv: string[]): BenchOptions & { only: string[] | n
       profile: { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
       'max-minutes': { type: 'string' },
+      note: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -97,6 +100,7 @@ export function readOptions(argv: string[]): BenchOptions & { only: string[] | n
     profileDir: values.profile ?? null,
     logLevel: values['log-level'],
     maxMinutes: whole('max-minutes', values['max-minutes'] ?? (large ? '90' : '15')),
+    note: values.note ?? null,
     only: values.only === undefined ? null : values.only.split(','),
   };
 }
