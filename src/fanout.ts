@@ -46,9 +46,10 @@ export class Fanout {
   private readonly flushTurn = () => this.flush();
 
   /**
-   * @param maxBufferedBytes a member with more unsent data than this is reported as slow
-   * @param onSlow called (at most once per broadcast) for a member past that limit; it must
-   *   end the member, which is then removed through `remove`
+   * @param maxBufferedBytes a member with more unsent data than this at the end of a turn is
+   *   reported as slow
+   * @param onSlow called (at most once per turn) for a member past that limit; it must end
+   *   the member, which is then removed through `remove`
    */
   constructor(
     private readonly maxBufferedBytes: number,
@@ -67,38 +68,44 @@ export class Fanout {
     this.members.delete(id);
   }
 
-  /**
-   * Writes `frame` to every member but the author, and the author's own frame to it.
-   * Slow members are reported only once the whole broadcast is written, so that ending one
-   * (which publishes its leave) can never put anything ahead of this frame, whatever hub runs.
-   */
+  /** Writes `frame` to every member but the author, and the author's own frame to it. */
   broadcast({ frame, author, authorFrame }: Broadcast): void {
     const data = encodeTextFrame(JSON.stringify(frame));
-    let slow: string[] | null = null;
     for (const member of this.members.values()) {
-      if (member.id !== author && this.write(member, data)) (slow ??= []).push(member.id);
+      if (member.id !== author) this.write(member, data);
     }
     const own = authorFrame === null ? undefined : this.members.get(author);
-    if (own !== undefined && this.write(own, encodeTextFrame(JSON.stringify(authorFrame)))) (slow ??= []).push(author);
-    if (slow !== null) for (const id of slow) this.onSlow(id);
+    if (own !== undefined) this.write(own, encodeTextFrame(JSON.stringify(authorFrame)));
   }
 
-  /** Uncorks every socket written to this turn: each sends its frames in one go. */
+  /**
+   * Uncorks every socket written to this turn, so each sends its frames in one go, then
+   * reports the members whose socket still holds more than the limit: the kernel has had
+   * its chance, so what is left is a real backlog, not a burst in flight. Reporting only
+   * after every socket is written means that ending one (which publishes its leave) can
+   * never put anything ahead of a frame of this turn, whatever hub runs.
+   */
   flush(): void {
     const corked = this.corked;
     if (corked.length === 0) return;
     this.corked = [];
+    let slow: string[] | null = null;
     for (const member of corked) {
       member.corked = false;
       member.socket.uncork();
+      // Never wait on a slow reader: past the limit it is ended, and nobody else notices.
+      if (member.socket.writableLength > this.maxBufferedBytes && this.members.get(member.id) === member) {
+        (slow ??= []).push(member.id);
+      }
     }
+    if (slow !== null) for (const id of slow) this.onSlow(id);
   }
 
-  /** Writes one frame; true when the socket has fallen too far behind. */
-  private write(member: Member, data: Buffer): boolean {
+  /** Writes one frame, corking the socket at its first frame of the turn. */
+  private write(member: Member, data: Buffer): void {
     const { ws, socket } = member;
     // A socket being closed stays a member until its actor has told the hub; skip it.
-    if (ws.readyState !== WebSocket.OPEN) return false;
+    if (ws.readyState !== WebSocket.OPEN) return;
     if (!member.corked) {
       if (this.corked.length === 0) setImmediate(this.flushTurn);
       member.corked = true;
@@ -106,8 +113,6 @@ export class Fanout {
       socket.cork();
     }
     socket.write(data);
-    // Never wait on a slow reader: past the limit it is ended, and nobody else notices.
-    return socket.writableLength > this.maxBufferedBytes;
   }
 }
 

@@ -14,8 +14,8 @@ class RecordingSink implements FrameSink {
   readonly written: Buffer[] = [];
   readonly ws = { readyState: 1 };
   readonly socket = {
-    cork: () => this.steps.push('cork'),
-    uncork: () => this.steps.push('uncork'),
+    cork: () => void this.steps.push('cork'),
+    uncork: () => void this.steps.push('uncork'),
     write: (frame: Buffer) => {
       this.written.push(frame);
       this.steps.push({ write: JSON.parse(frame.toString('utf8', 2)).text });
@@ -81,14 +81,32 @@ describe('Fanout', () => {
     expect(sinks.a.steps).toEqual(['cork', { write: 'one' }, 'uncork']);
   });
 
-  it('reports a member past the buffer limit once, after every member has the frame', () => {
-    const reports: { id: string; lastHasFrame: boolean }[] = [];
+  it("reports a member still past the buffer limit at the turn's end, once, after everyone has the turn's frames", async () => {
+    const reports: { id: string; uncorked: string[] }[] = [];
     const sinks = { a: new RecordingSink(), b: new RecordingSink(), c: new RecordingSink() };
-    const fanout = new Fanout(1_000, (id) => reports.push({ id, lastHasFrame: sinks.c.written.length === 1 }));
+    const uncorked = () => Object.entries(sinks).filter(([, sink]) => sink.steps.at(-1) === 'uncork').map(([id]) => id);
+    const fanout = new Fanout(1_000, (id) => reports.push({ id, uncorked: uncorked() }));
     for (const [id, sink] of Object.entries(sinks)) fanout.add(id, sink);
-    sinks.a.socket.writableLength = 1_000; // at the limit: this frame takes it past
+    sinks.a.socket.writableLength = 1_000; // a backlog at the limit: this turn's frames take it past
     fanout.broadcast(broadcast('one'));
-    // c comes last in the loop and already had its frame when a was reported.
-    expect(reports).toEqual([{ id: 'a', lastHasFrame: true }]);
+    fanout.broadcast(broadcast('two'));
+    expect(reports).toEqual([]);
+    await endOfTurn();
+    expect(reports).toEqual([{ id: 'a', uncorked: ['a', 'b', 'c'] }]);
+  });
+
+  it('does not report a burst the kernel takes when the socket is uncorked', async () => {
+    const slow: string[] = [];
+    const fanout = new Fanout(100, (id) => slow.push(id));
+    const sink = new RecordingSink();
+    sink.socket.uncork = () => {
+      sink.steps.push('uncork');
+      sink.socket.writableLength = 0; // the kernel took it all
+    };
+    fanout.add('a', sink);
+    for (let i = 0; i < 10; i++) fanout.broadcast(broadcast(`burst ${i}`));
+    expect(sink.socket.writableLength).toBeGreaterThan(100);
+    await endOfTurn();
+    expect(slow).toEqual([]);
   });
 });
