@@ -42,6 +42,10 @@ function memory(): MemoryReport {
   const before = process.memoryUsage();
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('server-child needs --expose-gc');
+  // Twice: V8 frees ArrayBuffers concurrently after a collection, and `arrayBuffers` can
+  // still count megabytes of dead socket buffers right after the first one; the second
+  // waits for that sweep.
+  gc();
   gc();
   const after = process.memoryUsage();
   const report: MemoryReport = {
