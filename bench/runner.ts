@@ -99,7 +99,7 @@ export function readOptions(argv: string[]): BenchOptions & { only: string[] | n
     json: values.json,
     profileDir: values.profile ?? null,
     logLevel: values['log-level'],
-    maxMinutes: whole('max-minutes', values['max-minutes'] ?? (large ? '90' : '15')),
+    maxMinutes: whole('max-minutes', values['max-minutes'] ?? (large ? '150' : '15')),
     note: values.note ?? null,
     only: values.only === undefined ? null : values.only.split(','),
   };
