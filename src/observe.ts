@@ -23,7 +23,7 @@ type HubActor = Actor<typeof hubMachine>;
 
 /** The one thing observe needs of a socket: to hear it close, with the code. */
 export interface ClosingSocket {
-  once(event: 'close', listener: (code: number) => void): unknown;
+  on(event: 'close', listener: (code: number) => void): unknown;
 }
 
 export interface ObserverOptions {
@@ -67,18 +67,23 @@ export class Observer {
     });
   }
 
-  /** Follows one connection from its upgrade to its close. */
+  /**
+   * Follows one connection from its upgrade to its close. Two listeners per connection, and
+   * cheap ones: '*' shares the actor's one listener Set with transport.ts (each event type
+   * of its own would cost a Set), and 'close' comes once, so `on` spares `once`'s wrapper.
+   */
   track(id: string, socket: ClosingSocket, actor: ConnectionActor): void {
     this.metrics.connectionOpened();
     this.live?.record({ kind: 'opened', conn: id });
     // A connection actor emits 'frame' only for errors: broadcasts go through fanout.
-    actor.on('frame', ({ frame }) => {
-      if (frame.type !== 'error') return;
-      this.metrics.clientError(frame.code);
-      if (isRefusal(frame.code, actor)) this.metrics.registrationRefused(frame.code as RefusalReason);
-      this.live?.record({ kind: 'error', conn: id, name: this.members.get(id) ?? null, code: frame.code });
+    actor.on('*', (effect) => {
+      if (effect.type !== 'frame' || effect.frame.type !== 'error') return;
+      const { code } = effect.frame;
+      this.metrics.clientError(code);
+      if (isRefusal(code, actor)) this.metrics.registrationRefused(code as RefusalReason);
+      this.live?.record({ kind: 'error', conn: id, name: this.members.get(id) ?? null, code });
     });
-    socket.once('close', (code: number) => {
+    socket.on('close', (code: number) => {
       this.metrics.connectionClosed(code);
       this.live?.record({ kind: 'closed', conn: id, code });
     });
