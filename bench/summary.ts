@@ -1,6 +1,7 @@
 /**
  * The spread of several bench runs: for each figure, the lowest, median and highest ratio
- * (this server / reference) over the runs in bench/results.jsonl of one commit.
+ * (this server / reference) over the runs in bench/results.jsonl of one commit, made with
+ * the same options as its latest one (runs with a --note are left out).
  *
  *   npx tsx bench/summary.ts [--commit SHA] [--last N]
  *
@@ -12,8 +13,12 @@ import { parseArgs } from 'node:util';
 interface Run {
   date: string;
   commit: string;
+  options: Record<string, unknown>;
   figures: Record<string, { reference: number; chat: number; ratio: number }>;
 }
+
+// Piped into `head`: a closed stdout is the reader saying it has enough.
+process.stdout.on('error', () => process.exit(0));
 
 const { values } = parseArgs({ options: { commit: { type: 'string' }, last: { type: 'string' } } });
 const runs = readFileSync(new URL('./results.jsonl', import.meta.url), 'utf8')
@@ -21,7 +26,14 @@ const runs = readFileSync(new URL('./results.jsonl', import.meta.url), 'utf8')
   .filter((line) => line.trim() !== '')
   .map((line) => JSON.parse(line) as Run);
 const commit = values.commit ?? runs.at(-1)?.commit;
-let chosen = runs.filter((run) => run.commit === commit);
+/** What makes two runs comparable: the same load, whatever the output format or time cap. */
+const loadOf = ({ options }: Run) => {
+  const { json: _json, note: _note, profileDir: _profile, maxMinutes: _cap, ...load } = options;
+  return JSON.stringify(load);
+};
+const plain = runs.filter((run) => run.commit === commit && (run.options.note ?? null) === null);
+const load = plain.at(-1) === undefined ? null : loadOf(plain.at(-1)!);
+let chosen = plain.filter((run) => loadOf(run) === load);
 if (values.last !== undefined) chosen = chosen.slice(-Number(values.last));
 if (chosen.length === 0) {
   console.error(`no runs of commit ${commit ?? '(none)'} in bench/results.jsonl`);
