@@ -126,7 +126,7 @@ export const fanout: Scenario = {
     }
     const { reference: ref, chat } = results;
     const both = (key: string, label: string, unit: string, decimals: number, pick: (r: FanoutResult) => number, target?: Figure['target']): Figure => ({
-      key, label, unit, decimals, reference: pick(ref), chat: pick(chat), ...(target === undefined ? {} : { target }),
+      key, label, unit, decimals, baseline: pick(ref), measured: pick(chat), ...(target === undefined ? {} : { target }),
     });
     const n = ctx.options.clients;
     return [

@@ -93,7 +93,7 @@ export function joinStorm(clients?: number): Scenario {
       for (const kind of TARGETS) results[kind] = await runOne(ctx, kind, n);
       const { reference: ref, chat } = results;
       const both = (key: string, label: string, unit: string, decimals: number, pick: (r: StormResult) => number, target?: Figure['target']): Figure => ({
-        key: prefix + key, label, unit, decimals, reference: pick(ref), chat: pick(chat), ...(target === undefined ? {} : { target }),
+        key: prefix + key, label, unit, decimals, baseline: pick(ref), measured: pick(chat), ...(target === undefined ? {} : { target }),
       });
       return [
         both('storm.joinsPerSec', `join storm (N=${n}): joins/s`, '', 0, (r) => r.joinsPerSec, { op: '>=', ratio: 0.8 }),

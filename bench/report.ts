@@ -6,11 +6,16 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 
-/** The issue's target for a figure, as a ratio this server / reference. */
+/** The issue's target for a figure, as a ratio measured / baseline. */
 export interface Target {
-  op: '<=' | '>=';
+  op: '<' | '<=' | '>=';
   ratio: number;
 }
+
+/** What a figure compares: this server against the bare-ws reference, unless it says otherwise. */
+export type Columns = readonly [baseline: string, measured: string];
+
+export const REFERENCE_VS_CHAT: Columns = ['reference', 'chat'];
 
 export interface Figure {
   /** Stable name for JSON and results.jsonl, e.g. `saturation.serverCpuUsPerDelivery`. */
@@ -18,33 +23,57 @@ export interface Figure {
   label: string;
   unit: string;
   decimals: number;
-  reference: number;
-  chat: number;
+  /** Names of the two values, as the table's headers and the JSON keys; REFERENCE_VS_CHAT when absent. */
+  columns?: Columns;
+  baseline: number;
+  measured: number;
   target?: Target;
 }
 
+export const columnsOf = (figure: Figure): Columns => figure.columns ?? REFERENCE_VS_CHAT;
+
 export function ratioOf(figure: Figure): number {
-  return figure.reference === 0 ? (figure.chat === 0 ? 1 : Infinity) : figure.chat / figure.reference;
+  return figure.baseline === 0 ? (figure.measured === 0 ? 1 : Infinity) : figure.measured / figure.baseline;
 }
 
 export function verdict(figure: Figure): 'met' | 'missed' | null {
   if (figure.target === undefined) return null;
   const ratio = ratioOf(figure);
-  const met = figure.target.op === '<=' ? ratio <= figure.target.ratio : ratio >= figure.target.ratio;
+  const { op, ratio: bound } = figure.target;
+  const met = op === '<' ? ratio < bound : op === '<=' ? ratio <= bound : ratio >= bound;
   return met ? 'met' : 'missed';
+}
+
+/** The two values under their column names, then the ratio: one figure in JSON. */
+function valuesOf(figure: Figure): Record<string, number> {
+  const [baseline, measured] = columnsOf(figure);
+  return { [baseline]: figure.baseline, [measured]: figure.measured, ratio: ratioOf(figure) };
 }
 
 const format = (value: number, decimals: number): string =>
   Number.isFinite(value) ? value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals }) : String(value);
 
+const SYMBOL: Record<Target['op'], string> = { '<': '<', '<=': '≤', '>=': '≥' };
+
+/** One table per comparison (reference vs chat, single node vs cluster), in the order they come. */
 export function table(figures: readonly Figure[]): string {
+  const groups: Figure[][] = [];
+  for (const figure of figures) {
+    const last = groups.at(-1);
+    if (last !== undefined && columnsOf(last[0]!).join() === columnsOf(figure).join()) last.push(figure);
+    else groups.push([figure]);
+  }
+  return groups.map(tableOf).join('\n\n');
+}
+
+function tableOf(figures: readonly Figure[]): string {
   const rows = figures.map((f) => {
     const unit = f.unit === '' ? '' : ` (${f.unit})`;
-    const target = f.target === undefined ? '' : `${f.target.op === '<=' ? '≤' : '≥'} ${f.target.ratio}×`;
+    const target = f.target === undefined ? '' : `${SYMBOL[f.target.op]} ${f.target.ratio}×`;
     const v = verdict(f);
-    return [f.label + unit, format(f.reference, f.decimals), format(f.chat, f.decimals), `${ratioOf(f).toFixed(2)}×`, target, v ?? ''];
+    return [f.label + unit, format(f.baseline, f.decimals), format(f.measured, f.decimals), `${ratioOf(f).toFixed(2)}×`, target, v ?? ''];
   });
-  const header = ['figure', 'reference', 'chat', 'ratio', 'target', ''];
+  const header = ['figure', ...columnsOf(figures[0]!), 'ratio', 'target', ''];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
@@ -53,7 +82,7 @@ export function table(figures: readonly Figure[]): string {
 
 export function jsonLines(figures: readonly Figure[]): string {
   return figures
-    .map((f) => JSON.stringify({ figure: f.key, unit: f.unit, reference: f.reference, chat: f.chat, ratio: ratioOf(f), target: f.target ?? null, verdict: verdict(f) }))
+    .map((f) => JSON.stringify({ figure: f.key, unit: f.unit, ...valuesOf(f), target: f.target ?? null, verdict: verdict(f) }))
     .join('\n');
 }
 
@@ -75,7 +104,7 @@ export function appendResults(path: URL, options: object, figures: readonly Figu
     node: process.version,
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown' },
     options,
-    figures: Object.fromEntries(figures.map((f) => [f.key, { reference: f.reference, chat: f.chat, ratio: Number(ratioOf(f).toFixed(4)) }])),
+    figures: Object.fromEntries(figures.map((f) => [f.key, { ...valuesOf(f), ratio: Number(ratioOf(f).toFixed(4)) }])),
   };
   appendFileSync(path, JSON.stringify(line) + '\n');
 }

@@ -1,6 +1,6 @@
 /**
  * The spread of several bench runs: for each figure, the lowest, median and highest ratio
- * (this server / reference) over the runs in bench/results.jsonl of one commit, made with
+ * (this server / reference, or cluster / single node) over the runs in bench/results.jsonl of one commit, made with
  * the same options as its latest one (runs with a --note are left out).
  *
  *   npx tsx bench/summary.ts [--commit SHA] [--last N]
@@ -14,7 +14,8 @@ interface Run {
   date: string;
   commit: string;
   options: Record<string, unknown>;
-  figures: Record<string, { reference: number; chat: number; ratio: number }>;
+  /** Each figure's two values under their column names (`reference`, `chat`; `single`, `cluster`), and the ratio. */
+  figures: Record<string, Record<string, number> & { ratio: number }>;
 }
 
 // Piped into `head`: a closed stdout is the reader saying it has enough.
@@ -47,14 +48,27 @@ const median = (xs: number[]) => {
 };
 const fmt = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3));
 
-console.log(`${chosen.length} runs of ${commit}: ${chosen.map((run) => run.date).join(', ')}\n`);
-const rows = keys.map((key) => {
-  const present = chosen.filter((run) => run.figures[key] !== undefined).map((run) => run.figures[key]!);
-  const ratios = present.map((f) => f.ratio);
-  const span = (pick: (f: { reference: number; chat: number }) => number) =>
-    `${fmt(Math.min(...present.map(pick)))}–${fmt(Math.max(...present.map(pick)))}`;
-  return [key, span((f) => f.reference), span((f) => f.chat), `${median(ratios).toFixed(2)}×`, `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}×`];
-});
-const header = ['figure', 'reference (min–max)', 'chat (min–max)', 'median ratio', 'ratio range'];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-for (const row of [header, ...rows]) console.log(row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+console.log(`${chosen.length} runs of ${commit}: ${chosen.map((run) => run.date).join(', ')}`);
+const columnsOf = (key: string): string[] => {
+  const first = chosen.find((run) => run.figures[key] !== undefined)!.figures[key]!;
+  return Object.keys(first).filter((name) => name !== 'ratio');
+};
+/** One table per comparison, as the bench prints them. */
+const groups = new Map<string, string[]>();
+for (const key of keys) {
+  const columns = columnsOf(key).join(',');
+  groups.set(columns, [...(groups.get(columns) ?? []), key]);
+}
+for (const [columns, groupKeys] of groups) {
+  const [baseline = '', measured = ''] = columns.split(',');
+  const rows = groupKeys.map((key) => {
+    const present = chosen.filter((run) => run.figures[key] !== undefined).map((run) => run.figures[key]!);
+    const ratios = present.map((f) => f.ratio);
+    const span = (column: string) => `${fmt(Math.min(...present.map((f) => f[column]!)))}–${fmt(Math.max(...present.map((f) => f[column]!)))}`;
+    return [key, span(baseline), span(measured), `${median(ratios).toFixed(2)}×`, `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}×`];
+  });
+  const header = ['figure', `${baseline} (min–max)`, `${measured} (min–max)`, 'median ratio', 'ratio range'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  console.log('');
+  for (const row of [header, ...rows]) console.log(row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+}
