@@ -62,7 +62,7 @@ async function runOne(ctx: BenchContext, kind: TargetKind, clients: number): Pro
     const started = performance.now();
     const server0 = target.sample().cpuUs;
     const client0 = load.cpu().cpuUs;
-    await within(stormCapMs(clients), `${kind}: join storm`, load.connect(target.url));
+    await within(stormCapMs(clients), `${kind}: join storm`, load.connect(target.urls));
     const seconds = (performance.now() - started) / 1000;
     const serverCpuUs = target.sample().cpuUs - server0;
     const clientCpuUs = load.cpu().cpuUs - client0;

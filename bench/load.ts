@@ -122,8 +122,13 @@ export class Load {
     return cpuOf(this.pids);
   }
 
-  /** Connects and registers every client; resolves once each has seen every join. */
-  async connect(url: string): Promise<void> {
+  /**
+   * Connects and registers every client; resolves once each has seen every join. With
+   * several urls (a cluster's nodes) the load processes take turns over them: each node
+   * holds an equal share of the clients (given a multiple of their number of processes),
+   * and senders sit on every node.
+   */
+  async connect(urls: readonly string[]): Promise<void> {
     const { clients, processes, senders } = this.options;
     const slots = senderIndices(clients, senders);
     await Promise.all(
@@ -131,7 +136,7 @@ export class Load {
         const first = Math.floor((i * clients) / processes);
         const count = Math.floor(((i + 1) * clients) / processes) - first;
         return p.call({
-          cmd: 'connect', url, first, count, total: clients, senders: slots,
+          cmd: 'connect', url: urls[i % urls.length]!, first, count, total: clients, senders: slots,
           localAddresses: this.options.localAddresses, concurrency: this.options.concurrency,
         });
       }),

@@ -25,33 +25,38 @@ export interface Figure {
   decimals: number;
   /** Names of the two values, as the table's headers and the JSON keys; REFERENCE_VS_CHAT when absent. */
   columns?: Columns;
-  baseline: number;
+  /** Null when the baseline has no such thing (Redis's share, for a single node): no ratio then. */
+  baseline: number | null;
   measured: number;
   target?: Target;
 }
 
 export const columnsOf = (figure: Figure): Columns => figure.columns ?? REFERENCE_VS_CHAT;
 
-export function ratioOf(figure: Figure): number {
+export function ratioOf(figure: Figure): number | null {
+  if (figure.baseline === null) return null;
   return figure.baseline === 0 ? (figure.measured === 0 ? 1 : Infinity) : figure.measured / figure.baseline;
 }
 
 export function verdict(figure: Figure): 'met' | 'missed' | null {
   if (figure.target === undefined) return null;
   const ratio = ratioOf(figure);
+  if (ratio === null) return null;
   const { op, ratio: bound } = figure.target;
   const met = op === '<' ? ratio < bound : op === '<=' ? ratio <= bound : ratio >= bound;
   return met ? 'met' : 'missed';
 }
 
 /** The two values under their column names, then the ratio: one figure in JSON. */
-function valuesOf(figure: Figure): Record<string, number> {
+function valuesOf(figure: Figure): Record<string, number | null> {
   const [baseline, measured] = columnsOf(figure);
   return { [baseline]: figure.baseline, [measured]: figure.measured, ratio: ratioOf(figure) };
 }
 
 const format = (value: number, decimals: number): string =>
   Number.isFinite(value) ? value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals }) : String(value);
+
+const ratioText = (ratio: number | null): string => (ratio === null ? '' : `${ratio.toFixed(2)}×`);
 
 const SYMBOL: Record<Target['op'], string> = { '<': '<', '<=': '≤', '>=': '≥' };
 
@@ -71,7 +76,7 @@ function tableOf(figures: readonly Figure[]): string {
     const unit = f.unit === '' ? '' : ` (${f.unit})`;
     const target = f.target === undefined ? '' : `${SYMBOL[f.target.op]} ${f.target.ratio}×`;
     const v = verdict(f);
-    return [f.label + unit, format(f.baseline, f.decimals), format(f.measured, f.decimals), `${ratioOf(f).toFixed(2)}×`, target, v ?? ''];
+    return [f.label + unit, f.baseline === null ? '–' : format(f.baseline, f.decimals), format(f.measured, f.decimals), ratioText(ratioOf(f)), target, v ?? ''];
   });
   const header = ['figure', ...columnsOf(figures[0]!), 'ratio', 'target', ''];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -96,6 +101,11 @@ function commit(): string {
   }
 }
 
+function roundedRatio(figure: Figure): number | null {
+  const ratio = ratioOf(figure);
+  return ratio === null ? null : Number(ratio.toFixed(4));
+}
+
 /** One line per run: enough to compare ratios across commits and machines. */
 export function appendResults(path: URL, options: object, figures: readonly Figure[], startedAt: Date): void {
   const line = {
@@ -104,7 +114,7 @@ export function appendResults(path: URL, options: object, figures: readonly Figu
     node: process.version,
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown' },
     options,
-    figures: Object.fromEntries(figures.map((f) => [f.key, { ...valuesOf(f), ratio: Number(ratioOf(f).toFixed(4)) }])),
+    figures: Object.fromEntries(figures.map((f) => [f.key, { ...valuesOf(f), ratio: roundedRatio(f) }])),
   };
   appendFileSync(path, JSON.stringify(line) + '\n');
 }

@@ -20,6 +20,8 @@ export interface BenchOptions {
   /** Clients in the join storm and the idle-memory count. */
   stormClients: number;
   large: boolean;
+  /** Whether the fan-out also runs as a cluster (two nodes on a private Redis). */
+  cluster: boolean;
   json: boolean;
   profileDir: string | null;
   logLevel: string;
@@ -49,7 +51,7 @@ export interface Scenario {
   run(ctx: BenchContext): Promise<Figure[]>;
 }
 
-const USAGE = `usage: npm run bench -- [--json] [--large] [--only NAME,...] [--clients N] [--senders N]
+const USAGE = `usage: npm run bench -- [--json] [--large] [--no-cluster] [--only NAME,...] [--clients N] [--senders N]
        [--window N] [--processes N] [--warmup-ms N] [--measure-ms N] [--storm-clients N]
        [--profile DIR] [--log-level LEVEL] [--max-minutes N] [--note TEXT]`;
 
@@ -59,6 +61,7 @@ export function readOptions(argv: string[]): BenchOptions & { only: string[] | n
     options: {
       json: { type: 'boolean', default: false },
       large: { type: 'boolean', default: false },
+      'no-cluster': { type: 'boolean', default: false },
       only: { type: 'string' },
       clients: { type: 'string', default: '1000' },
       senders: { type: 'string', default: '10' },
@@ -96,6 +99,7 @@ export function readOptions(argv: string[]): BenchOptions & { only: string[] | n
     measureMs: whole('measure-ms', values['measure-ms'], 500),
     stormClients: whole('storm-clients', values['storm-clients'] ?? '3000'),
     large,
+    cluster: !values['no-cluster'],
     json: values.json,
     profileDir: values.profile ?? null,
     logLevel: values['log-level'],

@@ -15,7 +15,7 @@ interface Run {
   commit: string;
   options: Record<string, unknown>;
   /** Each figure's two values under their column names (`reference`, `chat`; `single`, `cluster`), and the ratio. */
-  figures: Record<string, Record<string, number> & { ratio: number }>;
+  figures: Record<string, Record<string, number | null> & { ratio: number | null }>;
 }
 
 // Piped into `head`: a closed stdout is the reader saying it has enough.
@@ -63,8 +63,12 @@ for (const [columns, groupKeys] of groups) {
   const [baseline = '', measured = ''] = columns.split(',');
   const rows = groupKeys.map((key) => {
     const present = chosen.filter((run) => run.figures[key] !== undefined).map((run) => run.figures[key]!);
-    const ratios = present.map((f) => f.ratio);
-    const span = (column: string) => `${fmt(Math.min(...present.map((f) => f[column]!)))}–${fmt(Math.max(...present.map((f) => f[column]!)))}`;
+    const ratios = present.map((f) => f.ratio).filter((ratio) => ratio !== null);
+    const span = (column: string) => {
+      const values = present.map((f) => f[column]).filter((value) => value !== null && value !== undefined);
+      return values.length === 0 ? '–' : `${fmt(Math.min(...values))}–${fmt(Math.max(...values))}`;
+    };
+    if (ratios.length === 0) return [key, span(baseline), span(measured), '', ''];
     return [key, span(baseline), span(measured), `${median(ratios).toFixed(2)}×`, `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}×`];
   });
   const header = ['figure', `${baseline} (min–max)`, `${measured} (min–max)`, 'median ratio', 'ratio range'];

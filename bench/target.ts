@@ -11,6 +11,22 @@ import type { GcDone } from './server-control.js';
 
 export type TargetKind = 'reference' | 'chat';
 
+/**
+ * The server side of a fan-out run, whatever it is made of: one process, or the cluster's
+ * nodes and their Redis. The bench reads the CPU of every process in `pids` as the server's.
+ */
+export interface Servers {
+  readonly name: string;
+  /** Where clients connect; the load processes take turns over them. */
+  readonly urls: readonly string[];
+  /** Every process doing the server's work. */
+  readonly pids: readonly number[];
+  /** The part of `pids` that is Redis (none for a single process). */
+  readonly redisPids: readonly number[];
+  stop(): Promise<void>;
+  kill(): void;
+}
+
 export const TARGETS: readonly TargetKind[] = ['reference', 'chat'];
 
 const ENTRY: Record<TargetKind, URL> = {
@@ -24,9 +40,13 @@ export interface TargetOptions {
   /** Write a V8 CPU profile (--cpu-prof) into this directory when the server stops. */
   profileDir: string | null;
   logLevel: string;
+  /** More environment for the server (a cluster node's REDIS_URL). */
+  env?: Record<string, string>;
+  /** Names the --cpu-prof directory when several servers of one kind run at once. */
+  profileName?: string;
 }
 
-export class Target {
+export class Target implements Servers {
   private constructor(
     readonly kind: TargetKind,
     private readonly child: ChildProcess,
@@ -37,18 +57,21 @@ export class Target {
     const execArgv = ['--import', 'tsx', '--expose-gc'];
     if (options.profileDir !== null) {
       // One directory per server: the loader's worker thread writes a profile of its own.
-      const dir = join(options.profileDir, kind);
+      const dir = join(options.profileDir, options.profileName ?? kind);
       mkdirSync(dir, { recursive: true });
       execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
     }
+    // A REDIS_URL in the caller's shell must not turn the single-node runs into a cluster.
+    const { REDIS_URL: _ignored, ...inherited } = process.env;
     const child = fork(ENTRY[kind], [], {
       execArgv,
       // Production settings but for the rate limit (the load is the point) and the cap.
       env: {
-        ...process.env,
+        ...inherited,
         LOG_LEVEL: options.logLevel,
         RATE_BURST: '0',
         MAX_CONNECTIONS: String(options.maxConnections),
+        ...options.env,
       },
       // Logs go nowhere: the bench reads the process, not its output.
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -60,12 +83,26 @@ export class Target {
     return new Target(kind, child, ready.port);
   }
 
+  get name(): string {
+    return this.kind;
+  }
+
   get pid(): number {
     return this.child.pid!;
   }
 
+  get pids(): number[] {
+    return [this.pid];
+  }
+
+  readonly redisPids: number[] = [];
+
   get url(): string {
     return `ws://127.0.0.1:${this.port}/ws`;
+  }
+
+  get urls(): string[] {
+    return [this.url];
   }
 
   sample(): ProcSample {
