@@ -94,7 +94,8 @@ export function jsonLines(figures: readonly Figure[]): string {
 function commit(): string {
   try {
     const sha = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    // The results file itself does not count: each run appends to it, and the next run is still of this commit.
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', ':/', ':(top,exclude)bench/results.jsonl'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
     return dirty === '' ? sha : `${sha}-dirty`;
   } catch {
     return 'unknown';
