@@ -1,7 +1,8 @@
 /**
  * The cluster case's server side: a private redis-server and chat nodes sharing it, each
  * node the same process the single-node case runs (bench/chat-server.ts) with REDIS_URL
- * set. Production settings otherwise, the lease included.
+ * set. Otherwise the same settings as the single node: the defaults, the lease included,
+ * unless the caller's environment sets them.
  */
 import { openCluster, RedisProcess, redisServerBinary } from '../test/support/redis-process.js';
 import { Target, type Servers, type TargetOptions } from './target.js';

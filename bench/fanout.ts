@@ -1,13 +1,16 @@
 /**
- * Fan-out: N registered clients, S of them senders. Run against the reference, then this
- * server, each in a fresh process, then (when redis-server is here) this server as a
- * cluster of two nodes on a private Redis, the clients split between the nodes.
+ * Fan-out: N registered clients, S of them senders. Run against the reference, then (when
+ * redis-server is here) this server as a cluster of two nodes on a private Redis, the
+ * clients split between the nodes, then this server alone; each in fresh processes.
  *
  * - Saturation: each sender keeps `window` messages in flight (sent, own echo not yet
  *   back), so the server is never idle. Deliveries/s, server and client CPU per delivery,
  *   latency, and exactly-once in-order delivery checked by every receiver.
  * - Fixed load: the same clients at half the reference's saturation rate, open loop (each
  *   message leaves on schedule whatever the server does): latency p50/p99/p99.9.
+ *
+ * - Matched load (cluster case): the cluster and the single node at one rate near the
+ *   cluster's capacity (see MATCHED_SHARE), to compare their costs at equal rates.
  *
  * The cluster's figures are ratios to the single node's of the same run; its server CPU is
  * that of both nodes and of Redis.
@@ -40,6 +43,8 @@ interface Window {
 interface FanoutResult {
   saturation: Window;
   fixed: Window;
+  /** At the matched load (cluster case only): the same rate for the single node and the cluster. */
+  matched: Window | null;
   lost: number;
   duplicated: number;
   outOfOrder: number;
@@ -88,14 +93,30 @@ async function settle(ctx: BenchContext, kind: string, load: Load): Promise<numb
 /** Starts the servers of one run: the reference, this server, or a cluster of it. */
 type StartServers = (ctx: BenchContext, options: TargetOptions) => Promise<Servers>;
 
-const single = (kind: 'reference' | 'chat'): StartServers => async (ctx, options) => ctx.track(await Target.start(kind, options));
-const cluster: StartServers = async (ctx, options) => ctx.track(await ClusterTarget.start(options, (started) => ctx.track(started)));
+const oneProcess = (kind: 'reference' | 'chat'): StartServers => async (ctx, options) => ctx.track(await Target.start(kind, options));
+const twoNodes: StartServers = async (ctx, options) => ctx.track(await ClusterTarget.start(options, (started) => ctx.track(started)));
 
-async function runOne(ctx: BenchContext, start: StartServers, fixedPerSec: number | null): Promise<FanoutResult> {
+/** The open-loop loads of one run, in deliveries/s. */
+interface Loads {
+  /** The fixed load; null: half this server's own saturation rate (the reference's run). */
+  fixed: number | null;
+  /** A second, higher load, from this run's saturation rate; null: none. */
+  matched: ((ownSaturationPerSec: number) => number) | null;
+}
+
+async function runOne(ctx: BenchContext, start: StartServers, loads: Loads): Promise<FanoutResult> {
   const { clients, senders, processes, window, warmupMs, measureMs } = ctx.options;
   const target = await start(ctx, { maxConnections: clients + 100, profileDir: ctx.options.profileDir, logLevel: ctx.options.logLevel });
   const kind = target.name;
   const load = ctx.track(await Load.start({ clients, senders, processes, localAddresses: sourceAddresses(clients), concurrency: 50 }));
+  /** Open loop at `rate`: each message leaves on schedule whatever the server does. */
+  const paced = async (phase: string, rate: number): Promise<{ window: Window; finals: number[] }> => {
+    ctx.progress(`${kind}: ${phase}, ${Math.round(rate).toLocaleString('en-US')} deliveries/s`);
+    await load.all({ cmd: 'pace', perSenderPerSec: rate / clients / senders, startUs: Number(process.hrtime.bigint() / 1000n) + 50_000 });
+    await sleep(Math.min(warmupMs, 1_000));
+    const measured = await within(measureMs + 30_000, `${kind}: ${phase}`, measure(ctx, target, load, measureMs));
+    return { window: measured, finals: await settle(ctx, kind, load) };
+  };
   try {
     ctx.progress(`${kind}: registering ${clients} clients${target.urls.length > 1 ? ` over ${target.urls.length} nodes` : ''}`);
     await within(120_000, `${kind}: registering ${clients} clients`, load.connect(target.urls));
@@ -106,20 +127,18 @@ async function runOne(ctx: BenchContext, start: StartServers, fixedPerSec: numbe
     const saturation = await within(measureMs + 30_000, `${kind}: saturation`, measure(ctx, target, load, measureMs));
     await settle(ctx, kind, load);
 
-    const perSec = fixedPerSec ?? saturation.deliveries / saturation.seconds / 2;
-    const perSenderPerSec = perSec / clients / senders;
-    ctx.progress(`${kind}: fixed load, ${Math.round(perSec).toLocaleString('en-US')} deliveries/s`);
-    await load.all({ cmd: 'pace', perSenderPerSec, startUs: Number(process.hrtime.bigint() / 1000n) + 50_000 });
-    await sleep(Math.min(warmupMs, 1_000));
-    const fixed = await within(measureMs + 30_000, `${kind}: fixed load`, measure(ctx, target, load, measureMs));
-    const finals = await settle(ctx, kind, load);
+    const fixed = await paced('fixed load', loads.fixed ?? perSec(saturation) / 2);
+    const matched = loads.matched === null ? null : await paced('matched load', loads.matched(perSec(saturation)));
+    // Senders number their messages across phases: the last phase's counts cover the run.
+    const finals = (matched ?? fixed).finals;
 
     const { received, problems } = await load.report();
     const expected = finals.reduce((sum, seq) => sum + seq * clients, 0);
     const got = received.reduce((sum, n) => sum + n, 0);
     return {
       saturation,
-      fixed,
+      fixed: fixed.window,
+      matched: matched?.window ?? null,
       lost: expected - got,
       duplicated: problems.duplicates,
       outOfOrder: problems.orderViolations,
@@ -143,87 +162,103 @@ function comparing(columns: Columns | undefined, baseline: FanoutResult, measure
 
 const perDelivery = (us: (w: Window) => number, pickWindow: (r: FanoutResult) => Window) => (r: FanoutResult) =>
   us(pickWindow(r)) / pickWindow(r).deliveries;
-const saturation = (r: FanoutResult) => r.saturation;
-const fixed = (r: FanoutResult) => r.fixed;
+const atSaturation = (r: FanoutResult) => r.saturation;
+const atFixedLoad = (r: FanoutResult) => r.fixed;
 
 function referenceFigures(ctx: BenchContext, ref: FanoutResult, chat: FanoutResult): Figure[] {
-  const both = comparing(undefined, ref, chat);
+  const figure = comparing(undefined, ref, chat);
   const n = ctx.options.clients;
   return [
-    both('saturation.deliveriesPerSec', `saturation (N=${n}, S=${ctx.options.senders}): deliveries/s`, '', 0, (r) => perSec(r.saturation)),
-    both('saturation.serverCpuUsPerDelivery', 'server CPU per delivery', 'µs', 2, perDelivery((w) => w.serverCpuUs, saturation), { op: '<=', ratio: 0.6 }),
-    both('saturation.serverSystemUsPerDelivery', '  of which in the kernel', 'µs', 2, perDelivery((w) => w.serverSystemUs, saturation)),
-    both('saturation.clientCpuUsPerDelivery', 'client CPU per delivery', 'µs', 2, perDelivery((w) => w.clientCpuUs, saturation)),
-    both('saturation.clientSystemUsPerDelivery', '  of which in the kernel', 'µs', 2, perDelivery((w) => w.clientSystemUs, saturation)),
-    both('saturation.latencyP50Ms', 'saturation latency p50', 'ms', 1, (r) => r.saturation.p50),
-    both('saturation.latencyP99Ms', 'saturation latency p99', 'ms', 1, (r) => r.saturation.p99),
-    both('saturation.latencyMaxMs', 'saturation latency max', 'ms', 1, (r) => r.saturation.max),
-    ...correctness(both),
-    both('fixed.deliveriesPerSec', 'fixed load: deliveries/s', '', 0, (r) => perSec(r.fixed)),
-    both('fixed.serverCpuUsPerDelivery', 'fixed load: server CPU per delivery', 'µs', 2, perDelivery((w) => w.serverCpuUs, fixed)),
-    both('fixed.latencyP50Ms', 'fixed load latency p50', 'ms', 2, (r) => r.fixed.p50),
-    both('fixed.latencyP99Ms', 'fixed load latency p99', 'ms', 2, (r) => r.fixed.p99, { op: '<=', ratio: 1.3 }),
-    both('fixed.latencyP999Ms', 'fixed load latency p99.9', 'ms', 2, (r) => r.fixed.p999),
+    figure('saturation.deliveriesPerSec', `saturation (N=${n}, S=${ctx.options.senders}): deliveries/s`, '', 0, (r) => perSec(r.saturation)),
+    figure('saturation.serverCpuUsPerDelivery', 'server CPU per delivery', 'µs', 2, perDelivery((w) => w.serverCpuUs, atSaturation), { op: '<=', ratio: 0.6 }),
+    figure('saturation.serverSystemUsPerDelivery', '  of which in the kernel', 'µs', 2, perDelivery((w) => w.serverSystemUs, atSaturation)),
+    figure('saturation.clientCpuUsPerDelivery', 'client CPU per delivery', 'µs', 2, perDelivery((w) => w.clientCpuUs, atSaturation)),
+    figure('saturation.clientSystemUsPerDelivery', '  of which in the kernel', 'µs', 2, perDelivery((w) => w.clientSystemUs, atSaturation)),
+    figure('saturation.latencyP50Ms', 'saturation latency p50', 'ms', 1, (r) => r.saturation.p50),
+    figure('saturation.latencyP99Ms', 'saturation latency p99', 'ms', 1, (r) => r.saturation.p99),
+    figure('saturation.latencyMaxMs', 'saturation latency max', 'ms', 1, (r) => r.saturation.max),
+    ...correctness(figure),
+    figure('fixed.deliveriesPerSec', 'fixed load: deliveries/s', '', 0, (r) => perSec(r.fixed)),
+    figure('fixed.serverCpuUsPerDelivery', 'fixed load: server CPU per delivery', 'µs', 2, perDelivery((w) => w.serverCpuUs, atFixedLoad)),
+    figure('fixed.latencyP50Ms', 'fixed load latency p50', 'ms', 2, (r) => r.fixed.p50),
+    figure('fixed.latencyP99Ms', 'fixed load latency p99', 'ms', 2, (r) => r.fixed.p99, { op: '<=', ratio: 1.3 }),
+    figure('fixed.latencyP999Ms', 'fixed load latency p99.9', 'ms', 2, (r) => r.fixed.p999),
   ];
 }
 
-function correctness(both: ReturnType<typeof comparing>): Figure[] {
+function correctness(figure: ReturnType<typeof comparing>): Figure[] {
   return [
-    both('correctness.lost', 'lost deliveries (whole run)', '', 0, (r) => r.lost),
-    both('correctness.duplicated', 'duplicated deliveries', '', 0, (r) => r.duplicated),
-    both('correctness.outOfOrder', 'ids out of order', '', 0, (r) => r.outOfOrder),
-    both('correctness.unexpected', 'errors, leaves, closes seen', '', 0, (r) => r.unexpected),
+    figure('correctness.lost', 'lost deliveries (whole run)', '', 0, (r) => r.lost),
+    figure('correctness.duplicated', 'duplicated deliveries', '', 0, (r) => r.duplicated),
+    figure('correctness.outOfOrder', 'ids out of order', '', 0, (r) => r.outOfOrder),
+    figure('correctness.unexpected', 'errors, leaves, closes seen', '', 0, (r) => r.unexpected),
   ];
 }
 
 /**
- * The cluster against the single node. The cost target is read at the fixed load, where
- * both deliver at the same rate. Per-delivery cost falls steeply as the rate grows (a busier
- * turn writes more frames per system call; a single node's cost at saturation is many
- * times lower than at the fixed load), and at saturation the cluster runs at a lower rate.
+ * The matched load: this share of the cluster's saturation rate, open loop, for the cluster
+ * and then the single node. Per-delivery cost falls as the rate grows (a busier turn writes
+ * more frames per system call), so costs are compared at equal rates: the fixed load, far
+ * below either's capacity, and this one, near the cluster's. Kept below its saturation so
+ * that the open loop does not queue without end.
  */
-function clusterFigures(ctx: BenchContext, single: FanoutResult, clustered: FanoutResult): Figure[] {
+const MATCHED_SHARE = 0.75;
+
+/** The cluster against the single node, the cost counted over both nodes and Redis. */
+function clusterFigures(ctx: BenchContext, singleNode: FanoutResult, clustered: FanoutResult): Figure[] {
   const columns: Columns = ['single', 'cluster'];
-  const both = comparing(columns, single, clustered, 'cluster.');
-  /** A figure only the cluster has: Redis's share. */
-  const redisShare = (key: string, pickWindow: (r: FanoutResult) => Window): Figure => ({
-    key: `cluster.${key}`, label: '  of which Redis', unit: 'µs', decimals: 3, columns, baseline: null,
+  const figure = comparing(columns, singleNode, clustered, 'cluster.');
+  /**
+   * A figure only the cluster has: Redis's share. Over a window at the fixed load it is a
+   * few clock ticks of CPU, so it is shown no finer than that.
+   */
+  const redisShare = (key: string, pickWindow: (r: FanoutResult) => Window, decimals: number): Figure => ({
+    key: `cluster.${key}`, label: '  of which Redis', unit: 'µs', decimals, columns, baseline: null,
     measured: perDelivery((w) => w.redisCpuUs, pickWindow)(clustered),
   });
+  const atMatchedLoad = (r: FanoutResult) => r.matched!;
   return [
-    both('saturation.deliveriesPerSec', `${CLUSTER_NODES} nodes, saturation (N=${ctx.options.clients}, S=${ctx.options.senders}): deliveries/s`, '', 0, (r) => perSec(r.saturation)),
-    both('saturation.serverCpuUsPerDelivery', 'server CPU per delivery, Redis included', 'µs', 2, perDelivery((w) => w.serverCpuUs, saturation)),
-    both('saturation.serverSystemUsPerDelivery', '  of which in the kernel', 'µs', 2, perDelivery((w) => w.serverSystemUs, saturation)),
-    redisShare('saturation.redisCpuUsPerDelivery', saturation),
-    both('saturation.clientCpuUsPerDelivery', 'client CPU per delivery', 'µs', 2, perDelivery((w) => w.clientCpuUs, saturation)),
-    both('saturation.latencyP50Ms', 'saturation latency p50', 'ms', 1, (r) => r.saturation.p50),
-    both('saturation.latencyP99Ms', 'saturation latency p99', 'ms', 1, (r) => r.saturation.p99),
-    ...correctness(both),
-    both('fixed.deliveriesPerSec', 'fixed load: deliveries/s', '', 0, (r) => perSec(r.fixed)),
-    both('fixed.serverCpuUsPerDelivery', 'fixed load: server CPU per delivery, Redis included', 'µs', 2, perDelivery((w) => w.serverCpuUs, fixed), { op: '<=', ratio: 1.5 }),
-    both('fixed.serverSystemUsPerDelivery', '  of which in the kernel', 'µs', 2, perDelivery((w) => w.serverSystemUs, fixed)),
-    redisShare('fixed.redisCpuUsPerDelivery', fixed),
-    both('fixed.latencyP50Ms', 'fixed load latency p50', 'ms', 2, (r) => r.fixed.p50),
-    both('fixed.latencyP99Ms', 'fixed load latency p99', 'ms', 2, (r) => r.fixed.p99, { op: '<', ratio: 2 }),
-    both('fixed.latencyP999Ms', 'fixed load latency p99.9', 'ms', 2, (r) => r.fixed.p999),
+    figure('saturation.deliveriesPerSec', `${CLUSTER_NODES} nodes, saturation (N=${ctx.options.clients}, S=${ctx.options.senders}): deliveries/s`, '', 0, (r) => perSec(r.saturation)),
+    figure('saturation.serverCpuUsPerDelivery', 'server CPU per delivery, Redis included', 'µs', 2, perDelivery((w) => w.serverCpuUs, atSaturation)),
+    figure('saturation.serverSystemUsPerDelivery', '  of which in the kernel (Redis too)', 'µs', 2, perDelivery((w) => w.serverSystemUs, atSaturation)),
+    redisShare('saturation.redisCpuUsPerDelivery', atSaturation, 3),
+    figure('saturation.clientCpuUsPerDelivery', 'client CPU per delivery', 'µs', 2, perDelivery((w) => w.clientCpuUs, atSaturation)),
+    figure('saturation.latencyP50Ms', 'saturation latency p50', 'ms', 1, (r) => r.saturation.p50),
+    figure('saturation.latencyP99Ms', 'saturation latency p99', 'ms', 1, (r) => r.saturation.p99),
+    ...correctness(figure),
+    figure('fixed.deliveriesPerSec', 'fixed load: deliveries/s', '', 0, (r) => perSec(r.fixed)),
+    figure('fixed.serverCpuUsPerDelivery', 'fixed load: server CPU per delivery, Redis included', 'µs', 2, perDelivery((w) => w.serverCpuUs, atFixedLoad), { op: '<=', ratio: 1.5 }),
+    figure('fixed.serverSystemUsPerDelivery', '  of which in the kernel (Redis too)', 'µs', 2, perDelivery((w) => w.serverSystemUs, atFixedLoad)),
+    redisShare('fixed.redisCpuUsPerDelivery', atFixedLoad, 2),
+    figure('fixed.latencyP50Ms', 'fixed load latency p50', 'ms', 2, (r) => r.fixed.p50),
+    figure('fixed.latencyP99Ms', 'fixed load latency p99', 'ms', 2, (r) => r.fixed.p99, { op: '<', ratio: 2 }),
+    figure('fixed.latencyP999Ms', 'fixed load latency p99.9', 'ms', 2, (r) => r.fixed.p999),
+    figure('matched.deliveriesPerSec', `matched load (${MATCHED_SHARE * 100} % of the cluster's saturation): deliveries/s`, '', 0, (r) => perSec(atMatchedLoad(r))),
+    figure('matched.serverCpuUsPerDelivery', 'matched load: server CPU per delivery, Redis included', 'µs', 2, perDelivery((w) => w.serverCpuUs, atMatchedLoad), { op: '<=', ratio: 1.5 }),
+    figure('matched.serverSystemUsPerDelivery', '  of which in the kernel (Redis too)', 'µs', 2, perDelivery((w) => w.serverSystemUs, atMatchedLoad)),
+    redisShare('matched.redisCpuUsPerDelivery', atMatchedLoad, 3),
+    figure('matched.clientCpuUsPerDelivery', 'matched load: client CPU per delivery', 'µs', 2, perDelivery((w) => w.clientCpuUs, atMatchedLoad)),
+    figure('matched.latencyP50Ms', 'matched load latency p50', 'ms', 1, (r) => atMatchedLoad(r).p50),
+    figure('matched.latencyP99Ms', 'matched load latency p99', 'ms', 1, (r) => atMatchedLoad(r).p99),
   ];
 }
 
 export const fanout: Scenario = {
   name: 'fanout',
   async run(ctx) {
-    const ref = await runOne(ctx, single('reference'), null);
+    const ref = await runOne(ctx, oneProcess('reference'), { fixed: null, matched: null });
     // Half the reference's saturation rate, the same for every server that follows.
-    const fixedPerSec = perSec(ref.saturation) / 2;
-    const chat = await runOne(ctx, single('chat'), fixedPerSec);
-    const figures = referenceFigures(ctx, ref, chat);
-    if (!ctx.options.cluster) return figures;
-    const unavailable = clusterUnavailable();
+    const fixed = perSec(ref.saturation) / 2;
+    const unavailable = ctx.options.cluster ? clusterUnavailable() : 'left out (--no-cluster)';
     if (unavailable !== null) {
       ctx.progress(`SKIPPED the cluster case: ${unavailable}`);
-      return figures;
+      return referenceFigures(ctx, ref, await runOne(ctx, oneProcess('chat'), { fixed, matched: null }));
     }
-    return [...figures, ...clusterFigures(ctx, chat, await runOne(ctx, cluster, fixedPerSec))];
+    // The cluster first: the single node's matched load is the cluster's.
+    const clustered = await runOne(ctx, twoNodes, { fixed, matched: (own) => own * MATCHED_SHARE });
+    const matched = perSec(clustered.saturation) * MATCHED_SHARE;
+    const chat = await runOne(ctx, oneProcess('chat'), { fixed, matched: () => matched });
+    return [...referenceFigures(ctx, ref, chat), ...clusterFigures(ctx, chat, clustered)];
   },
 };
 

@@ -124,19 +124,22 @@ export class Load {
 
   /**
    * Connects and registers every client; resolves once each has seen every join. With
-   * several urls (a cluster's nodes) the load processes take turns over them: each node
-   * holds an equal share of the clients (given a multiple of their number of processes),
-   * and senders sit on every node.
+   * several urls (a cluster's nodes) consecutive load processes share a node: with as many
+   * processes as nodes or a multiple of it, each node holds an equal share of the clients,
+   * and of the senders when they divide evenly (10 senders over 4 processes: 5 per node).
    */
   async connect(urls: readonly string[]): Promise<void> {
     const { clients, processes, senders } = this.options;
+    if (processes % urls.length !== 0) {
+      throw new Error(`${processes} load processes cannot split the clients evenly over ${urls.length} nodes: choose --processes as a multiple of ${urls.length}`);
+    }
     const slots = senderIndices(clients, senders);
     await Promise.all(
       this.processes.map((p, i) => {
         const first = Math.floor((i * clients) / processes);
         const count = Math.floor(((i + 1) * clients) / processes) - first;
         return p.call({
-          cmd: 'connect', url: urls[i % urls.length]!, first, count, total: clients, senders: slots,
+          cmd: 'connect', url: urls[Math.floor((i * urls.length) / processes)]!, first, count, total: clients, senders: slots,
           localAddresses: this.options.localAddresses, concurrency: this.options.concurrency,
         });
       }),

@@ -136,6 +136,14 @@ export async function runBench(scenarios: readonly Scenario[], argv: string[]): 
     process.exit(2);
   }, options.maxMinutes * 60_000);
   process.on('exit', killAll);
+  // Stopped from outside (Ctrl-C, `timeout`, a CI cancel): 'exit' does not run on a signal,
+  // and redis-server, unlike the forked servers, has no IPC channel to notice the loss.
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      ctx.progress(`${signal}: stopping every process`);
+      process.exit(code);
+    });
+  }
 
   const figures: Figure[] = [];
   try {

@@ -53,7 +53,7 @@ const columnsOf = (key: string): string[] => {
   const first = chosen.find((run) => run.figures[key] !== undefined)!.figures[key]!;
   return Object.keys(first).filter((name) => name !== 'ratio');
 };
-/** One table per comparison, as the bench prints them. */
+/** One table per comparison (reference/chat, single/cluster), the storm's figures with the first. */
 const groups = new Map<string, string[]>();
 for (const key of keys) {
   const columns = columnsOf(key).join(',');
