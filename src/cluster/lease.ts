@@ -14,7 +14,7 @@
  * before it reaps: the others need that long to renew theirs (node.ts decides).
  *
  * When Redis comes back empty, the leases of nodes that died meanwhile are lost with the
- * rest; their users are found instead as ghosts (scripts.ts), announced here.
+ * rest; their users are found instead as ghosts (node-scripts.ts), announced here.
  */
 import type { Logger } from '../log.js';
 import type { ClusterStore } from './store.js';

@@ -123,7 +123,7 @@ export class RedisProcess {
 
 /**
  * On an empty Redis the first node waits out a grace of its lease (it cannot tell a first
- * start from lost data: scripts.ts, recover). Suites and the bench, which are not about
+ * start from lost data: node-scripts.ts, recover). Suites and the bench, which are not about
  * that, open the cluster with a node on a 1 s lease, so that their own nodes find the grace over.
  */
 export async function openCluster(url: string): Promise<void> {

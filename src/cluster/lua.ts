@@ -1,0 +1,88 @@
+/**
+ * The keys every cluster script uses, and the Lua helpers they share (appending to the
+ * log, Redis's clock, who holds a name, dropping a name with its leave). The scripts
+ * themselves: scripts.ts (a client's steps) and node-scripts.ts (a node's life).
+ *
+ *   chat:epoch        hash {id, until}: a fresh id whenever Redis starts empty (its data was lost
+ *                     or it never had any), and the end of the grace in Redis time (ms)
+ *   chat:seq          the last sequence number handed out; also the log's stream ids
+ *   chat:log          the stream of joins, messages and leaves: the one total order
+ *   chat:names        hash folded name -> {t: "node/conn", u: name as shown, j: joined?, n: join seq}
+ *   chat:nodes        set of node ids that may hold names
+ *   chat:lease:NODE   NODE is alive while this key is (PX LEASE_MS, refreshed well inside it)
+ *   chat:node:NODE    hash folded name -> conn: the names NODE holds, for reaping
+ *   chat:gone:TOKEN   "this client's leave was announced": the exactly-once guard for leaves
+ *   chat:ghosts       hash "node/conn" -> {f: folded, u: name, n: join seq}: after Redis lost
+ *                     its data, names some node's roster shows that nobody has re-asserted
+ *
+ * Every announced leave goes through `drop`, which removes the name and appends the leave
+ * in one step, and only when the name still belongs to that client: however many nodes
+ * try (the owner, several reapers), one leave is written per name, and it always precedes
+ * the next join of that name in the log.
+ */
+
+export const keys = {
+  prefix: 'chat:',
+  epoch: 'chat:epoch',
+  seq: 'chat:seq',
+  log: 'chat:log',
+  names: 'chat:names',
+  nodes: 'chat:nodes',
+  ghosts: 'chat:ghosts',
+  lease: (node: string) => `chat:lease:${node}`,
+  owned: (node: string) => `chat:node:${node}`,
+} as const;
+
+/** Helpers every script that writes to the log starts with. */
+export const prelude = `
+-- Appends one event under the next sequence number, which is its stream id too, so ids
+-- grow with the log. A counter that Redis lost restarts from the time in microseconds,
+-- above every id handed out before (string.format keeps all digits; tostring would not).
+local function append(seqKey, logKey, maxLen, kind, node, conn, name, text, ts)
+  local n = redis.call('INCR', seqKey)
+  if n == 1 then
+    local t = redis.call('TIME')
+    n = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    redis.call('SET', seqKey, string.format('%d', n))
+  end
+  local id = string.format('%d-0', n)
+  if kind == 'm' then
+    redis.call('XADD', logKey, 'MAXLEN', '~', maxLen, id, 'k', kind, 'o', node, 'c', conn, 'u', name, 'x', text, 't', ts)
+  else
+    redis.call('XADD', logKey, 'MAXLEN', '~', maxLen, id, 'k', kind, 'o', node, 'c', conn, 'u', name)
+  end
+  return n
+end
+
+-- Redis's clock in milliseconds.
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- The entry of a name if node/conn holds it, else nil.
+local function heldBy(namesKey, folded, node, conn)
+  local entry = redis.call('HGET', namesKey, folded)
+  if not entry then return nil end
+  local e = cjson.decode(entry)
+  if e.t ~= node .. '/' .. conn then return nil end
+  return e
+end
+
+-- Frees the name if node/conn still holds it; if it had joined, appends its leave (once).
+local function drop(namesKey, seqKey, logKey, maxLen, goneTtl, prefix, folded, node, conn)
+  local owned = prefix .. 'node:' .. node
+  if redis.call('HGET', owned, folded) == conn then redis.call('HDEL', owned, folded) end
+  local e = heldBy(namesKey, folded, node, conn)
+  if not e then return 0 end
+  redis.call('HDEL', namesKey, folded)
+  if e.j ~= 1 then return 0 end
+  redis.call('SET', prefix .. 'gone:' .. e.t, '1', 'PX', goneTtl)
+  return append(seqKey, logKey, maxLen, 'l', node, conn, e.u)
+end
+`;
+
+export interface ScriptSource {
+  numberOfKeys: number;
+  lua: string;
+}

@@ -1,0 +1,190 @@
+/**
+ * The scripts of a node's life in the cluster: keeping its lease, (re)joining after a
+ * start or an outage, the ghosts after Redis lost its data, the roster snapshot, and
+ * reaping dead nodes. Keys and shared helpers: lua.ts.
+ */
+import { prelude, type ScriptSource } from './lua.js';
+
+/**
+ * Keeps the node's lease alive. KEYS lease(node), epoch; ARGV epoch id, lease key ttl.
+ * Returns 0 when the lease expired or Redis lost its data: the node must recover.
+ */
+export const refresh: ScriptSource = {
+  numberOfKeys: 2,
+  lua: `
+if redis.call('HGET', KEYS[2], 'id') ~= ARGV[1] then return 0 end
+if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'XX') then return 0 end
+return 1`,
+};
+
+/**
+ * Brings a node (back) into the cluster: takes a new lease, drops the names Redis still
+ * gives it but it no longer holds (announcing those that joined), and re-asserts the names
+ * it holds. A name held by another client stays theirs. A name nobody holds is taken back
+ * only if Redis lost its data (a new epoch) and the grace is still running: otherwise a
+ * reaper freed it and announced its leave, or the node came back too late and has been
+ * announced as a ghost; either way the client must go.
+ *
+ * An empty Redis always starts a grace of one lease. The node that finds it empty cannot
+ * tell a first start from lost data; if it skipped the grace, its clients could take names
+ * that older nodes are about to re-assert, and it would read a roster lacking them.
+ * KEYS epoch, lease(node), nodes, names, owned(node), seq, log, ghosts;
+ * ARGV node, known epoch ('' at start), new epoch id, leaseMs, lease key ttl, maxLen,
+ * goneTtl, prefix, then per held name: folded, conn, name, join seq ('' if not joined).
+ * Returns {epoch id, grace left ms, 1 if the node's lease was still there, {1 kept | 0 lost, ...}}.
+ */
+export const recover: ScriptSource = {
+  numberOfKeys: 8,
+  lua: `${prelude}
+local node, known = ARGV[1], ARGV[2]
+local now = nowMs()
+local epoch = redis.call('HGET', KEYS[1], 'id')
+if not epoch then
+  epoch = ARGV[3]
+  redis.call('HSET', KEYS[1], 'id', epoch, 'until', string.format('%d', now + tonumber(ARGV[4])))
+end
+local graceLeft = math.max(0, tonumber(redis.call('HGET', KEYS[1], 'until') or '0') - now)
+local reborn = known ~= '' and epoch ~= known
+local hadLease = 0
+if redis.call('GET', KEYS[2]) == epoch then hadLease = 1 end
+redis.call('SET', KEYS[2], epoch, 'PX', ARGV[5])
+redis.call('SADD', KEYS[3], node)
+local held = {}
+for i = 9, #ARGV, 4 do held[ARGV[i]] = ARGV[i + 1] end
+local owned = redis.call('HGETALL', KEYS[5])
+for i = 1, #owned, 2 do
+  if held[owned[i]] ~= owned[i + 1] then
+    drop(KEYS[4], KEYS[6], KEYS[7], ARGV[6], ARGV[7], ARGV[8], owned[i], node, owned[i + 1])
+  end
+end
+local kept = {}
+for i = 9, #ARGV, 4 do
+  local folded, conn = ARGV[i], ARGV[i + 1]
+  local mine = 0
+  if heldBy(KEYS[4], folded, node, conn) then
+    mine = 1
+  elseif reborn and graceLeft > 0 and redis.call('HEXISTS', KEYS[4], folded) == 0 then
+    local e = {t = node .. '/' .. conn, u = ARGV[i + 2], j = 0}
+    if ARGV[i + 3] ~= '' then e.j = 1; e.n = ARGV[i + 3] end
+    redis.call('HSET', KEYS[4], folded, cjson.encode(e))
+    mine = 1
+  end
+  if mine == 1 then
+    redis.call('HSET', KEYS[5], folded, conn)
+    redis.call('HDEL', KEYS[8], node .. '/' .. conn)
+  end
+  kept[#kept + 1] = mine
+end
+return {epoch, string.format('%d', graceLeft), hadLease, kept}`,
+};
+
+/**
+ * During the grace after Redis lost its data: records the names of this node's roster that
+ * nobody has re-asserted as ghosts, to be announced as gone when the grace ends unless
+ * their owner re-asserts them meanwhile (recover removes its own). Refused (-1) once the
+ * grace is over: the caller re-reads the roster instead.
+ * KEYS epoch, names, ghosts; ARGV prefix, then per name: folded, "node/conn", name, join seq.
+ * Returns the number of ghosts recorded, or -1.
+ */
+export const hintGhosts: ScriptSource = {
+  numberOfKeys: 3,
+  lua: `${prelude}
+if nowMs() >= tonumber(redis.call('HGET', KEYS[1], 'until') or '0') then return -1 end
+local added = 0
+for i = 2, #ARGV, 4 do
+  local folded, holder = ARGV[i], ARGV[i + 1]
+  local entry = redis.call('HGET', KEYS[2], folded)
+  local held = entry and cjson.decode(entry).t == holder
+  if not held and redis.call('EXISTS', ARGV[1] .. 'gone:' .. holder) == 0 then
+    redis.call('HSET', KEYS[3], holder, cjson.encode({f = folded, u = ARGV[i + 2], n = ARGV[i + 3]}))
+    added = added + 1
+  end
+end
+return added`,
+};
+
+/**
+ * The roster and the log position it is valid at: the names, and the ghosts, which every
+ * node that knew them still lists until their leave comes.
+ * KEYS names, seq, ghosts. Returns {seq, [folded, entry]..., [node/conn, ghost]...}.
+ */
+export const snapshot: ScriptSource = {
+  numberOfKeys: 3,
+  lua: `return {redis.call('GET', KEYS[2]) or '0', redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[3])}`,
+};
+
+/** Nodes whose lease has expired, and whether ghosts wait. KEYS nodes, ghosts; ARGV prefix, asking node. */
+export const deadNodes: ScriptSource = {
+  numberOfKeys: 2,
+  lua: `
+local dead = {}
+for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if node ~= ARGV[2] and redis.call('EXISTS', ARGV[1] .. 'lease:' .. node) == 0 then dead[#dead + 1] = node end
+end
+return {redis.call('EXISTS', KEYS[2]), dead}`,
+};
+
+/**
+ * Drops up to `batch` names of a node, announcing each joined one's leave; forgets the node
+ * once it holds none. With mustBeDead '1' (reaping) it does nothing to a node whose lease is
+ * back; with '0' (a node retiring itself) it ends the lease first.
+ * KEYS nodes, names, seq, log; ARGV prefix, node, maxLen, goneTtl, batch, mustBeDead.
+ * Returns {names dropped, leaves announced, 1 when the node is gone}, or -1 if it is alive.
+ */
+export const dropNode: ScriptSource = {
+  numberOfKeys: 4,
+  lua: `${prelude}
+local prefix, node = ARGV[1], ARGV[2]
+local lease = prefix .. 'lease:' .. node
+if ARGV[6] == '1' then
+  if redis.call('EXISTS', lease) == 1 then return -1 end
+else
+  redis.call('DEL', lease)
+end
+local owned = prefix .. 'node:' .. node
+local batch = tonumber(ARGV[5])
+local dropped, leaves, cursor = 0, 0, '0'
+repeat
+  local scan = redis.call('HSCAN', owned, cursor, 'COUNT', batch)
+  cursor = scan[1]
+  local fields = scan[2]
+  for i = 1, #fields, 2 do
+    if drop(KEYS[2], KEYS[3], KEYS[4], ARGV[3], ARGV[4], prefix, fields[i], node, fields[i + 1]) > 0 then leaves = leaves + 1 end
+    redis.call('HDEL', owned, fields[i])
+    dropped = dropped + 1
+  end
+until cursor == '0' or dropped >= batch
+local gone = 0
+if redis.call('HLEN', owned) == 0 then
+  redis.call('SREM', KEYS[1], node)
+  gone = 1
+end
+return {dropped, leaves, gone}`,
+};
+
+/**
+ * Once the grace after Redis lost its data is over: announces the leave of up to `batch`
+ * ghosts, once each (the gone marker), unless their owner re-asserted them after all.
+ * Claims stay refused until none is left (see claim).
+ * KEYS epoch, ghosts, names, seq, log; ARGV prefix, maxLen, goneTtl, batch.
+ * Returns {leaves announced, ghosts left}, or -1 while the grace runs.
+ */
+export const sweepGhosts: ScriptSource = {
+  numberOfKeys: 5,
+  lua: `${prelude}
+if redis.call('EXISTS', KEYS[2]) == 0 then return {0, 0} end
+if nowMs() < tonumber(redis.call('HGET', KEYS[1], 'until') or '0') then return -1 end
+local leaves = 0
+local fields = redis.call('HSCAN', KEYS[2], '0', 'COUNT', ARGV[4])[2]
+for i = 1, #fields, 2 do
+  local holder, g = fields[i], cjson.decode(fields[i + 1])
+  local node, conn = string.match(holder, '^([^/]*)/(.*)$')
+  redis.call('HDEL', KEYS[2], holder)
+  if not heldBy(KEYS[3], g.f, node, conn)
+    and redis.call('SET', ARGV[1] .. 'gone:' .. holder, '1', 'NX', 'PX', ARGV[3]) then
+    append(KEYS[4], KEYS[5], ARGV[2], 'l', node, conn, g.u)
+    leaves = leaves + 1
+  end
+end
+return {leaves, redis.call('HLEN', KEYS[2])}`,
+};
