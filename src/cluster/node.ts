@@ -115,8 +115,12 @@ export class ClusterNode {
     this.lease.start();
     // A grace runs on an empty Redis (a first start, or lost data): until it ends, older
     // nodes may still re-assert names, and a roster read now would lack them.
+    // Said before the wait: until it ends the process does not listen, not even for /healthz.
     const graceLeft = this.graceUntil - Date.now();
-    if (graceLeft > 0) await new Promise((resolve) => setTimeout(resolve, graceLeft));
+    if (graceLeft > 0) {
+      this.log.info({ graceMs: graceLeft }, 'redis holds no chat: waiting out the grace before serving');
+      await new Promise((resolve) => setTimeout(resolve, graceLeft));
+    }
     this.log.info({ leaseMs: this.timings.leaseMs }, 'joined the cluster');
   }
 

@@ -4,6 +4,7 @@
  * in Redis, no socket or timer in the process.
  */
 import { createHook } from 'node:async_hooks';
+import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createActor } from 'xstate';
@@ -11,7 +12,7 @@ import { hubMachine } from '../../machines/hub.machine.js';
 import { clusterActors, joinCluster, rosterDelivered } from '../../src/cluster/cluster.js';
 import { ConfigError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
-import { describeWithRedis, redisPerFile } from '../support/redis-server.js';
+import { describeWithRedis, RedisProcess, redisPerFile } from '../support/redis-server.js';
 import { withTimeout } from '../support/ws-client.js';
 
 const redis = redisPerFile();
@@ -28,6 +29,30 @@ describeWithRedis('cluster: a node starting and closing', () => {
   /** Redis's own view: the connections a node opened, by the names it gives them. */
   const connectionsOf = async (node: string) =>
     String(await observer.client('LIST')).split('\n').filter((line) => line.includes(`name=chat:${node}`));
+
+  it('says why it waits when it finds Redis empty, before the grace of one lease, then joins', async () => {
+    const empty = await RedisProcess.start();
+    const lines: { msg: string; graceMs?: number; at: number }[] = [];
+    const capture = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push({ ...(JSON.parse(chunk.toString()) as { msg: string; graceMs?: number }), at: Date.now() });
+        done();
+      },
+    });
+    try {
+      const started = Date.now();
+      const node = await joinCluster(empty.url, 1_000, createLogger('info', capture));
+      await node.close();
+      const [waiting, joined] = [lines.find((l) => l.msg.startsWith('redis holds no chat')), lines.find((l) => l.msg === 'joined the cluster')];
+      expect(waiting?.msg).toBe('redis holds no chat: waiting out the grace before serving');
+      expect(waiting!.graceMs).toBeGreaterThan(0);
+      expect(waiting!.graceMs).toBeLessThanOrEqual(1_000);
+      expect(joined!.at - started).toBeGreaterThanOrEqual(waiting!.graceMs! - 50);
+      expect(lines.indexOf(waiting!)).toBeLessThan(lines.indexOf(joined!));
+    } finally {
+      await empty.stop();
+    }
+  });
 
   it('fails start-up with one line when the roster cannot be delivered within a lease, and leaves the cluster', async () => {
     const node = await joinCluster(redis().url, 1_000, silent);
