@@ -105,7 +105,7 @@ export class LeaseKeeper {
       if (!this.hooks.mayReap()) return;
       for (const node of dead) {
         const leaves = await this.store.dropNode(node, true);
-        if (leaves !== null) this.log.info({ node, leaves }, 'reaped a node whose lease ran out');
+        if (leaves !== null) this.log.info({ deadNode: node, leaves }, 'reaped a node whose lease ran out');
       }
     } catch (err) {
       this.hooks.lost('reaping failed', err);
