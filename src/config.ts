@@ -65,7 +65,7 @@ function boolean(raw: string): boolean {
   const value = raw.trim().toLowerCase();
   if (['1', 'true', 'yes', 'on'].includes(value)) return true;
   if (['0', 'false', 'no', 'off', ''].includes(value)) return false;
-  throw new Error('expected 1, true, 0 or false');
+  throw new Error('expected 1, true, yes, on, 0, false, no or off');
 }
 
 function text(raw: string): string {
