@@ -69,11 +69,17 @@ export function isValidName(raw: string, maxLength: number): boolean {
 
 // ---------------------------------------------------------------- messages
 
-/** Whether a chat text may be sent: not blank, and at most `maxLength` code points. */
+/**
+ * A character that shows: neither white space nor a control or format character. Text
+ * without one (a zero-width space alone, a lone NUL) would arrive as an empty line.
+ */
+const VISIBLE = /[^\s\p{Cc}\p{Cf}]/u;
+
+/** Whether a chat text may be sent: something visible, and at most `maxLength` code points. */
 export function isValidText(text: string, maxLength: number): boolean {
   // Cheap checks first: a UTF-16 length within the limit is always within it in code points.
   if (text.length > maxLength * 2) return false;
-  if (text.trim() === '') return false;
+  if (!VISIBLE.test(text)) return false;
   return text.length <= maxLength || codePointLength(text) <= maxLength;
 }
 

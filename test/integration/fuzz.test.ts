@@ -60,7 +60,9 @@ type Step =
   | { kind: 'legit'; who: 0 | 1; text: string }
   | { kind: 'drop'; slot: number; how: 'close' | 'terminate' };
 
-const legitText = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }).filter((t) => t.trim() !== '');
+/** A character of a non-blank text: neither white space, control nor format (PROTOCOL.md §2). */
+const shows = (c: string) => c.trim() !== '' && !/[\p{Cc}\p{Cf}]/u.test(c);
+const legitText = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }).filter((t) => [...t].some(shows));
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('hostile' as const), slot: fc.nat(SLOTS - 1), register: fc.boolean(), frame: hostileFrame }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('legit' as const), who: fc.constantFrom(0 as const, 1 as const), text: legitText }) },
@@ -96,7 +98,7 @@ function judge(wire: Wire, registered: boolean): Verdict {
     return typeof sender === 'string' ? { kind: 'skip' } : { kind: 'error', code: 'not_registered', counts: true };
   }
   const chat = typeof body === 'string' ? body : '';
-  if (chat.trim() === '' || [...chat].length > TEXT_MAX) return { kind: 'error', code: 'invalid_message', counts: false };
+  if (![...chat].some(shows) || [...chat].length > TEXT_MAX) return { kind: 'error', code: 'invalid_message', counts: false };
   return { kind: 'message', text: chat };
 }
 

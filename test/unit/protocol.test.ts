@@ -182,6 +182,14 @@ describe('isValidText', () => {
     expect(isValidText(text, 4096)).toBe(false);
   });
 
+  it.each(['\u200B', ' \u200B\u2060 ', '\uFEFF', '\u0000', '\u202E\u200D'])('refuses text with nothing visible %j', (text) => {
+    expect(isValidText(text, 4096)).toBe(false);
+  });
+
+  it.each(['\u200Bx', '👨\u200D👩', '\u0000a', 'é'])('accepts text with something visible %j', (text) => {
+    expect(isValidText(text, 4096)).toBe(true);
+  });
+
   it('accepts 4096 code points and refuses 4097', () => {
     expect(isValidText('x'.repeat(4096), 4096)).toBe(true);
     expect(isValidText('x'.repeat(4097), 4096)).toBe(false);
@@ -200,7 +208,8 @@ describe('isValidText', () => {
   it('agrees with a plain code-point count for any text', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 40 }), fc.integer({ min: 1, max: 30 }), (text, max) => {
-        const expected = text.trim() !== '' && [...text].length <= max;
+        const visible = [...text].some((c) => c.trim() !== '' && !/[\p{Cc}\p{Cf}]/u.test(c));
+        const expected = visible && [...text].length <= max;
         expect(isValidText(text, max)).toBe(expected);
       }),
     );
