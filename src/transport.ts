@@ -54,9 +54,13 @@ function onClose(this: WebSocket): void {
   runningActor(this)?.send({ type: 'client.closed' });
 }
 
-/** 'close' always follows 'error'; the actor learns of the end there. */
-function onError(this: WebSocket, err: Error): void {
+/**
+ * 'close' always follows 'error', and the actor learns of the end there, unless the error
+ * is a frame over the size limit: then the end is the server's (1009), not the client's.
+ */
+function onError(this: WebSocket, err: Error & { code?: string }): void {
   bindings.get(this)?.log.debug({ err }, 'socket error');
+  if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') runningActor(this)?.send({ type: 'client.oversized' });
 }
 
 function carryOut(socket: WebSocket, effect: ConnectionEffect): void {

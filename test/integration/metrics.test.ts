@@ -90,6 +90,18 @@ describe('/metrics', () => {
     expect(sample(samples, 'chat_leaves_total{cause="policy"}')).toBe(0);
   });
 
+  it('counts a client closed for a too-big frame as a policy leave, not as one that closed', async () => {
+    const server = await start({ maxPayloadBytes: 1024 });
+    const alice = await server.register('Alice');
+    const bob = await server.register('Bob');
+    alice.send({ text: 'x'.repeat(2048) });
+    expect((await alice.waitClose()).code).toBe(1009);
+    expect(await bob.nextFrame()).toEqual(leave('Alice'));
+    const samples = await scrape(server);
+    expect(sample(samples, 'chat_leaves_total{cause="policy"}')).toBe(1);
+    expect(sample(samples, 'chat_leaves_total{cause="close"}')).toBe(0);
+  });
+
   it('keeps one set of figures per server', async () => {
     const first = await start();
     const second = await start();
