@@ -70,12 +70,13 @@ export function isValidName(raw: string, maxLength: number): boolean {
 // ---------------------------------------------------------------- messages
 
 /**
- * A character that shows: neither white space nor a control or format character. Text
- * without one (a zero-width space alone, a lone NUL) would arrive as an empty line.
+ * A character that counts as content: not white space, a control or format character, or
+ * one Unicode says to render as nothing (default-ignorable: fillers, variation selectors).
+ * Text without one (a zero-width space alone, a lone NUL) would arrive as an empty line.
  */
-const VISIBLE = /[^\s\p{Cc}\p{Cf}]/u;
+const VISIBLE = /[^\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
 
-/** Whether a chat text may be sent: something visible, and at most `maxLength` code points. */
+/** Whether a chat text may be sent: some content (see VISIBLE), and at most `maxLength` code points. */
 export function isValidText(text: string, maxLength: number): boolean {
   // Cheap checks first: a UTF-16 length within the limit is always within it in code points.
   if (text.length > maxLength * 2) return false;

@@ -165,7 +165,7 @@ return {dropped, leaves, gone}`,
 /**
  * Once the grace after Redis lost its data is over: announces the leave of up to `batch`
  * ghosts, once each (the gone marker), unless their owner re-asserted them after all.
- * Claims stay refused until none is left (see claim).
+ * Claims stay refused until none is left (see claim in scripts.ts).
  * KEYS epoch, ghosts, names, seq, log; ARGV prefix, maxLen, goneTtl, batch.
  * Returns {leaves announced, ghosts left}, or -1 while the grace runs.
  */

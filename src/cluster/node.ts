@@ -118,7 +118,7 @@ export class ClusterNode {
     // Said before the wait: until it ends the process does not listen, not even for /healthz.
     const graceLeft = this.graceUntil - Date.now();
     if (graceLeft > 0) {
-      this.log.info({ graceMs: graceLeft }, 'redis holds no chat: waiting out the grace before serving');
+      this.log.info({ graceMs: graceLeft }, 'a grace is running (redis was found empty): waiting it out before serving');
       await new Promise((resolve) => setTimeout(resolve, graceLeft));
     }
     this.log.info({ leaseMs: this.timings.leaseMs }, 'joined the cluster');

@@ -1,7 +1,8 @@
 /**
- * A node's life around start-up and close(): a roster that cannot be read in time fails
- * start-up with one clear line, and a closed node leaves nothing behind — no connection
- * in Redis, no socket or timer in the process.
+ * A node's life around start-up and close(): on an empty Redis it says why it waits out a
+ * grace before serving; a roster that cannot be read in time fails start-up with one
+ * clear line; and a closed node leaves nothing behind — no connection in Redis, no socket
+ * or timer in the process.
  */
 import { createHook } from 'node:async_hooks';
 import { Writable } from 'node:stream';
@@ -43,11 +44,13 @@ describeWithRedis('cluster: a node starting and closing', () => {
       const started = Date.now();
       const node = await joinCluster(empty.url, 1_000, createLogger('info', capture));
       await node.close();
-      const [waiting, joined] = [lines.find((l) => l.msg.startsWith('redis holds no chat')), lines.find((l) => l.msg === 'joined the cluster')];
-      expect(waiting?.msg).toBe('redis holds no chat: waiting out the grace before serving');
+      const [waiting, joined] = [lines.find((l) => l.msg.startsWith('a grace is running')), lines.find((l) => l.msg === 'joined the cluster')];
+      expect(waiting?.msg).toBe('a grace is running (redis was found empty): waiting it out before serving');
       expect(waiting!.graceMs).toBeGreaterThan(0);
       expect(waiting!.graceMs).toBeLessThanOrEqual(1_000);
       expect(joined!.at - started).toBeGreaterThanOrEqual(waiting!.graceMs! - 50);
+      // Said before the wait, not after it: the operator sees why nothing listens yet.
+      expect(joined!.at - waiting!.at).toBeGreaterThanOrEqual(waiting!.graceMs! - 50);
       expect(lines.indexOf(waiting!)).toBeLessThan(lines.indexOf(joined!));
     } finally {
       await empty.stop();

@@ -152,6 +152,7 @@ describe('chat (SPEC §3)', () => {
   it.each([
     ['empty', ''],
     ['whitespace only', ' \n\t '],
+    ['without anything visible', '\u200B\u2060\u3164'],
     ['over the configured maximum', 'x'.repeat(11)],
   ])('refuses a text that is %s with invalid_message and sends nothing to anyone', async (_, text) => {
     const server = await start({ textMaxLength: 10 });

@@ -60,8 +60,8 @@ type Step =
   | { kind: 'legit'; who: 0 | 1; text: string }
   | { kind: 'drop'; slot: number; how: 'close' | 'terminate' };
 
-/** A character of a non-blank text: neither white space, control nor format (PROTOCOL.md §2). */
-const shows = (c: string) => c.trim() !== '' && !/[\p{Cc}\p{Cf}]/u.test(c);
+/** A character of a non-blank text: neither white space, control, format nor default-ignorable (PROTOCOL.md §2). */
+const shows = (c: string) => c.trim() !== '' && !/[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u.test(c);
 const legitText = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }).filter((t) => [...t].some(shows));
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('hostile' as const), slot: fc.nat(SLOTS - 1), register: fc.boolean(), frame: hostileFrame }) },

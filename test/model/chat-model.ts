@@ -29,8 +29,8 @@ export const MODEL_LIMITS = { rateBurst: 0, registerTimeoutMs: 1e9, heartbeatMs:
 /** The name as shown (NFC, trimmed) and the key it is unique under (SPEC §2). Plain
  * lower-casing suffices because the name pools avoid ß, final sigma and the like. */
 const shown = (raw: string) => raw.normalize('NFC').trim();
-/** A chat text that is not blank: some character is neither white space, control nor format (PROTOCOL.md §2). */
-const showsSomething = (text: string) => [...text].some((c) => c.trim() !== '' && !/[\p{Cc}\p{Cf}]/u.test(c));
+/** A chat text that is not blank: some character is neither white space, control, format nor default-ignorable (PROTOCOL.md §2). */
+const showsSomething = (text: string) => [...text].some((c) => c.trim() !== '' && !/[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u.test(c));
 const fold = (raw: string) => shown(raw).toLowerCase();
 
 type Frame = Record<string, unknown>;
@@ -276,7 +276,7 @@ const validText = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(' hi ', 'Server: fake', '\u202Eboo', 'x'.repeat(4096), '😀'.repeat(4096)) },
 );
 const invalidFrame = fc.oneof(
-  fc.constantFrom('', ' ', '\n\t ', '\u3000', '\uFEFF', 'x'.repeat(4097), '😀'.repeat(4097)).map((text) => JSON.stringify({ text })),
+  fc.constantFrom('', ' ', '\n\t ', '\u3000', '\uFEFF', '\u200B', '\u0000', '\u202E\u200D', 'x'.repeat(4097), '😀'.repeat(4097)).map((text) => JSON.stringify({ text })),
   fc.constantFrom('{}', '{"foo":1}', '{"text":null}', '{"sender":null,"text":"  "}', '{"__proto__":{"sender":"x","text":"y"}}'),
 );
 const garbage = fc.oneof(

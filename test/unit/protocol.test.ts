@@ -182,7 +182,7 @@ describe('isValidText', () => {
     expect(isValidText(text, 4096)).toBe(false);
   });
 
-  it.each(['\u200B', ' \u200B\u2060 ', '\uFEFF', '\u0000', '\u202E\u200D'])('refuses text with nothing visible %j', (text) => {
+  it.each(['\u200B', ' \u200B\u2060 ', '\uFEFF', '\u0000', '\u202E\u200D', '\u3164', '\uFE0F\u034F'])('refuses text with nothing visible %j', (text) => {
     expect(isValidText(text, 4096)).toBe(false);
   });
 
@@ -208,7 +208,7 @@ describe('isValidText', () => {
   it('agrees with a plain code-point count for any text', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 40 }), fc.integer({ min: 1, max: 30 }), (text, max) => {
-        const visible = [...text].some((c) => c.trim() !== '' && !/[\p{Cc}\p{Cf}]/u.test(c));
+        const visible = [...text].some((c) => c.trim() !== '' && !/[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u.test(c));
         const expected = visible && [...text].length <= max;
         expect(isValidText(text, max)).toBe(expected);
       }),
