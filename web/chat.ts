@@ -73,10 +73,13 @@ joinForm.addEventListener('submit', (event) => {
     .catch(() => showJoinError('Can’t reach the chat server. Is it running?'));
 });
 
+/** What the server counts as content (PROTOCOL.md §2): a text without it would only earn invalid_message. */
+const HAS_CONTENT = /[^\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
+
 composer.addEventListener('submit', (event) => {
   event.preventDefault();
   const text = textInput.value;
-  if (text.trim() === '' || socket?.readyState !== WebSocket.OPEN) return;
+  if (!HAS_CONTENT.test(text) || socket?.readyState !== WebSocket.OPEN) return;
   socket.send(JSON.stringify({ text }));
   textInput.value = '';
   fitComposer();

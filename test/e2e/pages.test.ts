@@ -91,6 +91,19 @@ describe.skipIf(!available)('pages in Chromium', () => {
     expect(await onlineNames(second)).toEqual(['Alice', 'Alicia (you)']);
   });
 
+  it('keeps a text with nothing visible in the box rather than sending it to be refused', async () => {
+    const base = await serve();
+    const page = await tab();
+    await joinChat(page, base, 'Quiet');
+    await say(page, ' \u200B\u3164 ');
+    expect(await page.inputValue('#text')).toBe(' \u200B\u3164 ');
+    // A fence: the next real message is the first and only one shown, and no error came.
+    await say(page, 'now something');
+    await waitForMessage(page, 'now something', true);
+    expect(await page.locator('.message').count()).toBe(1);
+    expect(await page.locator('#chat-error').isHidden()).toBe(true);
+  });
+
   it('tells a sender who is too fast that they are rate limited', async () => {
     const base = await serve({ rateBurst: 1, ratePerSec: 1 });
     const page = await tab();
