@@ -17,6 +17,7 @@
 import fc from 'fast-check';
 import { isUtf8 } from 'node:buffer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasContent } from '../support/expected.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { claim, DEFAULT_WAIT_MS, TestSocket, type Frame } from '../support/ws-client.js';
 
@@ -60,9 +61,7 @@ type Step =
   | { kind: 'legit'; who: 0 | 1; text: string }
   | { kind: 'drop'; slot: number; how: 'close' | 'terminate' };
 
-/** A character of a non-blank text: neither white space, control, format nor default-ignorable (PROTOCOL.md §2). */
-const shows = (c: string) => c.trim() !== '' && !/[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u.test(c);
-const legitText = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }).filter((t) => [...t].some(shows));
+const legitText = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }).filter(hasContent);
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('hostile' as const), slot: fc.nat(SLOTS - 1), register: fc.boolean(), frame: hostileFrame }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('legit' as const), who: fc.constantFrom(0 as const, 1 as const), text: legitText }) },
@@ -98,7 +97,7 @@ function judge(wire: Wire, registered: boolean): Verdict {
     return typeof sender === 'string' ? { kind: 'skip' } : { kind: 'error', code: 'not_registered', counts: true };
   }
   const chat = typeof body === 'string' ? body : '';
-  if (![...chat].some(shows) || [...chat].length > TEXT_MAX) return { kind: 'error', code: 'invalid_message', counts: false };
+  if (!hasContent(chat) || [...chat].length > TEXT_MAX) return { kind: 'error', code: 'invalid_message', counts: false };
   return { kind: 'message', text: chat };
 }
 

@@ -19,6 +19,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { expect } from 'vitest';
 import type { ServerFrame } from '../../machines/events.js';
 import type { Chat, TestClient } from '../support/chat-harness.js';
+import { hasContent } from '../support/expected.js';
 
 const MAX_CLIENTS = 10;
 const MAX_REFUSALS = 5; // SPEC §2
@@ -29,8 +30,6 @@ export const MODEL_LIMITS = { rateBurst: 0, registerTimeoutMs: 1e9, heartbeatMs:
 /** The name as shown (NFC, trimmed) and the key it is unique under (SPEC §2). Plain
  * lower-casing suffices because the name pools avoid ß, final sigma and the like. */
 const shown = (raw: string) => raw.normalize('NFC').trim();
-/** A chat text that is not blank: some character is neither white space, control, format nor default-ignorable (PROTOCOL.md §2). */
-const showsSomething = (text: string) => [...text].some((c) => c.trim() !== '' && !/[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u.test(c));
 const fold = (raw: string) => shown(raw).toLowerCase();
 
 type Frame = Record<string, unknown>;
@@ -272,7 +271,7 @@ const invalidName = fc.constantFrom('', '   ', ' \n ', 'a'.repeat(33), '😀'.re
   '\u202Eevil', 'zero\u200Bwidth', '\u200B', 'Al\u00ADice', 'tab\there', 'nul\u0000', 'bell\u0007', 'x\u0085y',
   'server', 'Server', 'SERVER', ' sErVeR ', '\u2066Bob\u2069');
 const validText = fc.oneof(
-  { weight: 8, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }).filter(showsSomething) },
+  { weight: 8, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }).filter(hasContent) },
   { weight: 1, arbitrary: fc.constantFrom(' hi ', 'Server: fake', '\u202Eboo', 'x'.repeat(4096), '😀'.repeat(4096)) },
 );
 const invalidFrame = fc.oneof(

@@ -39,3 +39,10 @@ export const message = (sender: string, text: string): Frame => ({
 export function expectOwnCopy(frame: Frame, text: string): void {
   expect(frame).toStrictEqual({ type: 'message', text, id: expect.any(String), ts: expect.any(Number) });
 }
+
+/**
+ * PROTOCOL.md §2's test of a chat text, code point by code point: it has content when some
+ * character is neither white space, control, format nor default-ignorable.
+ */
+export const hasContent = (text: string): boolean =>
+  [...text].some((c) => c.trim() !== '' && !/[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u.test(c));
