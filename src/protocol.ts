@@ -53,10 +53,12 @@ export function normaliseName(raw: string): string {
 
 /**
  * The key under which a name is unique. Upper- then lower-casing folds more than
- * lower-casing alone ("Straße" and "STRASSE", final and medial sigma).
+ * lower-casing alone ("Straße" and "STRASSE", final and medial sigma). Lower-casing first
+ * as well takes capital sharp s "ẞ", which has no upper-case mapping to "SS", to "ß" before
+ * the round trip; without it "STRAẞE" and "Straße" would be two different names.
  */
 export function foldName(name: string): string {
-  return normaliseName(name).toUpperCase().toLowerCase().normalize('NFC');
+  return normaliseName(name).toLowerCase().toUpperCase().toLowerCase().normalize('NFC');
 }
 
 /** Whether a requested name may be used at all (not whether it is free). */
