@@ -53,6 +53,17 @@ function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+/**
+ * The longest delay a Node timer honours: a longer one fires after 1 ms instead, which
+ * would drop every client at its first heartbeat or close it before it could register.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A time in ms that the server waits for with a timer. */
+function duration(min: number) {
+  return integer(min, MAX_TIMER_MS);
+}
+
 function oneOf<T extends string>(choices: readonly T[]) {
   return (raw: string): T => {
     const value = raw.trim().toLowerCase() as T;
@@ -99,8 +110,8 @@ export const settings = [
   setting({ key: 'echo', flag: 'echo', fallback: 'anonymous', parse: oneOf(ECHO_MODES), help: "the sender's own copy: anonymous|named|off" }),
   setting({ key: 'nameMaxLength', flag: 'name-max-length', fallback: '32', parse: integer(1, 1024), help: 'longest name, in code points' }),
   setting({ key: 'textMaxLength', flag: 'text-max-length', fallback: '4096', parse: integer(1, 1_000_000), help: 'longest message, in code points' }),
-  setting({ key: 'registerTimeoutMs', flag: 'register-timeout-ms', fallback: '10000', parse: integer(1), help: 'time to register a name before being closed' }),
-  setting({ key: 'heartbeatMs', flag: 'heartbeat-ms', fallback: '30000', parse: integer(1), help: 'ping interval; a client that misses a pong is ended' }),
+  setting({ key: 'registerTimeoutMs', flag: 'register-timeout-ms', fallback: '10000', parse: duration(1), help: 'time to register a name before being closed' }),
+  setting({ key: 'heartbeatMs', flag: 'heartbeat-ms', fallback: '30000', parse: duration(1), help: 'ping interval; a client that misses a pong is ended' }),
   setting({ key: 'rateBurst', flag: 'rate-burst', fallback: '20', parse: integer(0), help: 'messages a client may send at once (0: no limit)' }),
   setting({ key: 'ratePerSec', flag: 'rate-per-sec', fallback: '10', parse: integer(0), help: 'sustained messages per second (0: no limit)' }),
   setting({ key: 'maxPayloadBytes', flag: 'max-payload-bytes', fallback: '65536', parse: integer(1), help: 'largest frame; larger closes with 1009' }),
@@ -108,7 +119,7 @@ export const settings = [
   setting({ key: 'maxConnections', flag: 'max-connections', fallback: '10000', parse: integer(1), help: 'open connections; more get HTTP 503' }),
   setting({ key: 'allowedOrigins', flag: 'allowed-origins', fallback: null, parse: originList, help: 'comma-separated Origin allow-list (unset: any)' }),
   setting({ key: 'redisUrl', flag: 'redis-url', fallback: null, parse: redisUrl, help: 'shared Redis for cluster mode (unset: one process)' }),
-  setting({ key: 'leaseMs', flag: 'lease-ms', fallback: '15000', parse: integer(1000), help: "cluster: how long a dead node's names stay taken" }),
+  setting({ key: 'leaseMs', flag: 'lease-ms', fallback: '15000', parse: duration(1000), help: "cluster: how long a dead node's names stay taken" }),
   setting({ key: 'inspect', flag: 'inspect', fallback: 'false', parse: boolean, isSwitch: true, help: 'report actors to the Stately inspector relay' }),
   setting({ key: 'inspectPort', flag: 'inspect-port', fallback: '8081', parse: integer(0, 65535), help: 'inspector relay port' }),
   setting({ key: 'inspectHost', flag: 'inspect-host', fallback: '127.0.0.1', parse: text, help: 'inspector relay address' }),

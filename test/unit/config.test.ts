@@ -140,6 +140,21 @@ describe('bad values', () => {
     expect(message).toContain(name);
   });
 
+  // Node runs a timer of more than 2^31 - 1 ms after 1 ms instead: HEARTBEAT_MS=2147483648
+  // dropped every registered client within milliseconds of its welcome.
+  it.each(['REGISTER_TIMEOUT_MS', 'HEARTBEAT_MS', 'LEASE_MS'])('refuses a %s longer than a timer can wait', (name) => {
+    expect(configError(() => loadConfig([], { [name]: '2147483648' }))).toContain(name);
+    expect(configError(() => loadConfig([], { [name]: '9007199254740991' }))).toContain('2147483647');
+  });
+
+  it.each([
+    ['REGISTER_TIMEOUT_MS', 'registerTimeoutMs'],
+    ['HEARTBEAT_MS', 'heartbeatMs'],
+    ['LEASE_MS', 'leaseMs'],
+  ] as const)('accepts the longest %s a timer can wait', (name, key) => {
+    expect(loadConfig([], { [name]: '2147483647' })[key]).toBe(2147483647);
+  });
+
   it('names the flag when the flag holds the bad value', () => {
     expect(configError(() => loadConfig(['--port', 'abc']))).toContain('--port');
     expect(configError(() => loadConfig(['--echo=loud']))).toContain('--echo');
