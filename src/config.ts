@@ -84,6 +84,16 @@ function text(raw: string): string {
   return raw.trim();
 }
 
+/**
+ * A host name or address. None holds white space, and refusing it here keeps a line break
+ * out of the listen error that would otherwise print the value raw.
+ */
+function host(raw: string): string {
+  const value = text(raw);
+  if (/[\s\p{Cc}]/u.test(value)) throw new Error('expected a host name or IP address, without spaces');
+  return value;
+}
+
 function originList(raw: string): string[] | null {
   const origins = raw.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
   return origins.length === 0 ? null : origins;
@@ -105,7 +115,7 @@ const setting = <K extends keyof Config>(s: Setting<K>): Setting<K> => s;
 /** The table `--help` prints, in the order SPEC §6 lists them. */
 export const settings = [
   setting({ key: 'port', flag: 'port', fallback: '8080', parse: integer(0, 65535), help: 'port to listen on (0: any free port)' }),
-  setting({ key: 'host', flag: 'host', fallback: '0.0.0.0', parse: text, help: 'address to listen on' }),
+  setting({ key: 'host', flag: 'host', fallback: '0.0.0.0', parse: host, help: 'address to listen on' }),
   setting({ key: 'logLevel', flag: 'log-level', fallback: 'info', parse: oneOf(LOG_LEVELS), help: LOG_LEVELS.join('|') }),
   setting({ key: 'echo', flag: 'echo', fallback: 'anonymous', parse: oneOf(ECHO_MODES), help: "the sender's own copy: anonymous|named|off" }),
   setting({ key: 'nameMaxLength', flag: 'name-max-length', fallback: '32', parse: integer(1, 1024), help: 'longest name, in code points' }),
@@ -122,7 +132,7 @@ export const settings = [
   setting({ key: 'leaseMs', flag: 'lease-ms', fallback: '15000', parse: duration(1000), help: "cluster: how long a dead node's names stay taken" }),
   setting({ key: 'inspect', flag: 'inspect', fallback: 'false', parse: boolean, isSwitch: true, help: 'report actors to the Stately inspector relay' }),
   setting({ key: 'inspectPort', flag: 'inspect-port', fallback: '8081', parse: integer(0, 65535), help: 'inspector relay port' }),
-  setting({ key: 'inspectHost', flag: 'inspect-host', fallback: '127.0.0.1', parse: text, help: 'inspector relay address' }),
+  setting({ key: 'inspectHost', flag: 'inspect-host', fallback: '127.0.0.1', parse: host, help: 'inspector relay address' }),
   setting({ key: 'inspectPage', flag: 'inspect-page', fallback: 'false', parse: boolean, isSwitch: true, help: 'serve the live lifecycle page at /inspect' }),
   setting({ key: 'inspectToken', flag: 'inspect-token', fallback: null, parse: text, help: 'token /inspect asks for (unset: none)' }),
 ] as const;

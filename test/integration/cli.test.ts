@@ -118,6 +118,7 @@ describe('the command line (SPEC §6)', () => {
     ['PORT=abc', [], { PORT: 'abc' }, 'PORT'],
     ['--port abc', ['--port', 'abc'], {}, '--port'],
     ['HEARTBEAT_MS=-5', [], { HEARTBEAT_MS: '-5' }, 'HEARTBEAT_MS'],
+    ['a HOST with a line break in it', [], { HOST: '127.0.0.1\nFAKE LOG LINE' }, 'HOST'],
     ['a REDIS_URL nobody answers', [], { REDIS_URL: 'redis://127.0.0.1:1' }, 'REDIS_URL'],
   ])('%s stops start-up with exit 1 and one stderr line naming it, no stack trace', async (_, args, settings, named) => {
     const cli = runCli(args, settings);

@@ -175,6 +175,16 @@ describe('bad values', () => {
   it('keeps a hostile value to one line', () => {
     configError(() => loadConfig([], { PORT: '1\n2\r\nFAKE LOG LINE' }));
   });
+
+  // No host name or address holds white space; such a HOST used to reach listen(), whose
+  // failure printed it raw: a line break in it split the one stderr line into several.
+  it.each([
+    [{ HOST: 'bad\nFAKE LOG LINE' }, 'HOST'],
+    [{ HOST: 'local host' }, 'HOST'],
+    [{ INSPECT_HOST: '127.0.0.1\r\nFAKE' }, 'INSPECT_HOST'],
+  ])('refuses %o, a host with white space in it, naming it', (env, name) => {
+    expect(configError(() => loadConfig([], env))).toContain(name);
+  });
 });
 
 describe('help', () => {
