@@ -56,9 +56,12 @@ export function normaliseName(raw: string): string {
  * lower-casing alone ("Straße" and "STRASSE", final and medial sigma). Lower-casing first
  * as well takes capital sharp s "ẞ", which has no upper-case mapping to "SS", to "ß" before
  * the round trip; without it "STRAẞE" and "Straße" would be two different names.
+ * The casing runs on the decomposed name, as Unicode's caseless matching does (D145):
+ * composed, a capital vowel with iota subscript ("ῼ͂", U+1FFC U+0342) upper-cases with its
+ * iota before the accent, while "ῷ" keeps it after, and the two became different names.
  */
 export function foldName(name: string): string {
-  return normaliseName(name).toLowerCase().toUpperCase().toLowerCase().normalize('NFC');
+  return normaliseName(name).normalize('NFD').toLowerCase().toUpperCase().toLowerCase().normalize('NFC');
 }
 
 /** Whether a requested name may be used at all (not whether it is free). */

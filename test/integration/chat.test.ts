@@ -76,6 +76,14 @@ describe('registration (SPEC §2)', () => {
     expect(await second.nextFrame()).toStrictEqual(nameTaken);
   });
 
+  it('refuses a Greek name that differs from a taken one only in the case of a vowel with iota subscript', async () => {
+    const server = await start();
+    await server.register('\u1ff7'); // ῷ
+    const other = await server.connect();
+    other.send({ sender: '\u03a9\u0342\u0345', text: '' }); // the same with a capital omega
+    expect(await other.nextFrame()).toStrictEqual(nameTaken);
+  });
+
   it('closes a client with 1008 when it names itself too late, without announcing anything', async () => {
     const server = await start({ registerTimeoutMs: 200 });
     const bob = await server.register('Bob');

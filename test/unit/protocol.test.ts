@@ -174,6 +174,26 @@ describe('foldName', () => {
     expect(foldName('Zo\u00e9')).toBe(foldName('Zoe\u0301'));
   });
 
+  // "ῼ͂" is "ῷ" with a capital omega: NFC makes it U+1FFC + U+0342, and upper-casing U+1FFC
+  // puts its iota before the perispomeni (ΩΙ͂), while "ῷ" upper-cases to Ω͂Ι.
+  it('folds a Greek iota subscript the same whatever the case of its vowel', () => {
+    expect(foldName('\u03a9\u0342\u0345')).toBe(foldName('\u1ff7'));
+    expect(foldName('\u0391\u0301\u0345')).toBe(foldName('\u1fb4'));
+    expect(foldName('\u03a9\u0342\u0345')).toBe(foldName('\u03a9\u0342\u0399'));
+  });
+
+  it('ignores the letter case of any spelling of a Greek name', () => {
+    const greek = [...'ΑΗΩαηωΙιΣσςᾳῃῳᾼῌῼᾷῇῷᾀᾈ', '\u0300', '\u0301', '\u0308', '\u0313', '\u0314', '\u0342', '\u0345'];
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom(...greek), minLength: 1, maxLength: 6 }), (name) => {
+        const decomposed = name.normalize('NFD');
+        expect(foldName(decomposed.toUpperCase())).toBe(foldName(name));
+        expect(foldName(decomposed.toLowerCase())).toBe(foldName(name));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
   it('keeps different names apart', () => {
     expect(foldName('Alice')).not.toBe(foldName('Alicia'));
   });
