@@ -43,8 +43,22 @@ function optionalString(object: object, key: 'sender' | 'text'): string | undefi
 
 // ---------------------------------------------------------------- names
 
-/** Control (Cc), format (Cf) and lone surrogate (Cs) code points: invisible or unsendable. */
-const FORBIDDEN_IN_NAMES = /[\p{Cc}\p{Cf}\p{Cs}]/u;
+/**
+ * A character that counts as content: not white space, a control or format character, or
+ * one Unicode says to render as nothing (default-ignorable: fillers, variation selectors).
+ * A name or text without one (a zero-width space alone, a lone NUL) would show as nothing.
+ */
+const VISIBLE = /[^\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
+
+/**
+ * Control (Cc), format (Cf), lone surrogate (Cs) and line or paragraph separator (Zl, Zp)
+ * code points: invisible, unsendable, or able to fake a line break where a client prints
+ * "name: text".
+ */
+const FORBIDDEN_IN_NAMES = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+
+/** Characters Unicode says to render as nothing (variation selectors, fillers, U+034F). */
+const IGNORABLE = /\p{Default_Ignorable_Code_Point}/gu;
 
 /** The name as it will be shown: NFC-normalised and trimmed. */
 export function normaliseName(raw: string): string {
@@ -52,34 +66,44 @@ export function normaliseName(raw: string): string {
 }
 
 /**
- * The key under which a name is unique. Upper- then lower-casing folds more than
- * lower-casing alone ("Straße" and "STRASSE", final and medial sigma). Lower-casing first
- * as well takes capital sharp s "ẞ", which has no upper-case mapping to "SS", to "ß" before
- * the round trip; without it "STRAẞE" and "Straße" would be two different names.
- * The casing runs on the decomposed name, as Unicode's caseless matching does (D145):
- * composed, a capital vowel with iota subscript ("ῼ͂", U+1FFC U+0342) upper-cases with its
- * iota before the accent, while "ῷ" keeps it after, and the two became different names.
+ * The key under which a name is unique: close to Unicode's NFKC_Casefold, the form it
+ * recommends for matching identifiers, so that names which show alike are one name.
+ * - Compatibility forms fold to their plain letters: "Ｓｅｒｖｅｒ" (fullwidth) and "𝐒𝐞𝐫𝐯𝐞𝐫"
+ *   are the reserved name, "ﬁ" is "fi".
+ * - Default-ignorable characters are dropped: "Alice" followed by a variation selector is
+ *   taken while Alice is online.
+ * - Upper- then lower-casing folds more than lower-casing alone ("Straße" and "STRASSE",
+ *   final and medial sigma); lower-casing first takes capital sharp s "ẞ", which has no
+ *   upper-case mapping to "SS", to "ß" before the round trip.
+ * - Casing runs on the decomposed name, as Unicode's caseless matching does: composed, a
+ *   capital vowel with iota subscript ("ῼ͂", U+1FFC U+0342) upper-cases with its iota before
+ *   the accent, while "ῷ" keeps it after.
+ * - The final trim: decomposing "¨" gives a space and a combining mark, and a key must
+ *   fold to itself.
+ * Look-alikes from other scripts (Cyrillic "А" for Latin "A") stay apart: telling those
+ * needs Unicode's confusables table, not folding.
  */
 export function foldName(name: string): string {
-  return normaliseName(name).normalize('NFD').toLowerCase().toUpperCase().toLowerCase().normalize('NFC');
+  return normaliseName(name)
+    .normalize('NFKD')
+    .toLowerCase()
+    .toUpperCase()
+    .toLowerCase()
+    .replace(IGNORABLE, '')
+    .normalize('NFKC')
+    .trim();
 }
 
 /** Whether a requested name may be used at all (not whether it is free). */
 export function isValidName(raw: string, maxLength: number): boolean {
   const name = normaliseName(raw);
-  if (name === '' || codePointLength(name) > maxLength) return false;
+  if (!VISIBLE.test(name) || codePointLength(name) > maxLength) return false;
   if (FORBIDDEN_IN_NAMES.test(name)) return false;
   return foldName(name) !== foldName(SERVER_NAME);
 }
 
 // ---------------------------------------------------------------- messages
 
-/**
- * A character that counts as content: not white space, a control or format character, or
- * one Unicode says to render as nothing (default-ignorable: fillers, variation selectors).
- * Text without one (a zero-width space alone, a lone NUL) would arrive as an empty line.
- */
-const VISIBLE = /[^\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
 
 /** Whether a chat text may be sent: some content (see VISIBLE), and at most `maxLength` code points. */
 export function isValidText(text: string, maxLength: number): boolean {

@@ -43,6 +43,10 @@ describe('registration (SPEC §2)', () => {
     ['a control character (Cc)', 'bell\u0007'],
     ['a NUL (Cc)', 'nul\u0000l'],
     ['a lone surrogate', 'half\ud800'],
+    ['a line separator (Zl)', 'Bob\u2028Server'],
+    ['only a Hangul filler, which shows as nothing', '\u3164'],
+    ['Server in fullwidth letters', '\uFF33\uFF45\uFF52\uFF56\uFF45\uFF52'],
+    ['Server with a variation selector', 'Server\uFE0F'],
   ])('refuses a name that is %s with invalid_name, and the client stays', async (_, name) => {
     const server = await start();
     const client = await server.connect();
@@ -81,6 +85,16 @@ describe('registration (SPEC §2)', () => {
     await server.register('\u1ff7'); // ῷ
     const other = await server.connect();
     other.send({ sender: '\u03a9\u0342\u0345', text: '' }); // the same with a capital omega
+    expect(await other.nextFrame()).toStrictEqual(nameTaken);
+  });
+
+  it('refuses a name that shows like a taken one: fullwidth letters or an invisible character added', async () => {
+    const server = await start();
+    await server.register('Alice');
+    const other = await server.connect();
+    other.send({ sender: '\uFF21lice', text: '' }); // fullwidth A
+    expect(await other.nextFrame()).toStrictEqual(nameTaken);
+    other.send({ sender: 'Alice\uFE0F', text: '' }); // a variation selector
     expect(await other.nextFrame()).toStrictEqual(nameTaken);
   });
 

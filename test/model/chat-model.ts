@@ -269,7 +269,7 @@ const validName = fc.oneof(
 );
 const invalidName = fc.constantFrom('', '   ', ' \n ', 'a'.repeat(33), '😀'.repeat(33), 'e\u0301'.repeat(33),
   '\u202Eevil', 'zero\u200Bwidth', '\u200B', 'Al\u00ADice', 'tab\there', 'nul\u0000', 'bell\u0007', 'x\u0085y',
-  'server', 'Server', 'SERVER', ' sErVeR ', '\u2066Bob\u2069');
+  'server', 'Server', 'SERVER', ' sErVeR ', '\u2066Bob\u2069', '\u3164', 'Bob\u2028x', '\uFF33erver', 'Server\uFE0F');
 const validText = fc.oneof(
   { weight: 8, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }).filter(hasContent) },
   { weight: 1, arbitrary: fc.constantFrom(' hi ', 'Server: fake', '\u202Eboo', 'x'.repeat(4096), '😀'.repeat(4096)) },
