@@ -94,9 +94,28 @@ function host(raw: string): string {
   return value;
 }
 
-function originList(raw: string): string[] | null {
-  const origins = raw.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
-  return origins.length === 0 ? null : origins;
+/**
+ * The allow-list, each origin written the way browsers send `Origin` (lower-case host, no
+ * default port, no trailing slash), since the check compares them exactly. An empty list
+ * is refused rather than read as "any origin": someone who set it meant to restrict.
+ */
+function originList(raw: string): string[] {
+  const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  if (entries.length === 0) throw new Error('expected at least one origin such as https://chat.example.com (unset it to allow any)');
+  return entries.map(origin);
+}
+
+function origin(entry: string): string {
+  const notAnOrigin = new Error(`${JSON.stringify(entry)} is not an origin such as https://chat.example.com`);
+  let url: URL;
+  try {
+    url = new URL(entry);
+  } catch {
+    throw notAnOrigin;
+  }
+  const hasMore = url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '';
+  if (url.origin === 'null' || hasMore || entry.endsWith('?') || entry.endsWith('#')) throw notAnOrigin;
+  return url.origin;
 }
 
 function redisUrl(raw: string): string {

@@ -77,6 +77,8 @@ describe('environment and flags', () => {
     [{ RATE_BURST: '0' }, 'rateBurst', 0],
     [{ RATE_PER_SEC: '0' }, 'ratePerSec', 0],
     [{ ALLOWED_ORIGINS: 'https://a.example, https://b.example' }, 'allowedOrigins', ['https://a.example', 'https://b.example']],
+    [{ ALLOWED_ORIGINS: 'https://Chat.Example/, http://localhost:80, https://b.example:8443' }, 'allowedOrigins',
+      ['https://chat.example', 'http://localhost', 'https://b.example:8443']],
     [{ REDIS_URL: 'redis://127.0.0.1:6379' }, 'redisUrl', 'redis://127.0.0.1:6379'],
     [{ LEASE_MS: '5000' }, 'leaseMs', 5000],
   ] as const)('reads %o', (env, key, value) => {
@@ -135,6 +137,11 @@ describe('bad values', () => {
     [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
     [{ LEASE_MS: '10' }, 'LEASE_MS'],
     [{ INSPECT: 'maybe' }, 'INSPECT'],
+    [{ ALLOWED_ORIGINS: '' }, 'ALLOWED_ORIGINS'],
+    [{ ALLOWED_ORIGINS: ' , ' }, 'ALLOWED_ORIGINS'],
+    [{ ALLOWED_ORIGINS: 'chat.example.com' }, 'ALLOWED_ORIGINS'],
+    [{ ALLOWED_ORIGINS: 'https://chat.example/app' }, 'ALLOWED_ORIGINS'],
+    [{ ALLOWED_ORIGINS: 'https://a.example, null' }, 'ALLOWED_ORIGINS'],
   ])('refuses %o in one line naming it', (env, name) => {
     const message = configError(() => loadConfig([], env));
     expect(message).toContain(name);
