@@ -111,8 +111,18 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const refusal = refusalFor(req);
     if (refusal !== null) return refuse(socket, refusal);
     upgrading++;
+    // ws never calls back for a handshake it refuses itself (no or bad key, unknown version,
+    // not a GET: it answers 400 or 405) or whose client is already gone: that socket's
+    // 'close' gives the place back, or refused handshakes would fill maxConnections for good.
+    let counted = true;
+    const release = () => {
+      if (counted) upgrading--;
+      counted = false;
+    };
+    socket.once('close', release);
     wss.handleUpgrade(req, socket, head, (ws) => {
-      upgrading--;
+      release();
+      socket.off('close', release);
       // The handshake may finish after close() began: such a client is turned away at once.
       if (stopping) ws.close(closeCodes.shutdown, closeReasons.shutdown);
       else open(ws, req);
