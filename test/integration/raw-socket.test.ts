@@ -2,49 +2,13 @@
  * Hostile clients below the JSON level: hand-written HTTP upgrades and WebSocket frames
  * over a bare TCP socket, where a `ws` client would never let us go wrong.
  */
-import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { welcome } from '../support/expected.js';
-import { nextEvent, serverPerTest, withTimeout, DEFAULT_WAIT_MS } from '../support/ws-client.js';
+import { join, leave, welcome } from '../support/expected.js';
+import { parseMetrics, sample } from '../support/metrics-text.js';
+import { clientFrame, OPCODE, RawClient, upgradeHead, upgradeStatus } from '../support/raw-client.js';
+import { serverPerTest } from '../support/ws-client.js';
 
 const start = serverPerTest();
-
-/** A TCP connection to the server, open. */
-async function rawSocket(port: number): Promise<Socket> {
-  const socket = connect(port, '127.0.0.1');
-  socket.on('error', () => {}); // a reset by the server shows as 'close'
-  await nextEvent(socket, 'connect');
-  return socket;
-}
-
-/** Sends `head` (the request line and headers, CRLF each) and resolves with the HTTP status answered. */
-async function upgradeStatus(port: number, head: string[]): Promise<number> {
-  const socket = await rawSocket(port);
-  let received = '';
-  const status = new Promise<number>((resolve, reject) => {
-    socket.on('data', (chunk: Buffer) => {
-      received += chunk.toString('latin1');
-      const match = /^HTTP\/1\.1 (\d{3}) /.exec(received);
-      if (match !== null) resolve(Number(match[1]));
-    });
-    socket.on('close', () => reject(new Error(`closed without a status line: ${JSON.stringify(received)}`)));
-  });
-  socket.write(`${head.join('\r\n')}\r\n\r\n`);
-  try {
-    return await withTimeout(status, DEFAULT_WAIT_MS, 'the status line');
-  } finally {
-    socket.destroy();
-  }
-}
-
-const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
-const upgradeHead = (headers: Record<string, string>, requestLine = 'GET /ws HTTP/1.1') => [
-  requestLine,
-  'Host: 127.0.0.1',
-  ...Object.entries({ Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': KEY, ...headers })
-    .filter(([, value]) => value !== '')
-    .map(([name, value]) => `${name}: ${value}`),
-];
 
 describe('upgrades ws itself refuses', () => {
   it.each([
@@ -62,5 +26,33 @@ describe('upgrades ws itself refuses', () => {
     await server.connect();
     alice.send({ sender: 'Alice', text: '' });
     expect(await alice.nextFrame()).toEqual(welcome('Alice', ['Alice']));
+  });
+});
+
+/** A masked text frame's header announcing `length` bytes in the 64-bit length field; no payload follows. */
+const header64 = (length: bigint) => {
+  const header = Buffer.from([0x81, 0x80 | 127, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]);
+  header.writeBigUInt64BE(length, 2);
+  return header;
+};
+
+describe('hostile frames', () => {
+  it.each([
+    ['2^53 bytes', 2n ** 53n],
+    ['2^64 - 1 bytes', 2n ** 64n - 1n],
+  ])('closes 1009 on a frame announcing %s, more than ws can count, and counts a policy leave', async (_, length) => {
+    const server = await start({ maxPayloadBytes: 1024 });
+    const bob = await server.register('Bob');
+    const eve = await RawClient.open(server.port);
+    eve.send(clientFrame(OPCODE.text, JSON.stringify({ sender: 'Eve', text: '' })));
+    expect(await eve.nextJson('the welcome')).toEqual(welcome('Eve', ['Bob', 'Eve']));
+    expect(await bob.nextFrame()).toEqual(join('Eve'));
+
+    eve.send(header64(length));
+    expect(await eve.closeCode()).toBe(1009);
+    expect(await bob.nextFrame()).toEqual(leave('Eve'));
+    const samples = parseMetrics(await (await server.get('/metrics')).text());
+    expect(sample(samples, 'chat_leaves_total{cause="policy"}')).toBe(1);
+    expect(sample(samples, 'chat_leaves_total{cause="close"}')).toBe(0);
   });
 });
