@@ -38,6 +38,15 @@ export interface ServerOptions {
 /** A closing handshake that takes longer than this is cut short. */
 const CLOSE_GRACE_MS = 2_000;
 
+/**
+ * Frames one message may come in; one more closes 1008. ws keeps every fragment of an
+ * unfinished message as a Buffer of about 110 bytes of heap, whatever its length, so its
+ * default of 16,384 let a client hold 1.7 MB with 112 KB of one-byte fragments, and never
+ * finish (pings may come between fragments, so heartbeats pass). Browsers send each
+ * message as one frame.
+ */
+const MAX_FRAGMENTS = 128;
+
 interface Connection {
   socket: WebSocket;
   /** The TCP socket under `socket`: fanout writes whole frames to it. */
@@ -100,6 +109,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.maxPayloadBytes,
+    maxFragments: MAX_FRAGMENTS,
     clientTracking: false,
     perMessageDeflate: false,
     skipUTF8Validation: true, // checked per frame in transport.ts: a bad_frame, not a 1007

@@ -2,8 +2,9 @@
  * Hostile clients below the JSON level: hand-written HTTP upgrades and WebSocket frames
  * over a bare TCP socket, where a `ws` client would never let us go wrong.
  */
-import { describe, expect, it } from 'vitest';
-import { join, leave, welcome } from '../support/expected.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join, leave, message, welcome } from '../support/expected.js';
+import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { parseMetrics, sample } from '../support/metrics-text.js';
 import { clientFrame, OPCODE, RawClient, upgradeHead, upgradeStatus } from '../support/raw-client.js';
 import { serverPerTest } from '../support/ws-client.js';
@@ -54,5 +55,62 @@ describe('hostile frames', () => {
     const samples = parseMetrics(await (await server.get('/metrics')).text());
     expect(sample(samples, 'chat_leaves_total{cause="policy"}')).toBe(1);
     expect(sample(samples, 'chat_leaves_total{cause="close"}')).toBe(0);
+  });
+
+  it('takes a message in 128 fragments, and closes 1008 on one in 129 with a policy leave', async () => {
+    const server = await start();
+    const bob = await server.register('Bob');
+    const eve = await RawClient.open(server.port);
+    eve.send(clientFrame(OPCODE.text, JSON.stringify({ sender: 'Eve', text: '' })));
+    expect(await eve.nextJson('the welcome')).toEqual(welcome('Eve', ['Bob', 'Eve']));
+    expect(await bob.nextFrame()).toEqual(join('Eve'));
+    const inPieces = (text: string) =>
+      [...text].map((char, i, all) => clientFrame(i === 0 ? OPCODE.text : OPCODE.continuation, char, { fin: i === all.length - 1 }));
+
+    const json = JSON.stringify({ text: 'hi' });
+    eve.send(Buffer.concat(inPieces(json + ' '.repeat(128 - json.length))));
+    expect(await bob.nextFrame()).toEqual(message('Eve', 'hi'));
+    eve.send(Buffer.concat(inPieces(json + ' '.repeat(129 - json.length))));
+    expect(await eve.closeCode()).toBe(1008);
+    expect(await bob.nextFrame()).toEqual(leave('Eve'));
+    expect(sample(parseMetrics(await (await server.get('/metrics')).text()), 'chat_leaves_total{cause="policy"}')).toBe(1);
+  });
+});
+
+describe('an unfinished message costs about what its bytes do', () => {
+  let server: ServerProcess;
+  let port: number;
+  beforeAll(async () => {
+    server = await startServerProcess(); // MAX_PAYLOAD_BYTES 64 KiB
+    port = Number(new URL(server.url).port);
+  });
+  afterAll(async () => server?.stop());
+
+  /** The server's heap after GC grows by less than this per hostile connection. */
+  const PER_CONNECTION_BOUND = 256 * 1024;
+  const CONNECTIONS = 4;
+
+  /** Opens CONNECTIONS clients that each run `attack`, and returns the heap growth per client. */
+  async function heapGrowthPerClient(attack: (client: RawClient) => Promise<void>): Promise<number> {
+    await attack(await RawClient.open(port)); // warm-up: first-use compilation is not growth
+    const before = await server.memory();
+    const clients = await Promise.all(Array.from({ length: CONNECTIONS }, () => RawClient.open(port)));
+    for (const client of clients) await attack(client);
+    const after = await server.memory();
+    for (const client of clients) client.socket.destroy();
+    return (after.heapAfterGcBytes - before.heapAfterGcBytes) / CONNECTIONS;
+  }
+
+  it('a text message sent as thousands of one-byte fragments, never finished', async () => {
+    // 16,000 fragments is 16 KB of text in 112 KB of frames: far under MAX_PAYLOAD_BYTES.
+    const fragments = Buffer.concat([
+      clientFrame(OPCODE.text, ' ', { fin: false }),
+      ...Array.from({ length: 15_999 }, () => clientFrame(OPCODE.continuation, ' ', { fin: false })),
+    ]);
+    const growth = await heapGrowthPerClient(async (client) => {
+      client.send(fragments);
+      await client.fence(); // a ping between fragments is allowed (RFC 6455 §5.4)
+    });
+    expect(growth).toBeLessThan(PER_CONNECTION_BOUND);
   });
 });
