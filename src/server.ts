@@ -47,6 +47,16 @@ const CLOSE_GRACE_MS = 2_000;
  */
 const MAX_FRAGMENTS = 128;
 
+/**
+ * Socket reads ws may hold while a frame is incomplete; one more closes 1008. Each costs
+ * about 100 bytes of heap however little it brought, so ws's default of 262,144 let a
+ * client that sends one byte per TCP segment make the server hold 2 MB for 20 KB sent,
+ * for up to REGISTER_TIMEOUT_MS before registering and two heartbeats after (a client
+ * halfway through a frame cannot answer a ping). A frame of MAX_PAYLOAD_BYTES may still
+ * come in reads of 512 bytes on average, less than the segments of any real sender.
+ */
+const maxBufferedChunks = (maxPayloadBytes: number) => Math.max(1024, Math.ceil(maxPayloadBytes / 512));
+
 interface Connection {
   socket: WebSocket;
   /** The TCP socket under `socket`: fanout writes whole frames to it. */
@@ -110,6 +120,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     noServer: true,
     maxPayload: config.maxPayloadBytes,
     maxFragments: MAX_FRAGMENTS,
+    maxBufferedChunks: maxBufferedChunks(config.maxPayloadBytes),
     clientTracking: false,
     perMessageDeflate: false,
     skipUTF8Validation: true, // checked per frame in transport.ts: a bad_frame, not a 1007

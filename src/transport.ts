@@ -58,7 +58,8 @@ function onClose(this: WebSocket): void {
  * ws's codes for a message over one of the server's limits, which ws closes itself: a
  * length over MAX_PAYLOAD_BYTES, or over 2^53 - 1 that it cannot even count (checked
  * first: a header claiming 2^53 bytes or more never reaches the MAX_PAYLOAD_BYTES check),
- * both 1009; too many fragments (server.ts's MAX_FRAGMENTS), 1008.
+ * both 1009; too many fragments or too many reads for one frame (server.ts's
+ * MAX_FRAGMENTS and maxBufferedChunks), 1008.
  */
 const OVER_LIMIT = new Set(['WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', 'WS_ERR_TOO_MANY_BUFFERED_PARTS']);
 

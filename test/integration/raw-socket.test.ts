@@ -113,4 +113,17 @@ describe('an unfinished message costs about what its bytes do', () => {
     });
     expect(growth).toBeLessThan(PER_CONNECTION_BOUND);
   });
+
+  it('a frame whose payload comes one byte per TCP segment, never finished', async () => {
+    const growth = await heapGrowthPerClient(async (client) => {
+      client.socket.setNoDelay(true);
+      client.send(header64(60_000n).subarray(0, 10)); // masked, 60,000 bytes to come
+      client.send(Buffer.from([1, 2, 3, 4]));
+      for (let i = 0; i < 20_000 && !client.socket.destroyed; i++) {
+        client.send(Buffer.from([0x20]));
+        await new Promise((resolve) => setImmediate(resolve)); // one segment each, read apart
+      }
+    });
+    expect(growth).toBeLessThan(PER_CONNECTION_BOUND);
+  });
 });
