@@ -57,6 +57,35 @@ describe('hostile frames', () => {
     expect(sample(samples, 'chat_leaves_total{cause="close"}')).toBe(0);
   });
 
+  /** Frames RFC 6455 forbids, each closed by ws with 1002. */
+  const setRsv1 = (frame: Buffer) => (frame.writeUInt8(frame[0]! | 0x40, 0), frame);
+  it.each([
+    ['an unmasked frame', () => clientFrame(OPCODE.text, '{"text":"hi"}', { masked: false })],
+    ['a reserved opcode', () => clientFrame(0x3, 'x')],
+    ['a reserved control opcode', () => clientFrame(0xb, 'x')],
+    ['RSV1 set without an extension', () => setRsv1(clientFrame(OPCODE.text, '{"text":"hi"}'))],
+    ['a ping of 126 bytes', () => clientFrame(OPCODE.ping, Buffer.alloc(126))],
+    ['a fragmented ping', () => clientFrame(OPCODE.ping, 'x', { fin: false })],
+    ['a continuation with nothing to continue', () => clientFrame(OPCODE.continuation, 'x')],
+    ['a new text frame inside a fragmented message', () =>
+      Buffer.concat([clientFrame(OPCODE.text, '{"te', { fin: false }), clientFrame(OPCODE.text, 'xt":"hi"}')])],
+    ['a close frame with a one-byte payload', () => clientFrame(OPCODE.close, Buffer.from([3]))],
+    ['a close frame with code 999', () => clientFrame(OPCODE.close, Buffer.from([0x03, 0xe7]))],
+  ])('closes 1002 on %s, with exactly one leave and the name free', async (_, frame) => {
+    const server = await start();
+    const bob = await server.register('Bob');
+    const eve = await RawClient.open(server.port);
+    eve.send(clientFrame(OPCODE.text, JSON.stringify({ sender: 'Eve', text: '' })));
+    expect(await eve.nextJson('the welcome')).toEqual(welcome('Eve', ['Bob', 'Eve']));
+    expect(await bob.nextFrame()).toEqual(join('Eve'));
+
+    eve.send(frame());
+    expect(await eve.closeCode()).toBe(1002);
+    expect(await bob.nextFrame()).toEqual(leave('Eve'));
+    await server.register('eve');
+    expect(await bob.nextFrame()).toEqual(join('eve')); // no second leave came first
+  });
+
   it('takes a message in 128 fragments, and closes 1008 on one in 129 with a policy leave', async () => {
     const server = await start();
     const bob = await server.register('Bob');
