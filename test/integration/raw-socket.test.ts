@@ -2,6 +2,7 @@
  * Hostile clients below the JSON level: hand-written HTTP upgrades and WebSocket frames
  * over a bare TCP socket, where a `ws` client would never let us go wrong.
  */
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join, leave, message, welcome } from '../support/expected.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
@@ -103,6 +104,31 @@ describe('hostile frames', () => {
     expect(await eve.closeCode()).toBe(1008);
     expect(await bob.nextFrame()).toEqual(leave('Eve'));
     expect(sample(parseMetrics(await (await server.get('/metrics')).text()), 'chat_leaves_total{cause="policy"}')).toBe(1);
+  });
+
+  it('drops a client that floods pings and never reads the pongs, with exactly one leave', async () => {
+    const server = await start();
+    const bob = await server.register('Bob');
+    const flooder = await RawClient.open(server.port);
+    flooder.send(clientFrame(OPCODE.text, JSON.stringify({ sender: 'Flood', text: '' })));
+    expect(await flooder.nextJson('the welcome')).toEqual(welcome('Flood', ['Bob', 'Flood']));
+    expect(await bob.nextFrame()).toEqual(join('Flood'));
+
+    // Every ping earns a pong of the same size; a reader that never reads them would make
+    // the server hold them all. ws terminates a socket with 60 pongs unsent (its
+    // maxPendingAutoPongs), once the loopback buffers (a few MB) are full; the cap is far beyond.
+    flooder.socket.pause();
+    const pings = Buffer.concat(Array.from({ length: 1_000 }, () => clientFrame(OPCODE.ping, Buffer.alloc(125, 0x70))));
+    const CAP = 48 << 20;
+    let sent = 0;
+    while (sent < CAP && !flooder.socket.destroyed) {
+      sent += pings.length;
+      if (!flooder.socket.write(pings)) await Promise.race([once(flooder.socket, 'drain').catch(() => {}), flooder.closed]);
+    }
+    expect(await bob.nextFrame(5_000, 'the flooder to be ended')).toEqual(leave('Flood'));
+    expect(sent).toBeLessThan(CAP);
+    await server.register('Dave');
+    expect(await bob.nextFrame()).toEqual(join('Dave')); // no second leave came first
   });
 });
 
