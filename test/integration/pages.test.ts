@@ -111,6 +111,18 @@ describe('/inspect page', () => {
     for (const path of ['/inspect', '/inspect/events']) expect((await get(server, path)).status, path).toBe(404);
   });
 
+  it('answers HEAD /inspect/events at once, and a HEAD takes no viewer place', async () => {
+    const server = await start({ inspectPage: true });
+    for (let i = 0; i < 20; i++) {
+      const res = await get(server, '/inspect/events', { method: 'HEAD' });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    }
+    const feed = await FeedReader.open(server); // 16 viewers at most; HEADs are not viewers
+    expect((await feed.next()).reset).toBe(true);
+    feed.close();
+  });
+
   it('shows the connection machine drawn from its definition', async () => {
     const server = await start({ inspectPage: true });
     const res = await get(server, '/inspect');
