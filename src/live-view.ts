@@ -84,6 +84,7 @@ export class LiveView {
     res.write('retry: 1000\n\n');
     this.viewers.add(res);
     req.socket.setNoDelay(true);
+    req.socket.setTimeout(0); // a quiet chat sends nothing for a while: not an idle socket
     res.on('close', () => this.viewers.delete(res));
     this.send(res, this.update(true, this.recent, 0));
     return true;

@@ -127,6 +127,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   });
 
   const http = createServer((req, res) => answerHttp(req, res));
+  // Node never times out a connection that sends nothing (headersTimeout starts at a
+  // request's first byte), and MAX_CONNECTIONS counts only WebSockets: silent connections
+  // would pile up until the process runs out of file descriptors. So an HTTP connection
+  // idle this long is dropped: no client gets longer to start than it has to register.
+  // ws clears the timeout on upgrade; the /inspect feed clears it on its stream.
+  http.timeout = config.registerTimeoutMs;
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', destroyOnError);
     const refusal = refusalFor(req);

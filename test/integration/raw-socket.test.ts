@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join, leave, message, welcome } from '../support/expected.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { parseMetrics, sample } from '../support/metrics-text.js';
-import { clientFrame, OPCODE, RawClient, upgradeHead, upgradeStatus } from '../support/raw-client.js';
-import { serverPerTest } from '../support/ws-client.js';
+import { clientFrame, OPCODE, RawClient, rawSocket, upgradeHead, upgradeStatus } from '../support/raw-client.js';
+import { DEFAULT_WAIT_MS, serverPerTest, withTimeout } from '../support/ws-client.js';
 
 const start = serverPerTest();
 
@@ -28,6 +28,31 @@ describe('upgrades ws itself refuses', () => {
     await server.connect();
     alice.send({ sender: 'Alice', text: '' });
     expect(await alice.nextFrame()).toEqual(welcome('Alice', ['Alice']));
+  });
+});
+
+describe('connections that never upgrade', () => {
+  it.each([
+    ['sends nothing at all', ''],
+    ['stops halfway through its upgrade request', upgradeHead({}).join('\r\n').slice(0, 60)],
+  ])('drops a TCP connection that %s, within REGISTER_TIMEOUT_MS', async (_, sent) => {
+    const server = await start({ registerTimeoutMs: 300 });
+    const socket = await rawSocket(server.port);
+    if (sent !== '') socket.write(sent);
+    // Nothing counts these against MAX_CONNECTIONS: left open, they would pile up for good.
+    await withTimeout(once(socket, 'close'), DEFAULT_WAIT_MS, 'the server to drop the silent connection');
+  });
+
+  it('leaves a quiet registered WebSocket alone', async () => {
+    const server = await start({ registerTimeoutMs: 300 });
+    const alice = await server.register('Alice');
+    const bob = await server.register('Bob');
+    await alice.nextFrame(); // Bob's join
+    // Opened after them, so dropped after their sockets would have timed out, were they subject to it.
+    const silent = await rawSocket(server.port);
+    await withTimeout(once(silent, 'close'), DEFAULT_WAIT_MS, 'the server to drop the silent connection');
+    alice.send({ text: 'still here' });
+    expect(await bob.nextFrame()).toEqual(message('Alice', 'still here'));
   });
 });
 
