@@ -168,6 +168,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const connectionLog = log.child({ conn: id });
     connectionLog.info({ ip: req.socket.remoteAddress, origin: req.headers.origin }, 'connection opened');
     connections.set(id, { socket, tcp: req.socket, log: connectionLog });
+    req.socket.on('end', onPeerEnd);
     hub.send({ type: 'conn.open', id, limits });
     const actor = childOf(id);
     if (actor !== undefined) {
@@ -252,6 +253,21 @@ const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found'
  * upgrade request (headers and all) alive with it.
  */
 function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
+/**
+ * The client sent FIN. ws ends our side too, but our FIN queues behind the frames not yet
+ * sent, and ws arms no timer for a close begun this way: a client that has also stopped
+ * reading would keep its socket for good (and, if registered, its name until two missed
+ * heartbeats). It gets CLOSE_GRACE_MS without progress to take the rest, then is dropped.
+ * Plain functions, not closures, like destroyOnError.
+ */
+function onPeerEnd(this: Socket): void {
+  this.setTimeout(CLOSE_GRACE_MS, dropStalled);
+}
+
+function dropStalled(this: Socket): void {
   this.destroy();
 }
 

@@ -157,6 +157,30 @@ describe('hostile frames', () => {
   });
 });
 
+describe('half-closed clients', () => {
+  it('announces the leave of a client that half-closes with frames still unsent to it, without waiting for heartbeats', async () => {
+    // No slow-consumer kick here: the backlog is what stays after the kernel buffers fill.
+    const server = await start({ rateBurst: 0, maxBufferedBytes: 64 << 20, textMaxLength: 10_000 });
+    const bob = await server.register('Bob');
+    const eve = await RawClient.open(server.port);
+    eve.send(clientFrame(OPCODE.text, JSON.stringify({ sender: 'Eve', text: '' })));
+    expect(await eve.nextJson('the welcome')).toEqual(welcome('Eve', ['Bob', 'Eve']));
+    expect(await bob.nextFrame()).toEqual(join('Eve'));
+
+    // Eve stops reading; 12 MB of chat is more than loopback buffers hold.
+    eve.socket.pause();
+    const text = 'x'.repeat(8_000);
+    for (let i = 0; i < 1_504; i++) {
+      bob.send({ text });
+      if (i % 16 === 15) for (let j = 0; j < 16; j++) await bob.nextFrame(); // Bob's own copies
+    }
+    eve.socket.end(); // FIN: Eve is done, though the server still holds frames for her
+    expect(await bob.nextFrame(5_000, "Eve's leave")).toEqual(leave('Eve')); // heartbeats: 30 to 60 s
+    await server.register('eve');
+    expect(await bob.nextFrame()).toEqual(join('eve'));
+  }, 30_000);
+});
+
 describe('an unfinished message costs about what its bytes do', () => {
   let server: ServerProcess;
   let port: number;
