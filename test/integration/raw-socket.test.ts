@@ -112,6 +112,21 @@ describe('hostile frames', () => {
     expect(await bob.nextFrame()).toEqual(join('eve')); // no second leave came first
   });
 
+  it('closes 1009 on a message over MAX_PAYLOAD_BYTES in fragments each under it, and counts a policy leave', async () => {
+    const server = await start({ maxPayloadBytes: 1024 });
+    const bob = await server.register('Bob');
+    const eve = await RawClient.open(server.port);
+    eve.send(clientFrame(OPCODE.text, JSON.stringify({ sender: 'Eve', text: '' })));
+    expect(await eve.nextJson('the welcome')).toEqual(welcome('Eve', ['Bob', 'Eve']));
+    expect(await bob.nextFrame()).toEqual(join('Eve'));
+
+    eve.send(clientFrame(OPCODE.text, `{"text":"${'a'.repeat(600)}`, { fin: false }));
+    eve.send(clientFrame(OPCODE.continuation, `${'a'.repeat(600)}"}`));
+    expect(await eve.closeCode()).toBe(1009);
+    expect(await bob.nextFrame()).toEqual(leave('Eve'));
+    expect(sample(parseMetrics(await (await server.get('/metrics')).text()), 'chat_leaves_total{cause="policy"}')).toBe(1);
+  });
+
   it('takes a message in 128 fragments, and closes 1008 on one in 129 with a policy leave', async () => {
     const server = await start();
     const bob = await server.register('Bob');
