@@ -20,6 +20,8 @@ export type ErrorCode = keyof typeof errors;
 /** WebSocket close codes the server uses (RFC 6455 §7.4.1). */
 export const closeCodes = {
   shutdown: 1001,
+  /** Sent by ws itself, never by our code: a frame that breaks RFC 6455. */
+  protocolError: 1002,
   policy: 1008,
   tooBig: 1009,
   internal: 1011,

@@ -67,7 +67,7 @@ export class LiveView {
     this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
   }
 
-  /** Answers GET /inspect/events. False (nothing written) when there are too many viewers. */
+  /** Answers GET (and HEAD) /inspect/events. False (nothing written) when there are too many viewers. */
   addViewer(req: IncomingMessage, res: ServerResponse): boolean {
     if (this.viewers.size >= MAX_VIEWERS) return false;
     res.writeHead(200, {
@@ -75,9 +75,16 @@ export class LiveView {
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
     });
+    // HEAD asks for the headers alone: Node drops a HEAD's body writes and would never end
+    // the stream, so the client would hang and hold a viewer's place for as long as it stays.
+    if (req.method === 'HEAD') {
+      res.end();
+      return true;
+    }
     res.write('retry: 1000\n\n');
     this.viewers.add(res);
     req.socket.setNoDelay(true);
+    req.socket.setTimeout(0); // a quiet chat sends nothing for a while: not an idle socket
     res.on('close', () => this.viewers.delete(res));
     this.send(res, this.update(true, this.recent, 0));
     return true;

@@ -38,6 +38,25 @@ export interface ServerOptions {
 /** A closing handshake that takes longer than this is cut short. */
 const CLOSE_GRACE_MS = 2_000;
 
+/**
+ * Frames one message may come in; one more closes 1008. ws keeps every fragment of an
+ * unfinished message as a Buffer of about 110 bytes of heap, whatever its length, so its
+ * default of 16,384 let a client hold 1.7 MB with 112 KB of one-byte fragments, and never
+ * finish (pings may come between fragments, so heartbeats pass). Browsers send each
+ * message as one frame.
+ */
+const MAX_FRAGMENTS = 128;
+
+/**
+ * Socket reads ws may hold while a frame is incomplete; one more closes 1008. Each costs
+ * about 100 bytes of heap however little it brought, so ws's default of 262,144 let a
+ * client that sends one byte per TCP segment make the server hold 2 MB for 20 KB sent,
+ * for up to REGISTER_TIMEOUT_MS before registering and two heartbeats after (a client
+ * halfway through a frame cannot answer a ping). A frame of MAX_PAYLOAD_BYTES may still
+ * come in reads of 512 bytes on average, less than the segments of any real sender.
+ */
+const maxBufferedChunks = (maxPayloadBytes: number) => Math.max(1024, Math.ceil(maxPayloadBytes / 512));
+
 interface Connection {
   socket: WebSocket;
   /** The TCP socket under `socket`: fanout writes whole frames to it. */
@@ -100,19 +119,37 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.maxPayloadBytes,
+    maxFragments: MAX_FRAGMENTS,
+    maxBufferedChunks: maxBufferedChunks(config.maxPayloadBytes),
     clientTracking: false,
     perMessageDeflate: false,
     skipUTF8Validation: true, // checked per frame in transport.ts: a bad_frame, not a 1007
   });
 
   const http = createServer((req, res) => answerHttp(req, res));
+  // Node never times out a connection that sends nothing (headersTimeout starts at a
+  // request's first byte), and MAX_CONNECTIONS counts only WebSockets: silent connections
+  // would pile up until the process runs out of file descriptors. So an HTTP connection
+  // idle this long is dropped: no client gets longer to start than it has to register.
+  // ws clears the timeout on upgrade; the /inspect feed clears it on its stream.
+  http.timeout = config.registerTimeoutMs;
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', destroyOnError);
     const refusal = refusalFor(req);
     if (refusal !== null) return refuse(socket, refusal);
     upgrading++;
+    // ws never calls back for a handshake it refuses itself (no or bad key, unknown version,
+    // not a GET: it answers 400 or 405) or whose client is already gone: that socket's
+    // 'close' gives the place back, or refused handshakes would fill maxConnections for good.
+    let counted = true;
+    const release = () => {
+      if (counted) upgrading--;
+      counted = false;
+    };
+    socket.once('close', release);
     wss.handleUpgrade(req, socket, head, (ws) => {
-      upgrading--;
+      release();
+      socket.off('close', release);
       // The handshake may finish after close() began: such a client is turned away at once.
       if (stopping) ws.close(closeCodes.shutdown, closeReasons.shutdown);
       else open(ws, req);
@@ -131,6 +168,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const connectionLog = log.child({ conn: id });
     connectionLog.info({ ip: req.socket.remoteAddress, origin: req.headers.origin }, 'connection opened');
     connections.set(id, { socket, tcp: req.socket, log: connectionLog });
+    req.socket.on('end', onPeerEnd);
     hub.send({ type: 'conn.open', id, limits });
     const actor = childOf(id);
     if (actor !== undefined) {
@@ -215,6 +253,21 @@ const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found'
  * upgrade request (headers and all) alive with it.
  */
 function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
+/**
+ * The client sent FIN. ws ends our side too, but our FIN queues behind the frames not yet
+ * sent, and ws arms no timer for a close begun this way: a client that has also stopped
+ * reading would keep its socket for good (and, if registered, its name until two missed
+ * heartbeats). It gets CLOSE_GRACE_MS without progress to take the rest, then is dropped.
+ * Plain functions, not closures, like destroyOnError.
+ */
+function onPeerEnd(this: Socket): void {
+  this.setTimeout(CLOSE_GRACE_MS, dropStalled);
+}
+
+function dropStalled(this: Socket): void {
   this.destroy();
 }
 

@@ -2,6 +2,8 @@
  * The pages over HTTP: the chat page and its assets, the /inspect page (off by default,
  * optionally behind a token) and its live feed, which carries lifecycles and never text.
  */
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { connectionMachine } from '../../machines/connection.machine.js';
 import type { LiveUpdate } from '../../src/live-view.js';
@@ -109,6 +111,31 @@ describe('/inspect page', () => {
   it('is off unless INSPECT_PAGE is on', async () => {
     const server = await start();
     for (const path of ['/inspect', '/inspect/events']) expect((await get(server, path)).status, path).toBe(404);
+  });
+
+  it('answers HEAD /inspect/events at once, and a HEAD takes no viewer place', async () => {
+    const server = await start({ inspectPage: true });
+    for (let i = 0; i < 20; i++) {
+      const res = await get(server, '/inspect/events', { method: 'HEAD' });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    }
+    const feed = await FeedReader.open(server); // 16 viewers at most; HEADs are not viewers
+    expect((await feed.next()).reset).toBe(true);
+    feed.close();
+  });
+
+  it('keeps a quiet feed open past REGISTER_TIMEOUT_MS, the idle limit of other HTTP connections', async () => {
+    const server = await start({ inspectPage: true, registerTimeoutMs: 300 });
+    const feed = await FeedReader.open(server);
+    expect((await feed.next()).reset).toBe(true);
+    // Opened after the feed, so dropped after the feed would have timed out, were it subject to it.
+    const silent = connect(server.port, '127.0.0.1');
+    silent.on('error', () => {});
+    await withTimeout(once(silent, 'close'), DEFAULT_WAIT_MS, 'the server to drop a silent connection');
+    await server.register('Alice');
+    await feed.until('Alice registered', (u) => u.states['open.registered'] === 1);
+    feed.close();
   });
 
   it('shows the connection machine drawn from its definition', async () => {

@@ -26,8 +26,8 @@ describe('errors', () => {
 });
 
 describe('closeCodes', () => {
-  it('match SPEC §5 (1001 shutdown, 1008 policy, 1009 too big, 1011 internal, 1013 full), plus 4001 name lost', () => {
-    expect(closeCodes).toEqual({ shutdown: 1001, policy: 1008, tooBig: 1009, internal: 1011, full: 1013, nameLost: 4001 });
+  it('match SPEC §5 (1001 shutdown, 1008 policy, 1009 too big, 1011 internal, 1013 full), plus 1002 (ws) and 4001 name lost', () => {
+    expect(closeCodes).toEqual({ shutdown: 1001, protocolError: 1002, policy: 1008, tooBig: 1009, internal: 1011, full: 1013, nameLost: 4001 });
   });
 
   it('close reasons fit in a close frame (123 bytes)', () => {
