@@ -7,7 +7,7 @@
  * Connections per state are read from the actors themselves at scrape time.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { errors, type ErrorCode, type LeaveCause } from './errors.js';
+import { closeCodes, errors, type ErrorCode, type LeaveCause } from './errors.js';
 
 /** Connections per machine state, e.g. `{ awaitingName: 3, registered: 40 }`. */
 export type StateCounts = Record<string, number>;
@@ -27,6 +27,17 @@ const LEAVE_CAUSES = Object.keys({
   lost: true,
 } satisfies Record<LeaveCause, true>);
 
+const OUR_CLOSE_CODES = new Set<number>(Object.values(closeCodes));
+
+/**
+ * A close code as a label: those RFC 6455 defines and ours keep their number. A client may
+ * close with any code from 3000 to 4999, and each as a label of its own would let one
+ * client add some 2,000 series to every scrape; those count as "other".
+ */
+function closeCodeLabel(code: number): string {
+  return (code >= 1000 && code <= 1015) || OUR_CLOSE_CODES.has(code) ? String(code) : 'other';
+}
+
 let processRegistry: Registry | null = null;
 
 /** Process metrics describe the process, not one server: collected once, however many servers start. */
@@ -45,7 +56,7 @@ export class Metrics {
   private deliveries = 0;
 
   private readonly opened = this.counter('chat_connections_opened_total', 'WebSocket connections accepted');
-  private readonly closed = this.counter('chat_connections_closed_total', 'WebSocket connections closed, by close code seen on the socket (1006: dropped without a close frame)', ['code']);
+  private readonly closed = this.counter('chat_connections_closed_total', 'WebSocket connections closed, by close code seen on the socket (1006: dropped without a close frame; "other": an application code the client chose)', ['code']);
   private readonly accepted = this.counter('chat_registrations_accepted_total', 'names accepted');
   private readonly refused = this.counter('chat_registrations_refused_total', 'names refused, by reason (the error code sent)', ['reason']);
   private readonly clientErrors = this.counter('chat_errors_total', 'error frames sent to clients, by code', ['code']);
@@ -78,7 +89,7 @@ export class Metrics {
   }
 
   connectionClosed(code: number): void {
-    this.closed.inc({ code: String(code) });
+    this.closed.inc({ code: closeCodeLabel(code) });
   }
 
   registrationAccepted(): void {

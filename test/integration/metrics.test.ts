@@ -80,6 +80,20 @@ describe('/metrics', () => {
     expect(sample(samples, 'chat_slow_consumer_kicks_total')).toBe(0);
   });
 
+  it('counts close codes a client chose from the application range as "other", so no client adds series', async () => {
+    const server = await start();
+    const alice = await server.register('Alice');
+    for (const [name, code] of [['Bob', 4321], ['Carol', 3999]] as const) {
+      const client = await server.register(name);
+      expect(await alice.nextFrame()).toEqual(join(name));
+      client.close(code);
+      expect(await alice.nextFrame()).toEqual(leave(name));
+    }
+    const samples = await scrape(server);
+    expect(sample(samples, 'chat_connections_closed_total{code="other"}')).toBe(2);
+    expect([...samples.keys()].filter((series) => /code="(4321|3999)"/.test(series))).toEqual([]);
+  });
+
   it('counts a policy close by its code, and no leave for a client that never registered', async () => {
     const server = await start({ registerTimeoutMs: 50 });
     const client = await server.connect();
