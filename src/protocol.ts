@@ -28,9 +28,16 @@ export function readClientFrame(data: string | null, at: number): ClientFrameEve
   if (sender === false || text === false) return { type: 'client.badFrame', at };
   const event: ClientFrameEvent = { type: 'client.frame', at };
   if (sender !== undefined) event.sender = sender;
-  if (text !== undefined) event.text = text;
+  if (text !== undefined) event.text = text.replace(LONE_SURROGATE, '\uFFFD');
   return event;
 }
+
+/**
+ * Half of a surrogate pair with no other half: JSON's `\ud800` can say it, UTF-8 cannot.
+ * Text keeps U+FFFD in its place, as a UTF-8 encoder would, so that every client and every
+ * node (Redis stores UTF-8) sees the same text. Names holding one are refused instead.
+ */
+const LONE_SURROGATE = /\p{Cs}/gu;
 
 /** The field's string value, undefined when absent or null, false when of another type. */
 function optionalString(object: object, key: 'sender' | 'text'): string | undefined | false {

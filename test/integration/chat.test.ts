@@ -146,6 +146,16 @@ describe('chat (SPEC §3)', () => {
     expect(theirs).toEqual({ ...message('Alice', 'Hello'), id: own.id, ts: own.ts });
   });
 
+  it('delivers half a surrogate pair as U+FFFD, as every node of a cluster would through Redis', async () => {
+    const server = await start();
+    const alice = await server.register('Alice');
+    const bob = await server.register('Bob');
+    await alice.nextFrame(); // Bob's join
+    alice.send('{"text":"broken \\ud800 pair"}');
+    expectOwnCopy(await alice.nextFrame(), 'broken \uFFFD pair');
+    expect(await bob.nextFrame()).toEqual(message('Alice', 'broken \uFFFD pair'));
+  });
+
   it('numbers messages with increasing ids in delivery order and stamps the receive time in ms', async () => {
     const server = await start();
     const alice = await server.register('Alice');

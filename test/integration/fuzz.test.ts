@@ -17,7 +17,7 @@
 import fc from 'fast-check';
 import { isUtf8 } from 'node:buffer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasContent } from '../support/expected.js';
+import { asDelivered, hasContent } from '../support/expected.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { claim, DEFAULT_WAIT_MS, TestSocket, type Frame } from '../support/ws-client.js';
 
@@ -98,7 +98,7 @@ function judge(wire: Wire, registered: boolean): Verdict {
   }
   const chat = typeof body === 'string' ? body : '';
   if (!hasContent(chat) || [...chat].length > TEXT_MAX) return { kind: 'error', code: 'invalid_message', counts: false };
-  return { kind: 'message', text: chat };
+  return { kind: 'message', text: asDelivered(chat) };
 }
 
 // ---------------------------------------------------------------- one run

@@ -46,3 +46,7 @@ export function expectOwnCopy(frame: Frame, text: string): void {
  */
 export const hasContent = (text: string): boolean =>
   [...text].some((c) => c.trim() !== '' && !/[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u.test(c));
+
+/** PROTOCOL.md §3: a text as delivered, half a surrogate pair replaced by U+FFFD. */
+export const asDelivered = (text: string): string =>
+  [...text].map((c) => (c.length === 1 && c >= '\ud800' && c <= '\udfff' ? '\ufffd' : c)).join('');

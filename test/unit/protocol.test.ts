@@ -27,6 +27,11 @@ describe('readClientFrame', () => {
     expect(read('{"sender":"Alice","text":"hi"}')).toEqual({ type: 'client.frame', sender: 'Alice', text: 'hi', at: AT });
   });
 
+  it('puts U+FFFD in place of half a surrogate pair in the text, and keeps whole pairs', () => {
+    expect(read('{"text":"a\\ud800b\\udc00"}')).toMatchObject({ text: 'a\uFFFDb\uFFFD' });
+    expect(read('{"text":"\\ud83d\\ude00"}')).toMatchObject({ text: '😀' });
+  });
+
   it.each([
     ['not JSON', 'hello'],
     ['truncated JSON', '{"sender":"A"'],
