@@ -129,8 +129,8 @@ export const connectionMachine = setup({
       // Ways out that hold whatever the client is doing.
       on: {
         'client.closed': { target: 'closed', actions: { type: 'noteCause', params: 'close' } },
-        // ws has already begun the close (1009 or 1008); what is left is to count it as the server's doing.
-        'client.overLimit': { target: 'closed', actions: { type: 'noteCause', params: 'policy' } },
+        // ws has already begun the close (1009, 1008 or 1002); what is left is to count it as the server's doing.
+        'client.brokeRule': { target: 'closed', actions: { type: 'noteCause', params: 'policy' } },
         'server.kick': [
           {
             guard: 'forShutdown',

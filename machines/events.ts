@@ -47,8 +47,8 @@ export type ConnectionEvent =
   | { type: 'client.pong' }
   /** The socket is gone (the peer closed it, or it broke). */
   | { type: 'client.closed' }
-  /** The client sent a message over a limit ws enforces (size: 1009; fragments: 1008); the socket is closing. */
-  | { type: 'client.overLimit' }
+  /** The client broke a rule ws enforces (a limit: 1009, 1008; RFC 6455: 1002); ws is closing the socket. */
+  | { type: 'client.brokeRule' }
   /** The server ends this client: it fell too far behind, or the server is stopping. */
   | { type: 'server.kick'; cause: Extract<LeaveCause, 'slow' | 'shutdown'> }
   /** The name is granted; the welcome itself comes in order with the broadcasts. */

@@ -55,21 +55,15 @@ function onClose(this: WebSocket): void {
 }
 
 /**
- * ws's codes for a message over one of the server's limits, which ws closes itself: a
- * length over MAX_PAYLOAD_BYTES, or over 2^53 - 1 that it cannot even count (checked
- * first: a header claiming 2^53 bytes or more never reaches the MAX_PAYLOAD_BYTES check),
- * both 1009; too many fragments or too many reads for one frame (server.ts's
- * MAX_FRAGMENTS and maxBufferedChunks), 1008.
- */
-const OVER_LIMIT = new Set(['WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', 'WS_ERR_TOO_MANY_BUFFERED_PARTS']);
-
-/**
- * 'close' always follows 'error', and the actor learns of the end there, unless the error
- * is a message over a limit: then the end is the server's (1009 or 1008), not the client's.
+ * Every error ws reports on a client's socket is a rule the client broke, after which ws
+ * closes the socket itself: a message over MAX_PAYLOAD_BYTES or too long to count (1009),
+ * too many fragments or reads for one message (server.ts's MAX_FRAGMENTS and
+ * maxBufferedChunks, 1008), or a frame RFC 6455 forbids (1002). The end is then the
+ * server's, a policy leave, not the client's own close.
  */
 function onError(this: WebSocket, err: Error & { code?: string }): void {
   bindings.get(this)?.log.debug({ err }, 'socket error');
-  if (err.code !== undefined && OVER_LIMIT.has(err.code)) runningActor(this)?.send({ type: 'client.overLimit' });
+  if (err.code?.startsWith('WS_ERR_')) runningActor(this)?.send({ type: 'client.brokeRule' });
 }
 
 function carryOut(socket: WebSocket, effect: ConnectionEffect): void {

@@ -97,7 +97,7 @@ describe('hostile frames', () => {
       Buffer.concat([clientFrame(OPCODE.text, '{"te', { fin: false }), clientFrame(OPCODE.text, 'xt":"hi"}')])],
     ['a close frame with a one-byte payload', () => clientFrame(OPCODE.close, Buffer.from([3]))],
     ['a close frame with code 999', () => clientFrame(OPCODE.close, Buffer.from([0x03, 0xe7]))],
-  ])('closes 1002 on %s, with exactly one leave and the name free', async (_, frame) => {
+  ])('closes 1002 on %s, with exactly one policy leave and the name free', async (_, frame) => {
     const server = await start();
     const bob = await server.register('Bob');
     const eve = await RawClient.open(server.port);
@@ -108,6 +108,8 @@ describe('hostile frames', () => {
     eve.send(frame());
     expect(await eve.closeCode()).toBe(1002);
     expect(await bob.nextFrame()).toEqual(leave('Eve'));
+    const samples = parseMetrics(await (await server.get('/metrics')).text());
+    expect(sample(samples, 'chat_leaves_total{cause="policy"}')).toBe(1);
     await server.register('eve');
     expect(await bob.nextFrame()).toEqual(join('eve')); // no second leave came first
   });
