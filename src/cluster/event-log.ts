@@ -122,18 +122,19 @@ export class EventLog {
     this.lastSeq = entry.seq;
     this.position = `${entry.seq}-0`;
     const from = this.fromOf(entry.node, entry.conn);
-    const folded = foldName(entry.name);
     switch (entry.kind) {
       case 'j':
-        this.roster.set(folded, { name: entry.name, node: entry.node, conn: entry.conn, joinSeq: entry.seq });
+        this.roster.set(foldName(entry.name), { name: entry.name, node: entry.node, conn: entry.conn, joinSeq: entry.seq });
         deliver({ type: 'join', name: entry.name, from }, entry.seq);
         return true;
-      case 'l':
+      case 'l': {
         // The hub forgets a leaving name by the name as shown; so does this copy of its roster.
+        const folded = foldName(entry.name);
         if (this.roster.get(folded)?.name === entry.name) this.roster.delete(folded);
         deliver({ type: 'leave', name: entry.name, from }, entry.seq);
         if (entry.node === this.store.node) this.hooks.leftInLog(entry.conn);
         return true;
+      }
       case 'm':
         deliver({ type: 'message', name: entry.name, from, text: entry.text, ts: entry.ts }, entry.seq);
         return true;
