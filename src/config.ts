@@ -143,7 +143,7 @@ export const settings = [
   setting({ key: 'heartbeatMs', flag: 'heartbeat-ms', fallback: '30000', parse: duration(1), help: 'ping interval; a client that misses a pong is ended' }),
   setting({ key: 'rateBurst', flag: 'rate-burst', fallback: '20', parse: integer(0), help: 'messages a client may send at once (0: no limit)' }),
   setting({ key: 'ratePerSec', flag: 'rate-per-sec', fallback: '10', parse: integer(0), help: 'sustained messages per second (0: no limit)' }),
-  setting({ key: 'maxPayloadBytes', flag: 'max-payload-bytes', fallback: '65536', parse: integer(1), help: 'largest frame; larger closes with 1009' }),
+  setting({ key: 'maxPayloadBytes', flag: 'max-payload-bytes', fallback: '65536', parse: integer(1), help: 'largest message (a frame, or fragments in all); larger closes with 1009' }),
   setting({ key: 'maxBufferedBytes', flag: 'max-buffered-bytes', fallback: '1048576', parse: integer(1), help: 'unsent data after which a slow client is ended' }),
   setting({ key: 'maxConnections', flag: 'max-connections', fallback: '10000', parse: integer(1), help: 'open connections; more get HTTP 503' }),
   setting({ key: 'allowedOrigins', flag: 'allowed-origins', fallback: null, parse: originList, help: 'comma-separated Origin allow-list (unset: any)' }),

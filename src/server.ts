@@ -39,13 +39,21 @@ export interface ServerOptions {
 const CLOSE_GRACE_MS = 2_000;
 
 /**
+ * The shortest HTTP idle time, whatever REGISTER_TIMEOUT_MS says. Node runs socket timers
+ * before it reads the sockets, so after an event-loop stall longer than the idle time a
+ * request that has already arrived would be reset instead of answered.
+ */
+const MIN_HTTP_IDLE_MS = 1_000;
+
+/**
  * Frames one message may come in; one more closes 1008. ws keeps every fragment of an
  * unfinished message as a Buffer of about 110 bytes of heap, whatever its length, so its
  * default of 16,384 let a client hold 1.7 MB with 112 KB of one-byte fragments, and never
  * finish (pings may come between fragments, so heartbeats pass). Browsers send each
- * message as one frame.
+ * message as one frame; a client that fragments may still send a message of
+ * MAX_PAYLOAD_BYTES in fragments of 512 bytes on average (128 at the default).
  */
-const MAX_FRAGMENTS = 128;
+const maxFragments = (maxPayloadBytes: number) => Math.max(128, Math.ceil(maxPayloadBytes / 512));
 
 /**
  * Socket reads ws may hold while a frame is incomplete; one more closes 1008. Each costs
@@ -119,7 +127,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.maxPayloadBytes,
-    maxFragments: MAX_FRAGMENTS,
+    maxFragments: maxFragments(config.maxPayloadBytes),
     maxBufferedChunks: maxBufferedChunks(config.maxPayloadBytes),
     clientTracking: false,
     perMessageDeflate: false,
@@ -131,10 +139,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   // request's first byte), and MAX_CONNECTIONS counts only WebSockets: silent connections
   // would pile up until the process runs out of file descriptors. So an HTTP connection
   // idle this long is dropped: no client gets longer to start than it has to register.
-  // ws clears the timeout on upgrade; the /inspect feed clears it on its stream.
-  http.timeout = config.registerTimeoutMs;
+  // Node stops watching a socket once it is upgraded; the /inspect feed clears the timeout
+  // on its stream.
+  http.timeout = Math.max(config.registerTimeoutMs, MIN_HTTP_IDLE_MS);
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', destroyOnError);
+    socket.on('error', dropSocket);
     const refusal = refusalFor(req);
     if (refusal !== null) return refuse(socket, refusal);
     upgrading++;
@@ -252,7 +261,7 @@ const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found'
  * listener stays on the socket for its whole life, and a closure here would keep the
  * upgrade request (headers and all) alive with it.
  */
-function destroyOnError(this: Duplex): void {
+function dropSocket(this: Duplex): void {
   this.destroy();
 }
 
@@ -261,19 +270,21 @@ function destroyOnError(this: Duplex): void {
  * sent, and ws arms no timer for a close begun this way: a client that has also stopped
  * reading would keep its socket for good (and, if registered, its name until two missed
  * heartbeats). It gets CLOSE_GRACE_MS without progress to take the rest, then is dropped.
- * Plain functions, not closures, like destroyOnError.
+ * A plain function, not a closure, like dropSocket: nothing per connection.
  */
 function onPeerEnd(this: Socket): void {
-  this.setTimeout(CLOSE_GRACE_MS, dropStalled);
+  this.setTimeout(CLOSE_GRACE_MS, dropSocket);
 }
 
-function dropStalled(this: Socket): void {
-  this.destroy();
-}
-
-/** Answers an upgrade we will not take with a plain HTTP status, then drops the socket. */
+/**
+ * Answers an upgrade we will not take with a plain HTTP status, then drops the socket once
+ * the answer is written. Ending it is not enough: our FIN leaves the socket half-open until
+ * the client closes its side, and a hostile client never does (Node no longer times out an
+ * upgraded socket), so refused sockets would pile up uncounted.
+ */
 function refuse(socket: Duplex, status: number): void {
   const text = STATUS_TEXT[status] ?? 'Error';
+  socket.once('finish', dropSocket);
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
 }
 

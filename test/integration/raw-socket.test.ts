@@ -3,6 +3,7 @@
  * over a bare TCP socket, where a `ws` client would never let us go wrong.
  */
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join, leave, message, welcome } from '../support/expected.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
@@ -43,16 +44,26 @@ describe('connections that never upgrade', () => {
     await withTimeout(once(socket, 'close'), DEFAULT_WAIT_MS, 'the server to drop the silent connection');
   });
 
-  it('leaves a quiet registered WebSocket alone', async () => {
-    const server = await start({ registerTimeoutMs: 300 });
-    const alice = await server.register('Alice');
-    const bob = await server.register('Bob');
-    await alice.nextFrame(); // Bob's join
-    // Opened after them, so dropped after their sockets would have timed out, were they subject to it.
-    const silent = await rawSocket(server.port);
-    await withTimeout(once(silent, 'close'), DEFAULT_WAIT_MS, 'the server to drop the silent connection');
-    alice.send({ text: 'still here' });
-    expect(await bob.nextFrame()).toEqual(message('Alice', 'still here'));
+  it.each([
+    ['404, a path other than /ws', 'GET /nope HTTP/1.1'],
+    ['403, an origin off the allow-list', 'GET /ws HTTP/1.1'],
+  ])('drops the socket of an upgrade refused with %s, though the client never closes its side', async (_, requestLine) => {
+    const server = await start({ allowedOrigins: ['https://chat.example'] });
+    const socket = connect({ port: server.port, host: '127.0.0.1', allowHalfOpen: true });
+    socket.on('error', () => {}); // the reset below
+    await once(socket, 'connect');
+    socket.write(`${upgradeHead({ Origin: 'https://elsewhere.example' }, requestLine).join('\r\n')}\r\n\r\n`);
+    socket.resume();
+    await withTimeout(once(socket, 'end'), DEFAULT_WAIT_MS, 'the answer and its FIN');
+    // Our side stays open. A socket the server still holds, half-open, takes these bytes in
+    // silence; a dropped one answers with a reset, which shows on the write after.
+    const closed = new Promise((resolve) => socket.once('close', resolve)); // once() would reject on the reset's error
+    const prober = setInterval(() => socket.write('still here'), 10);
+    try {
+      await withTimeout(closed, DEFAULT_WAIT_MS, 'the server to have dropped the socket');
+    } finally {
+      clearInterval(prober);
+    }
   });
 });
 
@@ -129,8 +140,11 @@ describe('hostile frames', () => {
     expect(sample(parseMetrics(await (await server.get('/metrics')).text()), 'chat_leaves_total{cause="policy"}')).toBe(1);
   });
 
-  it('takes a message in 128 fragments, and closes 1008 on one in 129 with a policy leave', async () => {
-    const server = await start();
+  it.each([
+    ['the default MAX_PAYLOAD_BYTES', 128, 65_536],
+    ['a MAX_PAYLOAD_BYTES of 256 KiB (one per 512 bytes)', 512, 262_144],
+  ])('with %s, takes a message in %i fragments, and closes 1008 on one more with a policy leave', async (_, allowed, maxPayloadBytes) => {
+    const server = await start({ maxPayloadBytes });
     const bob = await server.register('Bob');
     const eve = await RawClient.open(server.port);
     eve.send(clientFrame(OPCODE.text, JSON.stringify({ sender: 'Eve', text: '' })));
@@ -140,9 +154,9 @@ describe('hostile frames', () => {
       [...text].map((char, i, all) => clientFrame(i === 0 ? OPCODE.text : OPCODE.continuation, char, { fin: i === all.length - 1 }));
 
     const json = JSON.stringify({ text: 'hi' });
-    eve.send(Buffer.concat(inPieces(json + ' '.repeat(128 - json.length))));
+    eve.send(Buffer.concat(inPieces(json + ' '.repeat(allowed - json.length))));
     expect(await bob.nextFrame()).toEqual(message('Eve', 'hi'));
-    eve.send(Buffer.concat(inPieces(json + ' '.repeat(129 - json.length))));
+    eve.send(Buffer.concat(inPieces(json + ' '.repeat(allowed + 1 - json.length))));
     expect(await eve.closeCode()).toBe(1008);
     expect(await bob.nextFrame()).toEqual(leave('Eve'));
     expect(sample(parseMetrics(await (await server.get('/metrics')).text()), 'chat_leaves_total{cause="policy"}')).toBe(1);
