@@ -113,9 +113,12 @@ function origin(entry: string): string {
   } catch {
     throw notAnOrigin;
   }
-  const hasMore = url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '';
-  if (url.origin === 'null' || hasMore || entry.endsWith('?') || entry.endsWith('#')) throw notAnOrigin;
-  return url.origin;
+  const hasMore = url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '' || /[?#]$/.test(entry);
+  // http(s) have an origin of their own; apps and extensions send other schemes
+  // (capacitor://localhost, chrome-extension://<id>), whose origin URL calls "null".
+  const special = url.origin !== 'null';
+  if (hasMore || url.host === '' || url.pathname !== (special ? '/' : '')) throw notAnOrigin;
+  return special ? url.origin : `${url.protocol}//${url.host}`.toLowerCase();
 }
 
 function redisUrl(raw: string): string {
