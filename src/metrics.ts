@@ -30,7 +30,8 @@ const LEAVE_CAUSES = Object.keys({
 const OUR_CLOSE_CODES = new Set<number>(Object.values(closeCodes));
 
 /**
- * A close code as a label: those RFC 6455 defines and ours keep their number. A client may
+ * A close code as a label: the registered ones (1000-1015: RFC 6455 and IANA's registry)
+ * and ours keep their number. A client may
  * close with any code from 3000 to 4999, and each as a label of its own would let one
  * client add some 2,000 series to every scrape; those count as "other".
  */

@@ -48,14 +48,20 @@ function optionalString(object: object, key: 'sender' | 'text'): string | undefi
   return typeof value === 'string' ? value : false;
 }
 
-// ---------------------------------------------------------------- names
+// ---------------------------------------------------------------- what shows
 
 /**
- * A character that counts as content: not white space, a control or format character, or
- * one Unicode says to render as nothing (default-ignorable: fillers, variation selectors).
+ * A character that counts as content: not white space, a control or format character, one
+ * Unicode says to render as nothing (default-ignorable: fillers, variation selectors), or
+ * the blank Braille pattern U+2800, a printable character that shows as a space.
  * A name or text without one (a zero-width space alone, a lone NUL) would show as nothing.
  */
-const VISIBLE = /[^\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
+const VISIBLE = /[^\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]/u;
+
+/** Characters that show as nothing, dropped from a name's key (see VISIBLE). */
+const SHOWS_AS_NOTHING = /[\p{Default_Ignorable_Code_Point}\u2800]/gu;
+
+// ---------------------------------------------------------------- names
 
 /**
  * Control (Cc), format (Cf), lone surrogate (Cs) and line or paragraph separator (Zl, Zp)
@@ -63,9 +69,6 @@ const VISIBLE = /[^\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
  * "name: text".
  */
 const FORBIDDEN_IN_NAMES = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
-
-/** Characters Unicode says to render as nothing (variation selectors, fillers, U+034F). */
-const IGNORABLE = /\p{Default_Ignorable_Code_Point}/gu;
 
 /** The name as it will be shown: NFC-normalised and trimmed. */
 export function normaliseName(raw: string): string {
@@ -77,8 +80,10 @@ export function normaliseName(raw: string): string {
  * recommends for matching identifiers, so that names which show alike are one name.
  * - Compatibility forms fold to their plain letters: "Ｓｅｒｖｅｒ" (fullwidth) and "𝐒𝐞𝐫𝐯𝐞𝐫"
  *   are the reserved name, "ﬁ" is "fi".
- * - Default-ignorable characters are dropped: "Alice" followed by a variation selector is
- *   taken while Alice is online.
+ * - Characters that show as nothing are dropped: "Alice" followed by a variation selector
+ *   is taken while Alice is online.
+ * - Unlike NFKC_Casefold, dotless "ı" becomes "i" (upper-casing gives "I"): "Dıana" is
+ *   "Diana". On the safe side: the two look alike.
  * - Upper- then lower-casing folds more than lower-casing alone ("Straße" and "STRASSE",
  *   final and medial sigma); lower-casing first takes capital sharp s "ẞ", which has no
  *   upper-case mapping to "SS", to "ß" before the round trip.
@@ -96,7 +101,7 @@ export function foldName(name: string): string {
     .toLowerCase()
     .toUpperCase()
     .toLowerCase()
-    .replace(IGNORABLE, '')
+    .replace(SHOWS_AS_NOTHING, '')
     .normalize('NFKC')
     .trim();
 }
@@ -110,7 +115,6 @@ export function isValidName(raw: string, maxLength: number): boolean {
 }
 
 // ---------------------------------------------------------------- messages
-
 
 /** Whether a chat text may be sent: some content (see VISIBLE), and at most `maxLength` code points. */
 export function isValidText(text: string, maxLength: number): boolean {

@@ -74,7 +74,7 @@ joinForm.addEventListener('submit', (event) => {
 });
 
 /** What the server counts as content (PROTOCOL.md §2): a text without it would only earn invalid_message. */
-const HAS_CONTENT = /[^\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
+const HAS_CONTENT = /[^\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]/u;
 
 composer.addEventListener('submit', (event) => {
   event.preventDefault();

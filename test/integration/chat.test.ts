@@ -45,6 +45,7 @@ describe('registration (SPEC §2)', () => {
     ['a lone surrogate', 'half\ud800'],
     ['a line separator (Zl)', 'Bob\u2028Server'],
     ['only a Hangul filler, which shows as nothing', '\u3164'],
+    ['only blank Braille patterns, which show as spaces', '\u2800\u2800'],
     ['Server in fullwidth letters', '\uFF33\uFF45\uFF52\uFF56\uFF45\uFF52'],
     ['Server with a variation selector', 'Server\uFE0F'],
   ])('refuses a name that is %s with invalid_name, and the client stays', async (_, name) => {
@@ -184,7 +185,7 @@ describe('chat (SPEC §3)', () => {
   it.each([
     ['empty', ''],
     ['whitespace only', ' \n\t '],
-    ['without anything visible', '\u200B\u2060\u3164'],
+    ['without anything visible', '\u200B\u2060\u3164\u2800'],
     ['over the configured maximum', 'x'.repeat(11)],
   ])('refuses a text that is %s with invalid_message and sends nothing to anyone', async (_, text) => {
     const server = await start({ textMaxLength: 10 });

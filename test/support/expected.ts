@@ -42,10 +42,11 @@ export function expectOwnCopy(frame: Frame, text: string): void {
 
 /**
  * PROTOCOL.md §2's test of a chat text, code point by code point: it has content when some
- * character is neither white space, control, format nor default-ignorable.
+ * character is neither white space, control, format, default-ignorable nor the blank
+ * Braille pattern U+2800.
  */
 export const hasContent = (text: string): boolean =>
-  [...text].some((c) => c.trim() !== '' && !/[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u.test(c));
+  [...text].some((c) => c.trim() !== '' && c !== '\u2800' && !/[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u.test(c));
 
 /** PROTOCOL.md §3: a text as delivered, half a surrogate pair replaced by U+FFFD. */
 export const asDelivered = (text: string): string =>

@@ -155,6 +155,7 @@ describe('name rules', () => {
 
   it.each([
     ['a Hangul filler U+3164', '\u3164'],
+    ['the blank Braille pattern U+2800', '\u2800\u2800'],
     ['a combining grapheme joiner U+034F', '\u034F'],
     ['a variation selector U+FE0F', '\uFE0F'],
   ])('refuses a name of nothing but %s, which shows as nothing', (_, name) => {
@@ -228,6 +229,7 @@ describe('foldName', () => {
     expect(foldName('Alice\uFE0F')).toBe(foldName('Alice'));
     expect(foldName('Al\u034Fice')).toBe(foldName('Alice'));
     expect(foldName('Alice\u3164')).toBe(foldName('Alice'));
+    expect(foldName('Alice\u2800')).toBe(foldName('Alice'));
   });
 
   it('keeps different names apart', () => {
@@ -265,7 +267,7 @@ describe('isValidText', () => {
     expect(isValidText(text, 4096)).toBe(false);
   });
 
-  it.each(['\u200B', ' \u200B\u2060 ', '\uFEFF', '\u0000', '\u202E\u200D', '\u3164', '\uFE0F\u034F'])('refuses text with nothing visible %j', (text) => {
+  it.each(['\u200B', ' \u200B\u2060 ', '\uFEFF', '\u0000', '\u202E\u200D', '\u3164', '\uFE0F\u034F', '\u2800'])('refuses text with nothing visible %j', (text) => {
     expect(isValidText(text, 4096)).toBe(false);
   });
 
