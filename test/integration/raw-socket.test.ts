@@ -9,9 +9,18 @@ import { join, leave, message, welcome } from '../support/expected.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { parseMetrics, sample } from '../support/metrics-text.js';
 import { clientFrame, OPCODE, RawClient, rawSocket, upgradeHead, upgradeStatus } from '../support/raw-client.js';
-import { DEFAULT_WAIT_MS, serverPerTest, withTimeout } from '../support/ws-client.js';
+import { DEFAULT_WAIT_MS, serverPerTest, withTimeout, type TestServer, type TestSocket } from '../support/ws-client.js';
 
 const start = serverPerTest();
+
+/** A raw client registered as `name` beside Bob, who has heard its join. */
+async function rawMember(server: TestServer, bob: TestSocket, name = 'Eve'): Promise<RawClient> {
+  const client = await RawClient.open(server.port);
+  client.send(clientFrame(OPCODE.text, JSON.stringify({ sender: name, text: '' })));
+  expect(await client.nextJson('the welcome')).toEqual(welcome(name, ['Bob', name]));
+  expect(await bob.nextFrame()).toEqual(join(name));
+  return client;
+}
 
 describe('upgrades ws itself refuses', () => {
   it.each([
@@ -81,10 +90,7 @@ describe('hostile frames', () => {
   ])('closes 1009 on a frame announcing %s, more than ws can count, and counts a policy leave', async (_, length) => {
     const server = await start({ maxPayloadBytes: 1024 });
     const bob = await server.register('Bob');
-    const eve = await RawClient.open(server.port);
-    eve.send(clientFrame(OPCODE.text, JSON.stringify({ sender: 'Eve', text: '' })));
-    expect(await eve.nextJson('the welcome')).toEqual(welcome('Eve', ['Bob', 'Eve']));
-    expect(await bob.nextFrame()).toEqual(join('Eve'));
+    const eve = await rawMember(server, bob);
 
     eve.send(header64(length));
     expect(await eve.closeCode()).toBe(1009);
@@ -111,10 +117,7 @@ describe('hostile frames', () => {
   ])('closes 1002 on %s, with exactly one policy leave and the name free', async (_, frame) => {
     const server = await start();
     const bob = await server.register('Bob');
-    const eve = await RawClient.open(server.port);
-    eve.send(clientFrame(OPCODE.text, JSON.stringify({ sender: 'Eve', text: '' })));
-    expect(await eve.nextJson('the welcome')).toEqual(welcome('Eve', ['Bob', 'Eve']));
-    expect(await bob.nextFrame()).toEqual(join('Eve'));
+    const eve = await rawMember(server, bob);
 
     eve.send(frame());
     expect(await eve.closeCode()).toBe(1002);
@@ -128,10 +131,7 @@ describe('hostile frames', () => {
   it('closes 1009 on a message over MAX_PAYLOAD_BYTES in fragments each under it, and counts a policy leave', async () => {
     const server = await start({ maxPayloadBytes: 1024 });
     const bob = await server.register('Bob');
-    const eve = await RawClient.open(server.port);
-    eve.send(clientFrame(OPCODE.text, JSON.stringify({ sender: 'Eve', text: '' })));
-    expect(await eve.nextJson('the welcome')).toEqual(welcome('Eve', ['Bob', 'Eve']));
-    expect(await bob.nextFrame()).toEqual(join('Eve'));
+    const eve = await rawMember(server, bob);
 
     eve.send(clientFrame(OPCODE.text, `{"text":"${'a'.repeat(600)}`, { fin: false }));
     eve.send(clientFrame(OPCODE.continuation, `${'a'.repeat(600)}"}`));
@@ -146,10 +146,7 @@ describe('hostile frames', () => {
   ])('with %s, takes a message in %i fragments, and closes 1008 on one more with a policy leave', async (_, allowed, maxPayloadBytes) => {
     const server = await start({ maxPayloadBytes });
     const bob = await server.register('Bob');
-    const eve = await RawClient.open(server.port);
-    eve.send(clientFrame(OPCODE.text, JSON.stringify({ sender: 'Eve', text: '' })));
-    expect(await eve.nextJson('the welcome')).toEqual(welcome('Eve', ['Bob', 'Eve']));
-    expect(await bob.nextFrame()).toEqual(join('Eve'));
+    const eve = await rawMember(server, bob);
     const inPieces = (text: string) =>
       [...text].map((char, i, all) => clientFrame(i === 0 ? OPCODE.text : OPCODE.continuation, char, { fin: i === all.length - 1 }));
 
@@ -165,10 +162,7 @@ describe('hostile frames', () => {
   it('drops a client that floods pings and never reads the pongs, with exactly one leave', async () => {
     const server = await start();
     const bob = await server.register('Bob');
-    const flooder = await RawClient.open(server.port);
-    flooder.send(clientFrame(OPCODE.text, JSON.stringify({ sender: 'Flood', text: '' })));
-    expect(await flooder.nextJson('the welcome')).toEqual(welcome('Flood', ['Bob', 'Flood']));
-    expect(await bob.nextFrame()).toEqual(join('Flood'));
+    const flooder = await rawMember(server, bob, 'Flood');
 
     // Every ping earns a pong of the same size; a reader that never reads them would make
     // the server hold them all. ws terminates a socket with 60 pongs unsent (its
@@ -189,14 +183,31 @@ describe('hostile frames', () => {
 });
 
 describe('half-closed clients', () => {
+  it('delivers every frame still due to a client that half-closes and keeps reading', async () => {
+    const server = await start({ rateBurst: 0, maxBufferedBytes: 64 << 20, textMaxLength: 10_000 });
+    const bob = await server.register('Bob');
+    const eve = await rawMember(server, bob);
+
+    // While Eve is not reading, 12 MB of chat queues up for her, more than loopback buffers
+    // hold: some of it is still in the server's hands at her FIN.
+    eve.socket.pause();
+    const text = 'x'.repeat(8_000);
+    const count = 1_504;
+    for (let i = 0; i < count; i++) {
+      bob.send({ text });
+      if (i % 16 === 15) for (let j = 0; j < 16; j++) await bob.nextFrame(); // Bob's own copies
+    }
+    eve.socket.end(); // FIN, then she reads again: a slow reader, not a gone one
+    eve.socket.resume();
+    for (let i = 0; i < count; i++) expect(await eve.nextJson(`message ${i + 1} of ${count}`)).toMatchObject({ type: 'message', sender: 'Bob', text });
+    expect(await bob.nextFrame(5_000, "Eve's leave")).toEqual(leave('Eve'));
+  }, 30_000);
+
   it('announces the leave of a client that half-closes with frames still unsent to it, without waiting for heartbeats', async () => {
     // No slow-consumer kick here: the backlog is what stays after the kernel buffers fill.
     const server = await start({ rateBurst: 0, maxBufferedBytes: 64 << 20, textMaxLength: 10_000 });
     const bob = await server.register('Bob');
-    const eve = await RawClient.open(server.port);
-    eve.send(clientFrame(OPCODE.text, JSON.stringify({ sender: 'Eve', text: '' })));
-    expect(await eve.nextJson('the welcome')).toEqual(welcome('Eve', ['Bob', 'Eve']));
-    expect(await bob.nextFrame()).toEqual(join('Eve'));
+    const eve = await rawMember(server, bob);
 
     // Eve stops reading; 12 MB of chat is more than loopback buffers hold.
     eve.socket.pause();
