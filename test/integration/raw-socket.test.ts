@@ -183,20 +183,27 @@ describe('hostile frames', () => {
 });
 
 describe('half-closed clients', () => {
-  it('delivers every frame still due to a client that half-closes and keeps reading', async () => {
-    const server = await start({ rateBurst: 0, maxBufferedBytes: 64 << 20, textMaxLength: 10_000 });
-    const bob = await server.register('Bob');
-    const eve = await rawMember(server, bob);
+  // No slow-consumer kick in these: the backlog is what stays after the kernel buffers fill.
+  const roomy = { rateBurst: 0, maxBufferedBytes: 64 << 20, textMaxLength: 10_000 };
+  const text = 'x'.repeat(8_000);
+  const count = 1_504;
 
-    // While Eve is not reading, 12 MB of chat queues up for her, more than loopback buffers
-    // hold: some of it is still in the server's hands at her FIN.
-    eve.socket.pause();
-    const text = 'x'.repeat(8_000);
-    const count = 1_504;
+  /** Bob sends `count` texts, 12 MB: more than loopback buffers hold for a client that does not read. */
+  async function flood(bob: TestSocket): Promise<void> {
     for (let i = 0; i < count; i++) {
       bob.send({ text });
       if (i % 16 === 15) for (let j = 0; j < 16; j++) await bob.nextFrame(); // Bob's own copies
     }
+  }
+
+  it('delivers every frame still due to a client that half-closes and keeps reading', async () => {
+    const server = await start(roomy);
+    const bob = await server.register('Bob');
+    const eve = await rawMember(server, bob);
+
+    // Some of it is still in the server's hands at her FIN.
+    eve.socket.pause();
+    await flood(bob);
     eve.socket.end(); // FIN, then she reads again: a slow reader, not a gone one
     eve.socket.resume();
     for (let i = 0; i < count; i++) expect(await eve.nextJson(`message ${i + 1} of ${count}`)).toMatchObject({ type: 'message', sender: 'Bob', text });
@@ -204,18 +211,12 @@ describe('half-closed clients', () => {
   }, 30_000);
 
   it('announces the leave of a client that half-closes with frames still unsent to it, without waiting for heartbeats', async () => {
-    // No slow-consumer kick here: the backlog is what stays after the kernel buffers fill.
-    const server = await start({ rateBurst: 0, maxBufferedBytes: 64 << 20, textMaxLength: 10_000 });
+    const server = await start(roomy);
     const bob = await server.register('Bob');
     const eve = await rawMember(server, bob);
 
-    // Eve stops reading; 12 MB of chat is more than loopback buffers hold.
-    eve.socket.pause();
-    const text = 'x'.repeat(8_000);
-    for (let i = 0; i < 1_504; i++) {
-      bob.send({ text });
-      if (i % 16 === 15) for (let j = 0; j < 16; j++) await bob.nextFrame(); // Bob's own copies
-    }
+    eve.socket.pause(); // Eve stops reading
+    await flood(bob);
     eve.socket.end(); // FIN: Eve is done, though the server still holds frames for her
     expect(await bob.nextFrame(5_000, "Eve's leave")).toEqual(leave('Eve')); // heartbeats: 30 to 60 s
     await server.register('eve');
