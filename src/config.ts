@@ -142,7 +142,7 @@ export const settings = [
   setting({ key: 'echo', flag: 'echo', fallback: 'anonymous', parse: oneOf(ECHO_MODES), help: "the sender's own copy: anonymous|named|off" }),
   setting({ key: 'nameMaxLength', flag: 'name-max-length', fallback: '32', parse: integer(1, 1024), help: 'longest name, in code points' }),
   setting({ key: 'textMaxLength', flag: 'text-max-length', fallback: '4096', parse: integer(1, 1_000_000), help: 'longest message, in code points' }),
-  setting({ key: 'registerTimeoutMs', flag: 'register-timeout-ms', fallback: '10000', parse: duration(1), help: 'time to register a name before being closed; also the longest an HTTP connection may sit idle' }),
+  setting({ key: 'registerTimeoutMs', flag: 'register-timeout-ms', fallback: '10000', parse: duration(1), help: 'time to register a name before being closed; also the longest an HTTP connection may sit idle (1 s at least)' }),
   setting({ key: 'heartbeatMs', flag: 'heartbeat-ms', fallback: '30000', parse: duration(1), help: 'ping interval; a client that misses a pong is ended' }),
   setting({ key: 'rateBurst', flag: 'rate-burst', fallback: '20', parse: integer(0), help: 'messages a client may send at once (0: no limit)' }),
   setting({ key: 'ratePerSec', flag: 'rate-per-sec', fallback: '10', parse: integer(0), help: 'sustained messages per second (0: no limit)' }),

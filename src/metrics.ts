@@ -68,7 +68,7 @@ export class Metrics {
   /** @param countStates reads the live connections per machine state (called on every scrape) */
   constructor(countStates: () => StateCounts) {
     this.readAtScrape('chat_messages_received_total', "chat messages accepted from this server's clients and broadcast", () => this.messagesReceived);
-    this.readAtScrape('chat_deliveries_total', 'frames written to clients by broadcasts (joins, messages, leaves; one per recipient)', () => this.deliveries);
+    this.readAtScrape('chat_deliveries_total', 'frames written to clients by broadcasts (welcomes, joins, messages, leaves; one per recipient)', () => this.deliveries);
     new Gauge({
       name: 'chat_connections',
       help: 'open connections by connection machine state',
