@@ -106,6 +106,8 @@ function originList(raw: string): string[] {
 }
 
 function origin(entry: string): string {
+  // Browsers send one origin, never a pattern: a wildcard would match nothing, silently.
+  if (entry.includes('*')) throw new Error(`${JSON.stringify(entry)}: wildcards are not supported; list each origin`);
   const notAnOrigin = new Error(`${JSON.stringify(entry)} is not an origin such as https://chat.example.com`);
   let url: URL;
   try {
@@ -117,7 +119,7 @@ function origin(entry: string): string {
   // http(s) have an origin of their own; apps and extensions send other schemes
   // (capacitor://localhost, chrome-extension://<id>), whose origin URL calls "null".
   const special = url.origin !== 'null';
-  if (hasMore || url.host === '' || url.pathname !== (special ? '/' : '')) throw notAnOrigin;
+  if (hasMore || url.host === '' || !['', '/'].includes(url.pathname)) throw notAnOrigin;
   return special ? url.origin : `${url.protocol}//${url.host}`.toLowerCase();
 }
 

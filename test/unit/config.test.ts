@@ -79,7 +79,7 @@ describe('environment and flags', () => {
     [{ ALLOWED_ORIGINS: 'https://a.example, https://b.example' }, 'allowedOrigins', ['https://a.example', 'https://b.example']],
     [{ ALLOWED_ORIGINS: 'https://Chat.Example/, http://localhost:80, https://b.example:8443' }, 'allowedOrigins',
       ['https://chat.example', 'http://localhost', 'https://b.example:8443']],
-    [{ ALLOWED_ORIGINS: 'capacitor://localhost,chrome-extension://abcdefghijklmnop' }, 'allowedOrigins',
+    [{ ALLOWED_ORIGINS: 'capacitor://localhost/,chrome-extension://abcdefghijklmnop' }, 'allowedOrigins',
       ['capacitor://localhost', 'chrome-extension://abcdefghijklmnop']],
     [{ REDIS_URL: 'redis://127.0.0.1:6379' }, 'redisUrl', 'redis://127.0.0.1:6379'],
     [{ LEASE_MS: '5000' }, 'leaseMs', 5000],
@@ -147,6 +147,7 @@ describe('bad values', () => {
     [{ ALLOWED_ORIGINS: 'capacitor://localhost/app' }, 'ALLOWED_ORIGINS'],
     [{ ALLOWED_ORIGINS: 'https://chat.example?' }, 'ALLOWED_ORIGINS'],
     [{ ALLOWED_ORIGINS: 'file:///tmp/x' }, 'ALLOWED_ORIGINS'],
+    [{ ALLOWED_ORIGINS: 'https://*.example.com' }, 'ALLOWED_ORIGINS'],
   ])('refuses %o in one line naming it', (env, name) => {
     const message = configError(() => loadConfig([], env));
     expect(message).toContain(name);
