@@ -4,9 +4,15 @@
  * re-assert their names and serve again without a restart. A node cut off alone long
  * enough to be reaped finds its users announced as gone: they are told and closed.
  */
+import { createHash } from 'node:crypto';
 import { expect, it } from 'vitest';
+import { hubMachine } from '../../machines/hub.machine.js';
+import { clusterActors, joinCluster } from '../../src/cluster/cluster.js';
+import { scripts } from '../../src/cluster/scripts.js';
+import { createLogger } from '../../src/log.js';
+import { createChat } from '../support/chat-harness.js';
 import { error, expectOwnCopy, join, leave, message, welcome } from '../support/expected.js';
-import { TcpProxy, waitReadyz } from '../support/cluster.js';
+import { settle, TcpProxy, untilRedis, waitReadyz } from '../support/cluster.js';
 import { describeWithRedis, openCluster, RedisProcess } from '../support/redis-server.js';
 import { serverPerTest } from '../support/ws-client.js';
 
@@ -118,6 +124,47 @@ describeWithRedis('cluster: Redis outage (SPEC §7)', () => {
       expect(await dave.nextFrame()).toEqual(join('ANN'));
       await again.expectQuiet();
     } finally {
+      await proxy.cut();
+      await redis.stop();
+    }
+  });
+
+  it('announces the leave of a client that goes while its node, back from an outage, writes the joins it owes', async () => {
+    const redis = await RedisProcess.start();
+    await openCluster(redis.url);
+    const proxy = await TcpProxy.start(redis.port);
+    const [x, y] = await Promise.all([proxy.url, redis.url].map((url) => joinCluster(url, LEASE_MS, createLogger('silent'))));
+    const chat = createChat({ machines: [x!, y!].map((node) => hubMachine.provide({ actors: clusterActors(node) })) });
+    // The join script as the proxy sees it: EVALSHA by its sha, or the first time on a connection EVAL with its text.
+    const joinScript = [createHash('sha1').update(scripts.join.lua).digest('hex'), 'return -2'];
+    try {
+      await Promise.all([x!.synced, y!.synced]);
+      const ann = chat.join('Ann'); // clients alternate between the nodes: x, y, x
+      const watcher = chat.join('Watcher');
+      await settle([x!, y!]);
+      watcher.take();
+
+      // Bob's name is granted, then x loses Redis before his join is written: x owes it.
+      const firstJoin = proxy.holdNext(joinScript, 2_000, "the first write of Bob's join");
+      const bob = chat.open();
+      bob.send({ sender: 'Bob', text: '' });
+      await firstJoin;
+      await proxy.cut();
+      const owedJoin = proxy.holdNext(joinScript, 3 * LEASE_MS, "x writing Bob's join after the outage");
+      await proxy.mend();
+      const letThrough = await owedJoin;
+      // x has re-asserted its names and is writing what it owes when Ann goes.
+      ann.disconnect();
+      letThrough();
+      await x!.whenAvailable();
+      await settle([x!, y!]);
+
+      expect(bob.take()).toEqual([welcome('Bob', ['Ann', 'Watcher', 'Bob']), leave('Ann')]);
+      expect(watcher.take()).toEqual([join('Bob'), leave('Ann')]);
+      await untilRedis(redis.url, async (r) => (await r.hexists('chat:names', 'ann')) === 0, 1_000, "Ann's name to be free");
+    } finally {
+      chat.stop();
+      await Promise.all([x!.close(), y!.close()]);
       await proxy.cut();
       await redis.stop();
     }

@@ -43,10 +43,14 @@ export async function untilRedis(url: string, check: (redis: Redis) => Promise<b
   }
 }
 
-/** A TCP relay between one node and Redis; `cut()` is a network partition, `mend()` ends it. */
+/**
+ * A TCP relay between one node and Redis; `cut()` is a network partition, `mend()` ends it.
+ * `holdNext()` stalls one connection at a chosen command: a Redis slow to take it.
+ */
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private server: Server | null = null;
+  private armed: { markers: Buffer[]; seen: (release: () => void) => void } | null = null;
 
   private constructor(
     readonly port: number,
@@ -75,11 +79,41 @@ export class TcpProxy {
           upstream.destroy();
         });
       }
-      client.pipe(upstream).pipe(client);
+      // Node to Redis chunk by chunk, so that a chunk holding an armed marker can be held,
+      // and everything after it on that connection with it (Redis keeps commands in order).
+      let held: Buffer[] | null = null;
+      client.on('data', (chunk: Buffer) => {
+        if (held !== null) return void held.push(chunk);
+        const armed = this.armed;
+        if (armed !== null && armed.markers.some((marker) => chunk.includes(marker))) {
+          this.armed = null;
+          held = [chunk];
+          armed.seen(() => {
+            for (const data of held ?? []) upstream.write(data);
+            held = null;
+          });
+          return;
+        }
+        upstream.write(chunk);
+      });
+      upstream.pipe(client);
     });
     this.server = server;
     server.listen(this.port, '127.0.0.1');
     await once(server, 'listening');
+  }
+
+  /**
+   * Resolves once a node sends a chunk containing one of `markers` (a script's sha or a
+   * piece of its text: ioredis sends EVAL the first time on a connection, EVALSHA after).
+   * That chunk and all that follow on its connection wait until the returned function is
+   * called; a cut drops them.
+   */
+  holdNext(markers: string[], timeoutMs: number, what: string): Promise<() => void> {
+    const seen = new Promise<() => void>((resolve) => {
+      this.armed = { markers: markers.map((marker) => Buffer.from(marker)), seen: resolve };
+    });
+    return withTimeout(seen, timeoutMs, what);
   }
 
   async cut(): Promise<void> {
