@@ -48,6 +48,7 @@ export function reapDelayMs(outageMs: number | null, hadLease: boolean, timings:
 
 export class Recovery {
   private epoch = '';
+  private lease = '';
   /** The held names changed while recovery ran: it runs again before the node serves. */
   private heldChanged = false;
 
@@ -58,9 +59,9 @@ export class Recovery {
     private readonly log: Logger,
   ) {}
 
-  /** The epoch of the Redis data this node last recovered into ('' before the first time). */
-  get currentEpoch(): string {
-    return this.epoch;
+  /** The value of the lease this node last took ('' before the first time): its claims and renewals show it. */
+  get currentLease(): string {
+    return this.lease;
   }
 
   /** Called while recovery may be running: a name was given back, so do it again. */
@@ -106,6 +107,7 @@ export class Recovery {
       }
     }
     this.epoch = result.epoch;
+    this.lease = result.lease;
     return { graceLeftMs: result.graceLeftMs, hadLease: result.hadLease };
   }
 }

@@ -155,7 +155,7 @@ describeWithRedis('cluster: Redis outage (SPEC §7)', () => {
       const letThrough = await owedJoin;
       // x has re-asserted its names and is writing what it owes when Ann goes.
       ann.disconnect();
-      letThrough();
+      await letThrough();
       await x!.whenAvailable();
       await settle([x!, y!]);
 
@@ -169,4 +169,45 @@ describeWithRedis('cluster: Redis outage (SPEC §7)', () => {
       await redis.stop();
     }
   });
+
+  it('lets no claim that reaches Redis after its node gave up on it and recovered hold the name', async () => {
+    const redis = await RedisProcess.start();
+    await openCluster(redis.url);
+    const proxy = await TcpProxy.start(redis.port);
+    const [x, y] = await Promise.all([proxy.url, redis.url].map((url) => joinCluster(url, LEASE_MS, createLogger('silent'))));
+    const chat = createChat({ machines: [x!, y!].map((node) => hubMachine.provide({ actors: clusterActors(node) })) });
+    const claimScript = [createHash('sha1').update(scripts.claim.lua).digest('hex'), 'return -3'];
+    try {
+      await Promise.all([x!.synced, y!.synced]);
+      // Redis is slow to get Bob's claim: x times out, tells Bob, and recovers on a new connection.
+      const slowClaim = proxy.holdNext(claimScript, 2_000, "Bob's claim");
+      const bob = chat.open(); // on x
+      bob.send({ sender: 'Bob', text: '' });
+      const landLate = await slowClaim;
+      await until(() => bob.frames.length > 0, 2 * LEASE_MS, "x's answer to Bob");
+      expect(bob.take()).toEqual([error('server_unavailable')]);
+      await x!.whenAvailable();
+      // Only now does the claim reach Redis, on the connection x gave up.
+      await landLate();
+
+      const bea = chat.open(); // on y
+      bea.send({ sender: 'BOB', text: '' });
+      await until(() => bea.frames.length > 0, 2_000, "y's answer to Bea");
+      expect(bea.take()).toEqual([welcome('BOB', ['BOB'])]);
+    } finally {
+      chat.stop();
+      await Promise.all([x!.close(), y!.close()]);
+      await proxy.cut();
+      await redis.stop();
+    }
+  });
 });
+
+/** Resolves once `done()` holds, looking every 5 ms (a socket-free chat announces nothing); bounded. */
+async function until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
