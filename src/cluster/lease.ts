@@ -51,8 +51,8 @@ export function clusterTimings(leaseMs: number): ClusterTimings {
 }
 
 export interface LeaseHooks {
-  /** The epoch the lease belongs to, or null while the node is not available. */
-  epoch(): string | null;
+  /** The value of the node's lease, or null while the node is not available. */
+  lease(): string | null;
   /** Whether the node has been available for at least a lease (so it may reap). */
   mayReap(): boolean;
   /** A command failed, or the lease is gone: the node must recover. */
@@ -83,17 +83,17 @@ export class LeaseKeeper {
   }
 
   private async refresh(): Promise<void> {
-    const epoch = this.hooks.epoch();
-    if (epoch === null) return;
+    const lease = this.hooks.lease();
+    if (lease === null) return;
     try {
-      if (!(await this.store.refresh(epoch))) this.hooks.lost('lease gone');
+      if (!(await this.store.refresh(lease))) this.hooks.lost('lease gone');
     } catch (err) {
       this.hooks.lost('lease refresh failed', err);
     }
   }
 
   private async reap(): Promise<void> {
-    if (this.reaping || this.hooks.epoch() === null) return;
+    if (this.reaping || this.hooks.lease() === null) return;
     this.reaping = true;
     try {
       const { dead, ghosts } = await this.store.deadNodes();

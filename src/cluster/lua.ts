@@ -9,7 +9,8 @@
  *   chat:log          the stream of joins, messages and leaves: the one total order
  *   chat:names        hash folded name -> {t: "node/conn", u: name as shown, j: joined?, n: join seq}
  *   chat:nodes        set of node ids that may hold names
- *   chat:lease:NODE   NODE is alive while this key is (PX LEASE_MS, refreshed well inside it)
+ *   chat:lease:NODE   NODE is alive while this key is (PX LEASE_MS, refreshed well inside it);
+ *                     "epoch/id", new at each of the node's recoveries
  *   chat:node:NODE    hash folded name -> conn: the names NODE holds, for reaping
  *   chat:gone:TOKEN   "this client's leave was announced": the exactly-once guard for leaves
  *   chat:ghosts       hash "node/conn" -> {f: folded, u: name, n: join seq}: after Redis lost

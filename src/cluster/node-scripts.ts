@@ -6,14 +6,15 @@
 import { prelude, type ScriptSource } from './lua.js';
 
 /**
- * Keeps the node's lease alive. KEYS lease(node), epoch; ARGV epoch id, lease key ttl.
- * Returns 0 when the lease expired or Redis lost its data: the node must recover.
+ * Keeps the node's lease alive, if it is still the one the node's last recovery took (see
+ * recover). KEYS lease(node); ARGV lease value, lease key ttl.
+ * Returns 0 when the lease expired or Redis lost its data (with the key): the node must recover.
  */
 export const refresh: ScriptSource = {
-  numberOfKeys: 2,
+  numberOfKeys: 1,
   lua: `
-if redis.call('HGET', KEYS[2], 'id') ~= ARGV[1] then return 0 end
-if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'XX') then return 0 end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1`,
 };
 
@@ -28,10 +29,15 @@ return 1`,
  * An empty Redis always starts a grace of one lease. The node that finds it empty cannot
  * tell a first start from lost data; if it skipped the grace, its clients could take names
  * that older nodes are about to re-assert, and it would read a roster lacking them.
+ *
+ * Each recovery's lease has a value of its own ("epoch/new id"), which claims must show. A
+ * command sent before the outage on a connection the node has given up on can still reach
+ * Redis after this script (a slow network delivers it late); a claim arriving so would hold
+ * a name for a client that was told server_unavailable, and no recovery would be due to free it.
  * KEYS epoch, lease(node), nodes, names, owned(node), seq, log, ghosts;
- * ARGV node, known epoch ('' at start), new epoch id, leaseMs, lease key ttl, maxLen,
+ * ARGV node, known epoch ('' at start), new id (of the epoch, if Redis is empty; of the lease), leaseMs, lease key ttl, maxLen,
  * goneTtl, prefix, then per held name: folded, conn, name, join seq ('' if not joined).
- * Returns {epoch id, grace left ms, 1 if the node's lease was still there, {1 kept | 0 lost, ...}}.
+ * Returns {epoch id, grace left ms, 1 if the node's lease was still there, {1 kept | 0 lost, ...}, lease value}.
  */
 export const recover: ScriptSource = {
   numberOfKeys: 8,
@@ -46,8 +52,10 @@ end
 local graceLeft = math.max(0, tonumber(redis.call('HGET', KEYS[1], 'until') or '0') - now)
 local reborn = known ~= '' and epoch ~= known
 local hadLease = 0
-if redis.call('GET', KEYS[2]) == epoch then hadLease = 1 end
-redis.call('SET', KEYS[2], epoch, 'PX', ARGV[5])
+local old = redis.call('GET', KEYS[2])
+if old and string.sub(old, 1, #epoch + 1) == epoch .. '/' then hadLease = 1 end
+local lease = epoch .. '/' .. ARGV[3]
+redis.call('SET', KEYS[2], lease, 'PX', ARGV[5])
 redis.call('SADD', KEYS[3], node)
 local held = {}
 for i = 9, #ARGV, 4 do held[ARGV[i]] = ARGV[i + 1] end
@@ -75,7 +83,7 @@ for i = 9, #ARGV, 4 do
   end
   kept[#kept + 1] = mine
 end
-return {epoch, string.format('%d', graceLeft), hadLease, kept}`,
+return {epoch, string.format('%d', graceLeft), hadLease, kept, lease}`,
 };
 
 /**

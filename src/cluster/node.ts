@@ -77,7 +77,7 @@ export class ClusterNode {
       leftInLog: (conn) => this.revoke(conn),
     }, this.log);
     this.lease = new LeaseKeeper(this.store, this.timings, {
-      epoch: () => (this.state === 'available' ? this.recovery.currentEpoch : null),
+      lease: () => (this.state === 'available' ? this.recovery.currentLease : null),
       mayReap: () => this.state === 'available' && Date.now() >= this.reapFrom,
       lost: (reason, err) => this.lost(reason, err),
     }, this.log);
@@ -147,7 +147,7 @@ export class ClusterNode {
   async claim(conn: string, name: string): Promise<ClaimResult> {
     if (this.state !== 'available' || Date.now() < this.graceUntil) return 'unavailable';
     try {
-      const result = await this.store.claim(foldName(name), conn, name);
+      const result = await this.store.claim(foldName(name), conn, name, this.recovery.currentLease);
       if (result === 1) {
         this.held.set(conn, name);
         return 'granted';

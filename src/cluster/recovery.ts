@@ -48,6 +48,7 @@ export function reapDelayMs(outageMs: number | null, hadLease: boolean, timings:
 
 export class Recovery {
   private epoch = '';
+  private lease = '';
   /** The held names changed while recovery ran: it runs again before the node serves. */
   private heldChanged = false;
 
@@ -58,9 +59,9 @@ export class Recovery {
     private readonly log: Logger,
   ) {}
 
-  /** The epoch of the Redis data this node last recovered into ('' before the first time). */
-  get currentEpoch(): string {
-    return this.epoch;
+  /** The value of the lease this node last took ('' before the first time): its claims and renewals show it. */
+  get currentLease(): string {
+    return this.lease;
   }
 
   /** Called while recovery may be running: a name was given back, so do it again. */
@@ -71,14 +72,21 @@ export class Recovery {
   /** Re-asserts the names held here, then writes owed joins. Throws if Redis fails meanwhile. */
   async run(): Promise<Recovered> {
     let recovered: Recovered;
+    // A later pass finds the lease the first one took: whether it survived the outage is the first pass's answer.
+    let hadLease: boolean | null = null;
+    // Until the node is available again, a name given back (a client that left) is freed,
+    // and its leave announced, by nothing but the next reassert: so one follows every
+    // change, also one made while the owed joins were being written.
     do {
       this.heldChanged = false;
       recovered = await this.reassert();
+      hadLease ??= recovered.hadLease;
+      recovered.hadLease = hadLease;
+      for (const conn of [...this.names.owedJoins]) {
+        if (!(await this.names.writeJoin(conn))) throw new Error('lease gone while recovering');
+        this.names.owedJoins.delete(conn);
+      }
     } while (this.heldChanged);
-    for (const conn of [...this.names.owedJoins]) {
-      if (!(await this.names.writeJoin(conn))) throw new Error('lease gone while recovering');
-      this.names.owedJoins.delete(conn);
-    }
     return recovered;
   }
 
@@ -99,6 +107,7 @@ export class Recovery {
       }
     }
     this.epoch = result.epoch;
+    this.lease = result.lease;
     return { graceLeftMs: result.graceLeftMs, hadLease: result.hadLease };
   }
 }

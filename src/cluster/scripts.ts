@@ -10,16 +10,18 @@ export { keys } from './lua.js';
 
 /**
  * Claims a name for node/conn unless anyone holds it. Refused (-1) when the node's own lease
- * is gone: a node that may have been reaped must recover before it hands out names. Refused
+ * is gone: a node that may have been reaped must recover before it hands out names; and when
+ * the lease is not the one given: the claim was sent before the node's last recovery, which
+ * did not know of it (node-scripts.ts, recover). Refused
  * (-3) while ghosts wait to be announced: their leaves must precede any new join, or a
  * roster that removes leaving names by the name as shown would drop the wrong one.
- * KEYS names, lease(node), owned(node), ghosts; ARGV folded, node, conn, name.
+ * KEYS names, lease(node), owned(node), ghosts; ARGV folded, node, conn, name, lease value.
  * Returns 1, 0, -1 or -3.
  */
 const claim: ScriptSource = {
   numberOfKeys: 4,
   lua: `
-if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+if redis.call('GET', KEYS[2]) ~= ARGV[5] then return -1 end
 if redis.call('EXISTS', KEYS[4]) == 1 then return -3 end
 local entry = cjson.encode({t = ARGV[2] .. '/' .. ARGV[3], u = ARGV[4], j = 0})
 if redis.call('HSETNX', KEYS[1], ARGV[1], entry) == 0 then return 0 end

@@ -49,6 +49,8 @@ export interface HeldName {
 
 export interface Recovery {
   epoch: string;
+  /** The value of the lease this recovery took: claims and renewals show it. */
+  lease: string;
   /** How long claims must still wait for every live node to re-assert its names (ms). */
   graceLeftMs: number;
   /** This node's lease key was still there: Redis kept its data and the node was not reaped. */
@@ -124,10 +126,10 @@ export class ClusterStore {
     return call.apply(this.commands, args).finally(() => this.inFlight--);
   }
 
-  /** 1 granted, 0 taken, -1 this node's lease is gone, -3 ghosts still to be announced. */
-  async claim(folded: string, conn: string, name: string): Promise<number> {
+  /** 1 granted, 0 taken, -1 this node's lease is gone (or is not `lease`), -3 ghosts still to be announced. */
+  async claim(folded: string, conn: string, name: string, lease: string): Promise<number> {
     return Number(
-      await this.run('claim', keys.names, keys.lease(this.node), keys.owned(this.node), keys.ghosts, folded, this.node, conn, name),
+      await this.run('claim', keys.names, keys.lease(this.node), keys.owned(this.node), keys.ghosts, folded, this.node, conn, name, lease),
     );
   }
 
@@ -152,20 +154,21 @@ export class ClusterStore {
   }
 
   /** False when the lease expired or Redis lost its data: the node must recover. */
-  async refresh(epoch: string): Promise<boolean> {
-    return Number(await this.run('refresh', keys.lease(this.node), keys.epoch, epoch, this.timings.leaseTtlMs)) === 1;
+  async refresh(lease: string): Promise<boolean> {
+    return Number(await this.run('refresh', keys.lease(this.node), lease, this.timings.leaseTtlMs)) === 1;
   }
 
-  async recover(knownEpoch: string, newEpoch: string, held: HeldName[]): Promise<Recovery> {
+  /** `newId` names the epoch if Redis is empty, and the lease this recovery takes. */
+  async recover(knownEpoch: string, newId: string, held: HeldName[]): Promise<Recovery> {
     const args = held.flatMap((h) => [h.folded, h.conn, h.name, h.joinSeq === null ? '' : String(h.joinSeq)]);
     const reply = (await this.run(
       'recover',
       keys.epoch, keys.lease(this.node), keys.nodes, keys.names, keys.owned(this.node), keys.seq, keys.log, keys.ghosts,
-      this.node, knownEpoch, newEpoch, this.timings.leaseMs, this.timings.leaseTtlMs, LOG_MAX_LENGTH, this.goneTtlMs, keys.prefix,
+      this.node, knownEpoch, newId, this.timings.leaseMs, this.timings.leaseTtlMs, LOG_MAX_LENGTH, this.goneTtlMs, keys.prefix,
       ...args,
-    )) as [string, string, number, number[]];
-    const [epoch, graceLeft, hadLease, kept] = reply;
-    return { epoch, graceLeftMs: Number(graceLeft), hadLease: Number(hadLease) === 1, kept: kept.map((k) => Number(k) === 1) };
+    )) as [string, string, number, number[], string];
+    const [epoch, graceLeft, hadLease, kept, lease] = reply;
+    return { epoch, lease, graceLeftMs: Number(graceLeft), hadLease: Number(hadLease) === 1, kept: kept.map((k) => Number(k) === 1) };
   }
 
   /**

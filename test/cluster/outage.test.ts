@@ -4,9 +4,15 @@
  * re-assert their names and serve again without a restart. A node cut off alone long
  * enough to be reaped finds its users announced as gone: they are told and closed.
  */
+import { createHash } from 'node:crypto';
 import { expect, it } from 'vitest';
+import { hubMachine } from '../../machines/hub.machine.js';
+import { clusterActors, joinCluster } from '../../src/cluster/cluster.js';
+import { scripts } from '../../src/cluster/scripts.js';
+import { createLogger } from '../../src/log.js';
+import { createChat } from '../support/chat-harness.js';
 import { error, expectOwnCopy, join, leave, message, welcome } from '../support/expected.js';
-import { TcpProxy, waitReadyz } from '../support/cluster.js';
+import { settle, TcpProxy, untilRedis, waitReadyz } from '../support/cluster.js';
 import { describeWithRedis, openCluster, RedisProcess } from '../support/redis-server.js';
 import { serverPerTest } from '../support/ws-client.js';
 
@@ -122,4 +128,86 @@ describeWithRedis('cluster: Redis outage (SPEC §7)', () => {
       await redis.stop();
     }
   });
+
+  it('announces the leave of a client that goes while its node, back from an outage, writes the joins it owes', async () => {
+    const redis = await RedisProcess.start();
+    await openCluster(redis.url);
+    const proxy = await TcpProxy.start(redis.port);
+    const [x, y] = await Promise.all([proxy.url, redis.url].map((url) => joinCluster(url, LEASE_MS, createLogger('silent'))));
+    const chat = createChat({ machines: [x!, y!].map((node) => hubMachine.provide({ actors: clusterActors(node) })) });
+    // The join script as the proxy sees it: EVALSHA by its sha, or the first time on a connection EVAL with its text.
+    const joinScript = [createHash('sha1').update(scripts.join.lua).digest('hex'), 'return -2'];
+    try {
+      await Promise.all([x!.synced, y!.synced]);
+      const ann = chat.join('Ann'); // clients alternate between the nodes: x, y, x
+      const watcher = chat.join('Watcher');
+      await settle([x!, y!]);
+      watcher.take();
+
+      // Bob's name is granted, then x loses Redis before his join is written: x owes it.
+      const firstJoin = proxy.holdNext(joinScript, 2_000, "the first write of Bob's join");
+      const bob = chat.open();
+      bob.send({ sender: 'Bob', text: '' });
+      await firstJoin;
+      await proxy.cut();
+      const owedJoin = proxy.holdNext(joinScript, 3 * LEASE_MS, "x writing Bob's join after the outage");
+      await proxy.mend();
+      const letThrough = await owedJoin;
+      // x has re-asserted its names and is writing what it owes when Ann goes.
+      ann.disconnect();
+      await letThrough();
+      await x!.whenAvailable();
+      await settle([x!, y!]);
+
+      expect(bob.take()).toEqual([welcome('Bob', ['Ann', 'Watcher', 'Bob']), leave('Ann')]);
+      expect(watcher.take()).toEqual([join('Bob'), leave('Ann')]);
+      await untilRedis(redis.url, async (r) => (await r.hexists('chat:names', 'ann')) === 0, 1_000, "Ann's name to be free");
+    } finally {
+      chat.stop();
+      await Promise.all([x!.close(), y!.close()]);
+      await proxy.cut();
+      await redis.stop();
+    }
+  });
+
+  it('lets no claim that reaches Redis after its node gave up on it and recovered hold the name', async () => {
+    const redis = await RedisProcess.start();
+    await openCluster(redis.url);
+    const proxy = await TcpProxy.start(redis.port);
+    const [x, y] = await Promise.all([proxy.url, redis.url].map((url) => joinCluster(url, LEASE_MS, createLogger('silent'))));
+    const chat = createChat({ machines: [x!, y!].map((node) => hubMachine.provide({ actors: clusterActors(node) })) });
+    const claimScript = [createHash('sha1').update(scripts.claim.lua).digest('hex'), 'return -3'];
+    try {
+      await Promise.all([x!.synced, y!.synced]);
+      // Redis is slow to get Bob's claim: x times out, tells Bob, and recovers on a new connection.
+      const slowClaim = proxy.holdNext(claimScript, 2_000, "Bob's claim");
+      const bob = chat.open(); // on x
+      bob.send({ sender: 'Bob', text: '' });
+      const landLate = await slowClaim;
+      await until(() => bob.frames.length > 0, 2 * LEASE_MS, "x's answer to Bob");
+      expect(bob.take()).toEqual([error('server_unavailable')]);
+      await x!.whenAvailable();
+      // Only now does the claim reach Redis, on the connection x gave up.
+      await landLate();
+
+      const bea = chat.open(); // on y
+      bea.send({ sender: 'BOB', text: '' });
+      await until(() => bea.frames.length > 0, 2_000, "y's answer to Bea");
+      expect(bea.take()).toEqual([welcome('BOB', ['BOB'])]);
+    } finally {
+      chat.stop();
+      await Promise.all([x!.close(), y!.close()]);
+      await proxy.cut();
+      await redis.stop();
+    }
+  });
 });
+
+/** Resolves once `done()` holds, looking every 5 ms (a socket-free chat announces nothing); bounded. */
+async function until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -43,10 +43,14 @@ export async function untilRedis(url: string, check: (redis: Redis) => Promise<b
   }
 }
 
-/** A TCP relay between one node and Redis; `cut()` is a network partition, `mend()` ends it. */
+/**
+ * A TCP relay between one node and Redis; `cut()` is a network partition, `mend()` ends it.
+ * `holdNext()` stalls one connection at a chosen command: a Redis slow to take it.
+ */
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private server: Server | null = null;
+  private armed: { markers: Buffer[]; seen: (release: () => Promise<void>) => void } | null = null;
 
   private constructor(
     readonly port: number,
@@ -66,20 +70,64 @@ export class TcpProxy {
   async mend(): Promise<void> {
     const server = createServer((client) => {
       const upstream = connect(this.targetPort, '127.0.0.1');
+      // Node to Redis chunk by chunk, so that a chunk holding an armed marker can be held,
+      // and everything after it on that connection with it (Redis keeps commands in order).
+      let held: Buffer[] | null = null;
+      let nodeGone = false;
       for (const socket of [client, upstream]) {
         this.sockets.add(socket);
         socket.on('error', () => {});
-        socket.on('close', () => {
-          this.sockets.delete(socket);
-          client.destroy();
-          upstream.destroy();
-        });
       }
-      client.pipe(upstream).pipe(client);
+      upstream.on('close', () => {
+        this.sockets.delete(upstream);
+        client.destroy();
+      });
+      client.on('close', () => {
+        this.sockets.delete(client);
+        nodeGone = true;
+        // What a node sent before it closed still reaches Redis, after the close: TCP
+        // delivers it ahead of the FIN, however long the network takes.
+        if (held === null) upstream.destroy();
+        else upstream.unpipe(client).resume(); // its replies go nowhere
+      });
+      client.on('data', (chunk: Buffer) => {
+        if (held !== null) return void held.push(chunk);
+        const armed = this.armed;
+        if (armed !== null && armed.markers.some((marker) => chunk.includes(marker))) {
+          this.armed = null;
+          held = [chunk];
+          armed.seen(async () => {
+            for (const data of held ?? []) upstream.write(data);
+            held = null;
+            if (!nodeGone || upstream.destroyed) return;
+            // Redis closes its end once it has run all of it.
+            upstream.end();
+            await once(upstream, 'close');
+          });
+          return;
+        }
+        upstream.write(chunk);
+      });
+      upstream.pipe(client);
     });
     this.server = server;
     server.listen(this.port, '127.0.0.1');
     await once(server, 'listening');
+  }
+
+  /**
+   * Resolves once a node sends a chunk containing one of `markers` (a script's sha or a
+   * piece of its text: ioredis sends EVAL the first time on a connection, EVALSHA after).
+   * That chunk and all that follow on its connection wait until the returned function is
+   * called, also if the node closes the connection meanwhile (they are in the network);
+   * the function resolves once Redis has them, and when the node had closed, once Redis
+   * has run them and closed its end too. A cut drops them.
+   */
+  holdNext(markers: string[], timeoutMs: number, what: string): Promise<() => Promise<void>> {
+    const seen = new Promise<() => Promise<void>>((resolve) => {
+      this.armed = { markers: markers.map((marker) => Buffer.from(marker)), seen: resolve };
+    });
+    return withTimeout(seen, timeoutMs, what);
   }
 
   async cut(): Promise<void> {
