@@ -31,9 +31,9 @@ const OUR_CLOSE_CODES = new Set<number>(Object.values(closeCodes));
 
 /**
  * A close code as a label: the registered ones (1000-1015: RFC 6455 and IANA's registry)
- * and ours keep their number. A client may
- * close with any code from 3000 to 4999, and each as a label of its own would let one
- * client add some 2,000 series to every scrape; those count as "other".
+ * and ours keep their number. A client may close with any code from 3000 to 4999, and each
+ * as a label of its own would let one client add some 2,000 series to every scrape; those
+ * count as "other".
  */
 function closeCodeLabel(code: number): string {
   return (code >= 1000 && code <= 1015) || OUR_CLOSE_CODES.has(code) ? String(code) : 'other';

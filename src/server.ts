@@ -46,24 +46,29 @@ const CLOSE_GRACE_MS = 2_000;
 const MIN_HTTP_IDLE_MS = 1_000;
 
 /**
- * Frames one message may come in; one more closes 1008. ws keeps every fragment of an
- * unfinished message as a Buffer of about 110 bytes of heap, whatever its length, so its
- * default of 16,384 let a client hold 1.7 MB with 112 KB of one-byte fragments, and never
- * finish (pings may come between fragments, so heartbeats pass). Browsers send each
- * message as one frame; a client that fragments may still send a message of
- * MAX_PAYLOAD_BYTES in fragments of 512 bytes on average (128 at the default).
+ * Frames one message may come in, at least; one more closes 1008. ws keeps every fragment
+ * of an unfinished message as a Buffer of about 110 bytes of heap, whatever its length, so
+ * its default of 16,384 let a client hold 1.7 MB with 112 KB of one-byte fragments, and
+ * never finish (pings may come between fragments, so heartbeats pass). Browsers send each
+ * message as one frame.
  */
-const maxFragments = (maxPayloadBytes: number) => Math.max(128, Math.ceil(maxPayloadBytes / 512));
+const MIN_FRAGMENTS = 128;
 
 /**
- * Socket reads ws may hold while a frame is incomplete; one more closes 1008. Each costs
- * about 100 bytes of heap however little it brought, so ws's default of 262,144 let a
- * client that sends one byte per TCP segment make the server hold 2 MB for 20 KB sent,
- * for up to REGISTER_TIMEOUT_MS before registering and two heartbeats after (a client
- * halfway through a frame cannot answer a ping). A frame of MAX_PAYLOAD_BYTES may still
- * come in reads of 512 bytes on average, less than the segments of any real sender.
+ * Socket reads ws may hold while a frame is incomplete, at least; one more closes 1008.
+ * Each costs about 100 bytes of heap however little it brought, so ws's default of 262,144
+ * let a client that sends one byte per TCP segment make the server hold 2 MB for 20 KB
+ * sent, for up to REGISTER_TIMEOUT_MS before registering and two heartbeats after (a
+ * client halfway through a frame cannot answer a ping).
  */
-const maxBufferedChunks = (maxPayloadBytes: number) => Math.max(1024, Math.ceil(maxPayloadBytes / 512));
+const MIN_BUFFERED_CHUNKS = 1024;
+
+/**
+ * Raises either floor to one piece per 512 bytes of MAX_PAYLOAD_BYTES, so that a message
+ * of that size may still come in fragments, or reads, of 512 bytes on average: smaller
+ * than any real sender's.
+ */
+const perPayload = (floor: number, maxPayloadBytes: number) => Math.max(floor, Math.ceil(maxPayloadBytes / 512));
 
 interface Connection {
   socket: WebSocket;
@@ -127,8 +132,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.maxPayloadBytes,
-    maxFragments: maxFragments(config.maxPayloadBytes),
-    maxBufferedChunks: maxBufferedChunks(config.maxPayloadBytes),
+    maxFragments: perPayload(MIN_FRAGMENTS, config.maxPayloadBytes),
+    maxBufferedChunks: perPayload(MIN_BUFFERED_CHUNKS, config.maxPayloadBytes),
     clientTracking: false,
     perMessageDeflate: false,
     skipUTF8Validation: true, // checked per frame in transport.ts: a bad_frame, not a 1007

@@ -73,7 +73,7 @@ export class Recovery {
   async run(): Promise<Recovered> {
     let recovered: Recovered;
     // A later pass finds the lease the first one took: whether it survived the outage is the first pass's answer.
-    let hadLease: boolean | null = null;
+    let hadLease: boolean | undefined;
     // Until the node is available again, a name given back (a client that left) is freed,
     // and its leave announced, by nothing but the next reassert: so one follows every
     // change, also one made while the owed joins were being written.
@@ -81,13 +81,12 @@ export class Recovery {
       this.heldChanged = false;
       recovered = await this.reassert();
       hadLease ??= recovered.hadLease;
-      recovered.hadLease = hadLease;
       for (const conn of [...this.names.owedJoins]) {
         if (!(await this.names.writeJoin(conn))) throw new Error('lease gone while recovering');
         this.names.owedJoins.delete(conn);
       }
     } while (this.heldChanged);
-    return recovered;
+    return { ...recovered, hadLease: hadLease ?? recovered.hadLease };
   }
 
   private async reassert(): Promise<Recovered> {

@@ -8,9 +8,11 @@ import { createHash } from 'node:crypto';
 import { expect, it } from 'vitest';
 import { hubMachine } from '../../machines/hub.machine.js';
 import { clusterActors, joinCluster } from '../../src/cluster/cluster.js';
+import type { ScriptSource } from '../../src/cluster/lua.js';
+import type { ClusterNode } from '../../src/cluster/node.js';
 import { scripts } from '../../src/cluster/scripts.js';
 import { createLogger } from '../../src/log.js';
-import { createChat } from '../support/chat-harness.js';
+import { createChat, type Chat } from '../support/chat-harness.js';
 import { error, expectOwnCopy, join, leave, message, welcome } from '../support/expected.js';
 import { settle, TcpProxy, untilRedis, waitReadyz } from '../support/cluster.js';
 import { describeWithRedis, openCluster, RedisProcess } from '../support/redis-server.js';
@@ -130,18 +132,11 @@ describeWithRedis('cluster: Redis outage (SPEC §7)', () => {
   });
 
   it('announces the leave of a client that goes while its node, back from an outage, writes the joins it owes', async () => {
-    const redis = await RedisProcess.start();
-    await openCluster(redis.url);
-    const proxy = await TcpProxy.start(redis.port);
-    const [x, y] = await Promise.all([proxy.url, redis.url].map((url) => joinCluster(url, LEASE_MS, createLogger('silent'))));
-    const chat = createChat({ machines: [x!, y!].map((node) => hubMachine.provide({ actors: clusterActors(node) })) });
-    // The join script as the proxy sees it: EVALSHA by its sha, or the first time on a connection EVAL with its text.
-    const joinScript = [createHash('sha1').update(scripts.join.lua).digest('hex'), 'return -2'];
-    try {
-      await Promise.all([x!.synced, y!.synced]);
+    await withProxiedNode(async ({ redis, proxy, x, y, chat }) => {
+      const joinScript = asProxySeesIt(scripts.join, 'return -2');
       const ann = chat.join('Ann'); // clients alternate between the nodes: x, y, x
       const watcher = chat.join('Watcher');
-      await settle([x!, y!]);
+      await settle([x, y]);
       watcher.take();
 
       // Bob's name is granted, then x loses Redis before his join is written: x owes it.
@@ -156,29 +151,18 @@ describeWithRedis('cluster: Redis outage (SPEC §7)', () => {
       // x has re-asserted its names and is writing what it owes when Ann goes.
       ann.disconnect();
       await letThrough();
-      await x!.whenAvailable();
-      await settle([x!, y!]);
+      await x.whenAvailable();
+      await settle([x, y]);
 
       expect(bob.take()).toEqual([welcome('Bob', ['Ann', 'Watcher', 'Bob']), leave('Ann')]);
       expect(watcher.take()).toEqual([join('Bob'), leave('Ann')]);
       await untilRedis(redis.url, async (r) => (await r.hexists('chat:names', 'ann')) === 0, 1_000, "Ann's name to be free");
-    } finally {
-      chat.stop();
-      await Promise.all([x!.close(), y!.close()]);
-      await proxy.cut();
-      await redis.stop();
-    }
+    });
   });
 
   it('lets no claim that reaches Redis after its node gave up on it and recovered hold the name', async () => {
-    const redis = await RedisProcess.start();
-    await openCluster(redis.url);
-    const proxy = await TcpProxy.start(redis.port);
-    const [x, y] = await Promise.all([proxy.url, redis.url].map((url) => joinCluster(url, LEASE_MS, createLogger('silent'))));
-    const chat = createChat({ machines: [x!, y!].map((node) => hubMachine.provide({ actors: clusterActors(node) })) });
-    const claimScript = [createHash('sha1').update(scripts.claim.lua).digest('hex'), 'return -3'];
-    try {
-      await Promise.all([x!.synced, y!.synced]);
+    await withProxiedNode(async ({ proxy, x, chat }) => {
+      const claimScript = asProxySeesIt(scripts.claim, 'return -3');
       // Redis is slow to get Bob's claim: x times out, tells Bob, and recovers on a new connection.
       const slowClaim = proxy.holdNext(claimScript, 2_000, "Bob's claim");
       const bob = chat.open(); // on x
@@ -186,7 +170,7 @@ describeWithRedis('cluster: Redis outage (SPEC §7)', () => {
       const landLate = await slowClaim;
       await until(() => bob.frames.length > 0, 2 * LEASE_MS, "x's answer to Bob");
       expect(bob.take()).toEqual([error('server_unavailable')]);
-      await x!.whenAvailable();
+      await x.whenAvailable();
       // Only now does the claim reach Redis, on the connection x gave up.
       await landLate();
 
@@ -194,14 +178,41 @@ describeWithRedis('cluster: Redis outage (SPEC §7)', () => {
       bea.send({ sender: 'BOB', text: '' });
       await until(() => bea.frames.length > 0, 2_000, "y's answer to Bea");
       expect(bea.take()).toEqual([welcome('BOB', ['BOB'])]);
-    } finally {
-      chat.stop();
-      await Promise.all([x!.close(), y!.close()]);
-      await proxy.cut();
-      await redis.stop();
-    }
+    });
   });
 });
+
+interface ProxiedPair {
+  redis: RedisProcess;
+  proxy: TcpProxy;
+  /** The node that reaches Redis through `proxy`, which can cut it off or hold a command back. */
+  x: ClusterNode;
+  /** The node with a direct line. */
+  y: ClusterNode;
+  /** A socket-free chat over both: its clients alternate between x and y, starting with x. */
+  chat: Chat;
+}
+
+/** Runs `test` against a private Redis and two synced nodes, then takes everything down. */
+async function withProxiedNode(test: (pair: ProxiedPair) => Promise<void>): Promise<void> {
+  const redis = await RedisProcess.start();
+  await openCluster(redis.url);
+  const proxy = await TcpProxy.start(redis.port);
+  const [x, y] = (await Promise.all([proxy.url, redis.url].map((url) => joinCluster(url, LEASE_MS, createLogger('silent'))))) as [ClusterNode, ClusterNode];
+  const chat = createChat({ machines: [x, y].map((node) => hubMachine.provide({ actors: clusterActors(node) })) });
+  try {
+    await Promise.all([x.synced, y.synced]);
+    await test({ redis, proxy, x, y, chat });
+  } finally {
+    chat.stop();
+    await Promise.all([x.close(), y.close()]);
+    await proxy.cut();
+    await redis.stop();
+  }
+}
+
+/** A script as the proxy sees it: EVALSHA by its sha, or, the first time on a connection, EVAL with its text (`mark` is in it). */
+const asProxySeesIt = (script: ScriptSource, mark: string) => [createHash('sha1').update(script.lua).digest('hex'), mark];
 
 /** Resolves once `done()` holds, looking every 5 ms (a socket-free chat announces nothing); bounded. */
 async function until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
