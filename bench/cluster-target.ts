@@ -11,7 +11,9 @@ export const CLUSTER_NODES = 2;
 
 /** Why the cluster case cannot run on this machine, or null when it can. */
 export function clusterUnavailable(): string | null {
-  return redisServerBinary === null ? 'redis-server not found (apt-get install redis-server, or set REDIS_SERVER)' : null;
+  return redisServerBinary === null
+    ? 'redis-server not found (apt-get install redis-server, or set REDIS_SERVER)'
+    : null;
 }
 
 export class ClusterTarget implements Servers {
@@ -33,7 +35,11 @@ export class ClusterTarget implements Servers {
     await openCluster(redis.url);
     const nodes: Target[] = [];
     for (let i = 0; i < CLUSTER_NODES; i++) {
-      const node = await Target.start('chat', { ...options, env: { ...options.env, REDIS_URL: redis.url }, profileName: `cluster-node-${i + 1}` });
+      const node = await Target.start('chat', {
+        ...options,
+        env: { ...options.env, REDIS_URL: redis.url },
+        profileName: `cluster-node-${i + 1}`,
+      });
       started(node);
       nodes.push(node);
     }

@@ -93,8 +93,12 @@ async function settle(ctx: BenchContext, kind: string, load: Load): Promise<numb
 /** Starts the servers of one run: the reference, this server, or a cluster of it. */
 type StartServers = (ctx: BenchContext, options: TargetOptions) => Promise<Servers>;
 
-const oneProcess = (kind: 'reference' | 'chat'): StartServers => async (ctx, options) => ctx.track(await Target.start(kind, options));
-const twoNodes: StartServers = async (ctx, options) => ctx.track(await ClusterTarget.start(options, (started) => ctx.track(started)));
+const oneProcess =
+  (kind: 'reference' | 'chat'): StartServers =>
+  async (ctx, options) =>
+    ctx.track(await Target.start(kind, options));
+const twoNodes: StartServers = async (ctx, options) =>
+  ctx.track(await ClusterTarget.start(options, (started) => ctx.track(started)));
 
 /** The open-loop loads of one run, in deliveries/s. */
 interface Loads {
@@ -106,19 +110,31 @@ interface Loads {
 
 async function runOne(ctx: BenchContext, start: StartServers, loads: Loads): Promise<FanoutResult> {
   const { clients, senders, processes, window, warmupMs, measureMs } = ctx.options;
-  const target = await start(ctx, { maxConnections: clients + 100, profileDir: ctx.options.profileDir, logLevel: ctx.options.logLevel });
+  const target = await start(ctx, {
+    maxConnections: clients + 100,
+    profileDir: ctx.options.profileDir,
+    logLevel: ctx.options.logLevel,
+  });
   const kind = target.name;
-  const load = ctx.track(await Load.start({ clients, senders, processes, localAddresses: sourceAddresses(clients), concurrency: 50 }));
+  const load = ctx.track(
+    await Load.start({ clients, senders, processes, localAddresses: sourceAddresses(clients), concurrency: 50 }),
+  );
   /** Open loop at `rate`: each message leaves on schedule whatever the server does. */
   const paced = async (phase: string, rate: number): Promise<{ window: Window; finals: number[] }> => {
     ctx.progress(`${kind}: ${phase}, ${Math.round(rate).toLocaleString('en-US')} deliveries/s`);
-    await load.all({ cmd: 'pace', perSenderPerSec: rate / clients / senders, startUs: Number(process.hrtime.bigint() / 1000n) + 50_000 });
+    await load.all({
+      cmd: 'pace',
+      perSenderPerSec: rate / clients / senders,
+      startUs: Number(process.hrtime.bigint() / 1000n) + 50_000,
+    });
     await sleep(Math.min(warmupMs, 1_000));
     const measured = await within(measureMs + 30_000, `${kind}: ${phase}`, measure(ctx, target, load, measureMs));
     return { window: measured, finals: await settle(ctx, kind, load) };
   };
   try {
-    ctx.progress(`${kind}: registering ${clients} clients${target.urls.length > 1 ? ` over ${target.urls.length} nodes` : ''}`);
+    ctx.progress(
+      `${kind}: registering ${clients} clients${target.urls.length > 1 ? ` over ${target.urls.length} nodes` : ''}`,
+    );
     await within(120_000, `${kind}: registering ${clients} clients`, load.connect(target.urls));
 
     ctx.progress(`${kind}: saturation, ${senders} senders × ${window} in flight`);
@@ -154,9 +170,22 @@ const perSec = (w: Window) => w.deliveries / w.seconds;
 
 /** Figure makers for one comparison: `key`'s value in the baseline run and in the measured one. */
 function comparing(columns: Columns | undefined, baseline: FanoutResult, measured: FanoutResult, prefix = '') {
-  return (key: string, label: string, unit: string, decimals: number, pick: (r: FanoutResult) => number, target?: Figure['target']): Figure => ({
-    key: prefix + key, label, unit, decimals, baseline: pick(baseline), measured: pick(measured),
-    ...(columns === undefined ? {} : { columns }), ...(target === undefined ? {} : { target }),
+  return (
+    key: string,
+    label: string,
+    unit: string,
+    decimals: number,
+    pick: (r: FanoutResult) => number,
+    target?: Figure['target'],
+  ): Figure => ({
+    key: prefix + key,
+    label,
+    unit,
+    decimals,
+    baseline: pick(baseline),
+    measured: pick(measured),
+    ...(columns === undefined ? {} : { columns }),
+    ...(target === undefined ? {} : { target }),
   });
 }
 
@@ -169,17 +198,50 @@ function referenceFigures(ctx: BenchContext, ref: FanoutResult, chat: FanoutResu
   const figure = comparing(undefined, ref, chat);
   const n = ctx.options.clients;
   return [
-    figure('saturation.deliveriesPerSec', `saturation (N=${n}, S=${ctx.options.senders}): deliveries/s`, '', 0, (r) => perSec(r.saturation)),
-    figure('saturation.serverCpuUsPerDelivery', 'server CPU per delivery', 'µs', 2, perDelivery((w) => w.serverCpuUs, atSaturation), { op: '<=', ratio: 0.6 }),
-    figure('saturation.serverSystemUsPerDelivery', '  of which in the kernel', 'µs', 2, perDelivery((w) => w.serverSystemUs, atSaturation)),
-    figure('saturation.clientCpuUsPerDelivery', 'client CPU per delivery', 'µs', 2, perDelivery((w) => w.clientCpuUs, atSaturation)),
-    figure('saturation.clientSystemUsPerDelivery', '  of which in the kernel', 'µs', 2, perDelivery((w) => w.clientSystemUs, atSaturation)),
+    figure('saturation.deliveriesPerSec', `saturation (N=${n}, S=${ctx.options.senders}): deliveries/s`, '', 0, (r) =>
+      perSec(r.saturation),
+    ),
+    figure(
+      'saturation.serverCpuUsPerDelivery',
+      'server CPU per delivery',
+      'µs',
+      2,
+      perDelivery((w) => w.serverCpuUs, atSaturation),
+      { op: '<=', ratio: 0.6 },
+    ),
+    figure(
+      'saturation.serverSystemUsPerDelivery',
+      '  of which in the kernel',
+      'µs',
+      2,
+      perDelivery((w) => w.serverSystemUs, atSaturation),
+    ),
+    figure(
+      'saturation.clientCpuUsPerDelivery',
+      'client CPU per delivery',
+      'µs',
+      2,
+      perDelivery((w) => w.clientCpuUs, atSaturation),
+    ),
+    figure(
+      'saturation.clientSystemUsPerDelivery',
+      '  of which in the kernel',
+      'µs',
+      2,
+      perDelivery((w) => w.clientSystemUs, atSaturation),
+    ),
     figure('saturation.latencyP50Ms', 'saturation latency p50', 'ms', 1, (r) => r.saturation.p50),
     figure('saturation.latencyP99Ms', 'saturation latency p99', 'ms', 1, (r) => r.saturation.p99),
     figure('saturation.latencyMaxMs', 'saturation latency max', 'ms', 1, (r) => r.saturation.max),
     ...correctness(figure),
     figure('fixed.deliveriesPerSec', 'fixed load: deliveries/s', '', 0, (r) => perSec(r.fixed)),
-    figure('fixed.serverCpuUsPerDelivery', 'fixed load: server CPU per delivery', 'µs', 2, perDelivery((w) => w.serverCpuUs, atFixedLoad)),
+    figure(
+      'fixed.serverCpuUsPerDelivery',
+      'fixed load: server CPU per delivery',
+      'µs',
+      2,
+      perDelivery((w) => w.serverCpuUs, atFixedLoad),
+    ),
     figure('fixed.latencyP50Ms', 'fixed load latency p50', 'ms', 2, (r) => r.fixed.p50),
     figure('fixed.latencyP99Ms', 'fixed load latency p99', 'ms', 2, (r) => r.fixed.p99, { op: '<=', ratio: 1.3 }),
     figure('fixed.latencyP999Ms', 'fixed load latency p99.9', 'ms', 2, (r) => r.fixed.p999),
@@ -213,31 +275,98 @@ function clusterFigures(ctx: BenchContext, singleNode: FanoutResult, clustered: 
    * few clock ticks of CPU, so it is shown no finer than that.
    */
   const redisShare = (key: string, pickWindow: (r: FanoutResult) => Window, decimals: number): Figure => ({
-    key: `cluster.${key}`, label: '  of which Redis', unit: 'µs', decimals, columns, baseline: null,
+    key: `cluster.${key}`,
+    label: '  of which Redis',
+    unit: 'µs',
+    decimals,
+    columns,
+    baseline: null,
     measured: perDelivery((w) => w.redisCpuUs, pickWindow)(clustered),
   });
   const atMatchedLoad = (r: FanoutResult) => r.matched!;
   return [
-    figure('saturation.deliveriesPerSec', `${CLUSTER_NODES} nodes, saturation (N=${ctx.options.clients}, S=${ctx.options.senders}): deliveries/s`, '', 0, (r) => perSec(r.saturation)),
-    figure('saturation.serverCpuUsPerDelivery', 'server CPU per delivery, Redis included', 'µs', 2, perDelivery((w) => w.serverCpuUs, atSaturation)),
-    figure('saturation.serverSystemUsPerDelivery', '  of which in the kernel (Redis too)', 'µs', 2, perDelivery((w) => w.serverSystemUs, atSaturation)),
+    figure(
+      'saturation.deliveriesPerSec',
+      `${CLUSTER_NODES} nodes, saturation (N=${ctx.options.clients}, S=${ctx.options.senders}): deliveries/s`,
+      '',
+      0,
+      (r) => perSec(r.saturation),
+    ),
+    figure(
+      'saturation.serverCpuUsPerDelivery',
+      'server CPU per delivery, Redis included',
+      'µs',
+      2,
+      perDelivery((w) => w.serverCpuUs, atSaturation),
+    ),
+    figure(
+      'saturation.serverSystemUsPerDelivery',
+      '  of which in the kernel (Redis too)',
+      'µs',
+      2,
+      perDelivery((w) => w.serverSystemUs, atSaturation),
+    ),
     redisShare('saturation.redisCpuUsPerDelivery', atSaturation, 3),
-    figure('saturation.clientCpuUsPerDelivery', 'client CPU per delivery', 'µs', 2, perDelivery((w) => w.clientCpuUs, atSaturation)),
+    figure(
+      'saturation.clientCpuUsPerDelivery',
+      'client CPU per delivery',
+      'µs',
+      2,
+      perDelivery((w) => w.clientCpuUs, atSaturation),
+    ),
     figure('saturation.latencyP50Ms', 'saturation latency p50', 'ms', 1, (r) => r.saturation.p50),
     figure('saturation.latencyP99Ms', 'saturation latency p99', 'ms', 1, (r) => r.saturation.p99),
     ...correctness(figure),
     figure('fixed.deliveriesPerSec', 'fixed load: deliveries/s', '', 0, (r) => perSec(r.fixed)),
-    figure('fixed.serverCpuUsPerDelivery', 'fixed load: server CPU per delivery, Redis included', 'µs', 2, perDelivery((w) => w.serverCpuUs, atFixedLoad), { op: '<=', ratio: 1.5 }),
-    figure('fixed.serverSystemUsPerDelivery', '  of which in the kernel (Redis too)', 'µs', 2, perDelivery((w) => w.serverSystemUs, atFixedLoad)),
+    figure(
+      'fixed.serverCpuUsPerDelivery',
+      'fixed load: server CPU per delivery, Redis included',
+      'µs',
+      2,
+      perDelivery((w) => w.serverCpuUs, atFixedLoad),
+      { op: '<=', ratio: 1.5 },
+    ),
+    figure(
+      'fixed.serverSystemUsPerDelivery',
+      '  of which in the kernel (Redis too)',
+      'µs',
+      2,
+      perDelivery((w) => w.serverSystemUs, atFixedLoad),
+    ),
     redisShare('fixed.redisCpuUsPerDelivery', atFixedLoad, 2),
     figure('fixed.latencyP50Ms', 'fixed load latency p50', 'ms', 2, (r) => r.fixed.p50),
     figure('fixed.latencyP99Ms', 'fixed load latency p99', 'ms', 2, (r) => r.fixed.p99, { op: '<', ratio: 2 }),
     figure('fixed.latencyP999Ms', 'fixed load latency p99.9', 'ms', 2, (r) => r.fixed.p999),
-    figure('matched.deliveriesPerSec', `matched load (${MATCHED_SHARE * 100} % of the cluster's saturation): deliveries/s`, '', 0, (r) => perSec(atMatchedLoad(r))),
-    figure('matched.serverCpuUsPerDelivery', 'matched load: server CPU per delivery, Redis included', 'µs', 2, perDelivery((w) => w.serverCpuUs, atMatchedLoad), { op: '<=', ratio: 1.5 }),
-    figure('matched.serverSystemUsPerDelivery', '  of which in the kernel (Redis too)', 'µs', 2, perDelivery((w) => w.serverSystemUs, atMatchedLoad)),
+    figure(
+      'matched.deliveriesPerSec',
+      `matched load (${MATCHED_SHARE * 100} % of the cluster's saturation): deliveries/s`,
+      '',
+      0,
+      (r) => perSec(atMatchedLoad(r)),
+    ),
+    figure(
+      'matched.serverCpuUsPerDelivery',
+      'matched load: server CPU per delivery, Redis included',
+      'µs',
+      2,
+      perDelivery((w) => w.serverCpuUs, atMatchedLoad),
+      { op: '<=', ratio: 1.5 },
+    ),
+    figure(
+      'matched.serverSystemUsPerDelivery',
+      '  of which in the kernel (Redis too)',
+      'µs',
+      2,
+      perDelivery((w) => w.serverSystemUs, atMatchedLoad),
+    ),
     redisShare('matched.redisCpuUsPerDelivery', atMatchedLoad, 3),
-    figure('matched.clientCpuUsPerDelivery', 'matched load: client CPU per delivery', 'µs', 2, perDelivery((w) => w.clientCpuUs, atMatchedLoad)),
+    figure(
+      'matched.clientCpuUsPerDelivery',
+      'matched load: client CPU per delivery',
+      'µs',
+      2,
+      perDelivery((w) => w.clientCpuUs, atMatchedLoad),
+    ),
     figure('matched.latencyP50Ms', 'matched load latency p50', 'ms', 1, (r) => atMatchedLoad(r).p50),
     figure('matched.latencyP99Ms', 'matched load latency p99', 'ms', 1, (r) => atMatchedLoad(r).p99),
   ];

@@ -52,9 +52,21 @@ async function idleMemory(target: Target): Promise<{ rssBytes: number; heapUsedB
 }
 
 async function runOne(ctx: BenchContext, kind: TargetKind, clients: number): Promise<StormResult> {
-  const target = ctx.track(await Target.start(kind, { maxConnections: clients + 100, profileDir: ctx.options.profileDir, logLevel: ctx.options.logLevel }));
+  const target = ctx.track(
+    await Target.start(kind, {
+      maxConnections: clients + 100,
+      profileDir: ctx.options.profileDir,
+      logLevel: ctx.options.logLevel,
+    }),
+  );
   const load = ctx.track(
-    await Load.start({ clients, senders: 0, processes: ctx.options.processes, localAddresses: sourceAddresses(clients), concurrency: 50 }),
+    await Load.start({
+      clients,
+      senders: 0,
+      processes: ctx.options.processes,
+      localAddresses: sourceAddresses(clients),
+      concurrency: 50,
+    }),
   );
   try {
     const before = await idleMemory(target);
@@ -92,15 +104,44 @@ export function joinStorm(clients?: number): Scenario {
       const results = {} as Record<TargetKind, StormResult>;
       for (const kind of TARGETS) results[kind] = await runOne(ctx, kind, n);
       const { reference: ref, chat } = results;
-      const both = (key: string, label: string, unit: string, decimals: number, pick: (r: StormResult) => number, target?: Figure['target']): Figure => ({
-        key: prefix + key, label, unit, decimals, baseline: pick(ref), measured: pick(chat), ...(target === undefined ? {} : { target }),
+      const both = (
+        key: string,
+        label: string,
+        unit: string,
+        decimals: number,
+        pick: (r: StormResult) => number,
+        target?: Figure['target'],
+      ): Figure => ({
+        key: prefix + key,
+        label,
+        unit,
+        decimals,
+        baseline: pick(ref),
+        measured: pick(chat),
+        ...(target === undefined ? {} : { target }),
       });
       return [
-        both('storm.joinsPerSec', `join storm (N=${n}): joins/s`, '', 0, (r) => r.joinsPerSec, { op: '>=', ratio: 0.8 }),
+        both('storm.joinsPerSec', `join storm (N=${n}): joins/s`, '', 0, (r) => r.joinsPerSec, {
+          op: '>=',
+          ratio: 0.8,
+        }),
         both('storm.serverCpuUsPerJoin', 'join storm: server CPU per join', 'µs', 0, (r) => r.serverCpuUsPerJoin),
         both('storm.clientCpuUsPerJoin', 'join storm: client CPU per join', 'µs', 0, (r) => r.clientCpuUsPerJoin),
-        both('idle.rssKiBPerConnection', `idle RSS per registered connection (N=${n})`, 'KiB', 1, (r) => r.rssPerConnectionKiB, { op: '<=', ratio: 1.3 }),
-        both('idle.heapKiBPerConnection', `idle JS heap per registered connection (N=${n})`, 'KiB', 1, (r) => r.heapPerConnectionKiB),
+        both(
+          'idle.rssKiBPerConnection',
+          `idle RSS per registered connection (N=${n})`,
+          'KiB',
+          1,
+          (r) => r.rssPerConnectionKiB,
+          { op: '<=', ratio: 1.3 },
+        ),
+        both(
+          'idle.heapKiBPerConnection',
+          `idle JS heap per registered connection (N=${n})`,
+          'KiB',
+          1,
+          (r) => r.heapPerConnectionKiB,
+        ),
       ];
     },
   };

@@ -150,7 +150,12 @@ function connect(command: Extract<LoadCommand, { cmd: 'connect' }>): Promise<voi
     const index = command.first + next++;
     const slot = command.senders.indexOf(index);
     const client: Client = {
-      slot, lastId: 0, lastSeq: new Int32Array(slots), received: new Int32Array(slots), known: 0, complete: false,
+      slot,
+      lastId: 0,
+      lastSeq: new Int32Array(slots),
+      received: new Int32Array(slots),
+      known: 0,
+      complete: false,
       socket: new WireClient(
         command.url,
         {
@@ -161,7 +166,10 @@ function connect(command: Extract<LoadCommand, { cmd: 'connect' }>): Promise<voi
           frame: (text) => onFrame(client, text),
           close: (err) => {
             problems.closes++;
-            if (!client.complete) fail(new Error(`client b${index} closed before it saw every join${err === null ? '' : `: ${err.message}`}`));
+            if (!client.complete)
+              fail(
+                new Error(`client b${index} closed before it saw every join${err === null ? '' : `: ${err.message}`}`),
+              );
           },
         },
         command.localAddresses.length === 0 ? undefined : command.localAddresses[index % command.localAddresses.length],
@@ -218,7 +226,11 @@ async function handle(command: LoadCommand): Promise<unknown> {
     case 'pace':
       mode = 'pace';
       for (const sender of senders.filter(Boolean)) {
-        pace(sender, command.perSenderPerSec, command.startUs + sender.client.slot * (1e6 / command.perSenderPerSec / slots));
+        pace(
+          sender,
+          command.perSenderPerSec,
+          command.startUs + sender.client.slot * (1e6 / command.perSenderPerSec / slots),
+        );
       }
       return null;
     case 'stop': {

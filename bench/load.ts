@@ -101,8 +101,15 @@ export class Load {
 
   /** Resolves once every load process has started and listens for commands. */
   static async start(options: LoadOptions): Promise<Load> {
-    const processes = Array.from({ length: options.processes }, () =>
-      new LoadProcess(fork(new URL('./load-client.ts', import.meta.url), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })),
+    const processes = Array.from(
+      { length: options.processes },
+      () =>
+        new LoadProcess(
+          fork(new URL('./load-client.ts', import.meta.url), [], {
+            execArgv: ['--import', 'tsx'],
+            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          }),
+        ),
     );
     const load = new Load(processes, options);
     try {
@@ -131,7 +138,9 @@ export class Load {
   async connect(urls: readonly string[]): Promise<void> {
     const { clients, processes, senders } = this.options;
     if (processes % urls.length !== 0) {
-      throw new Error(`${processes} load processes cannot split the clients evenly over ${urls.length} nodes: choose --processes as a multiple of ${urls.length}`);
+      throw new Error(
+        `${processes} load processes cannot split the clients evenly over ${urls.length} nodes: choose --processes as a multiple of ${urls.length}`,
+      );
     }
     const slots = senderIndices(clients, senders);
     await Promise.all(
@@ -139,8 +148,14 @@ export class Load {
         const first = Math.floor((i * clients) / processes);
         const count = Math.floor(((i + 1) * clients) / processes) - first;
         return p.call({
-          cmd: 'connect', url: urls[Math.floor((i * urls.length) / processes)]!, first, count, total: clients, senders: slots,
-          localAddresses: this.options.localAddresses, concurrency: this.options.concurrency,
+          cmd: 'connect',
+          url: urls[Math.floor((i * urls.length) / processes)]!,
+          first,
+          count,
+          total: clients,
+          senders: slots,
+          localAddresses: this.options.localAddresses,
+          concurrency: this.options.concurrency,
         });
       }),
     );
@@ -164,7 +179,12 @@ export class Load {
     return done.every(Boolean);
   }
 
-  async report(): Promise<{ deliveries: number; latency: Histogram; problems: LoadReport['problems']; received: number[] }> {
+  async report(): Promise<{
+    deliveries: number;
+    latency: Histogram;
+    problems: LoadReport['problems'];
+    received: number[];
+  }> {
     const parts = (await this.all({ cmd: 'report' })) as LoadReport[];
     const latency = new Histogram();
     const received: number[] = new Array(this.options.senders).fill(0);

@@ -23,7 +23,11 @@ export function readProc(pid: number): ProcSample {
   const utime = Number(fields[11]); // field 14
   const stime = Number(fields[12]); // field 15
   const rssPages = Number(fields[21]); // field 24
-  return { cpuUs: ((utime + stime) * 1e6) / TICKS_PER_SEC, systemUs: (stime * 1e6) / TICKS_PER_SEC, rssBytes: rssPages * PAGE_BYTES };
+  return {
+    cpuUs: ((utime + stime) * 1e6) / TICKS_PER_SEC,
+    systemUs: (stime * 1e6) / TICKS_PER_SEC,
+    rssBytes: rssPages * PAGE_BYTES,
+  };
 }
 
 /** Total CPU of several processes (the load clients). */

@@ -17,7 +17,10 @@ interface ProfileNode {
 // Piped into `head`: a closed stdout is the reader saying it has enough.
 process.stdout.on('error', () => process.exit(0));
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { top: { type: 'string', default: '25' } },
+});
 const file = positionals[0];
 if (file === undefined) {
   console.error('usage: npx tsx bench/profile-top.ts FILE.cpuprofile [--top N]');
@@ -32,7 +35,8 @@ for (const node of profile.nodes) for (const child of node.children ?? []) paren
 
 const nameOf = (node: ProfileNode): string => {
   const { functionName, url, lineNumber } = node.callFrame;
-  const where = url === '' ? '' : ` ${url.replace(/^file:\/\/.*?\/(node_modules|src|machines|bench)\//, '$1/')}:${lineNumber + 1}`;
+  const where =
+    url === '' ? '' : ` ${url.replace(/^file:\/\/.*?\/(node_modules|src|machines|bench)\//, '$1/')}:${lineNumber + 1}`;
   return `${functionName === '' ? '(anonymous)' : functionName}${where}`;
 };
 

@@ -40,7 +40,8 @@ wss.on('connection', (socket) => {
     } catch {
       return error(socket, 'bad_frame', 'Each frame must be a JSON object');
     }
-    if (typeof frame !== 'object' || frame === null) return error(socket, 'bad_frame', 'Each frame must be a JSON object');
+    if (typeof frame !== 'object' || frame === null)
+      return error(socket, 'bad_frame', 'Each frame must be a JSON object');
 
     if (name === null) {
       const wanted = typeof frame.sender === 'string' ? frame.sender.normalize('NFC').trim() : '';

@@ -54,7 +54,9 @@ function valuesOf(figure: Figure): Record<string, number | null> {
 }
 
 const format = (value: number, decimals: number): string =>
-  Number.isFinite(value) ? value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals }) : String(value);
+  Number.isFinite(value)
+    ? value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals })
+    : String(value);
 
 const ratioText = (ratio: number | null): string => (ratio === null ? '' : `${ratio.toFixed(2)}×`);
 
@@ -76,26 +78,46 @@ function tableOf(figures: readonly Figure[]): string {
     const unit = f.unit === '' ? '' : ` (${f.unit})`;
     const target = f.target === undefined ? '' : `${SYMBOL[f.target.op]} ${f.target.ratio}×`;
     const v = verdict(f);
-    return [f.label + unit, f.baseline === null ? '–' : format(f.baseline, f.decimals), format(f.measured, f.decimals), ratioText(ratioOf(f)), target, v ?? ''];
+    return [
+      f.label + unit,
+      f.baseline === null ? '–' : format(f.baseline, f.decimals),
+      format(f.measured, f.decimals),
+      ratioText(ratioOf(f)),
+      target,
+      v ?? '',
+    ];
   });
   const header = ['figure', ...columnsOf(figures[0]!), 'ratio', 'target', ''];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
 export function jsonLines(figures: readonly Figure[]): string {
   return figures
-    .map((f) => JSON.stringify({ figure: f.key, unit: f.unit, ...valuesOf(f), target: f.target ?? null, verdict: verdict(f) }))
+    .map((f) =>
+      JSON.stringify({ figure: f.key, unit: f.unit, ...valuesOf(f), target: f.target ?? null, verdict: verdict(f) }),
+    )
     .join('\n');
 }
 
 function commit(): string {
   try {
-    const sha = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const sha = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
     // The results file itself does not count: each run appends to it, and the next run is still of this commit.
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', ':/', ':(top,exclude)bench/results.jsonl'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const dirty = execFileSync(
+      'git',
+      ['status', '--porcelain', '--untracked-files=no', '--', ':/', ':(top,exclude)bench/results.jsonl'],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    )
+      .toString()
+      .trim();
     return dirty === '' ? sha : `${sha}-dirty`;
   } catch {
     return 'unknown';

@@ -121,12 +121,15 @@ export async function runBench(scenarios: readonly Scenario[], argv: string[]): 
   const ctx: BenchContext = {
     options,
     track: (thing) => (live.add(thing), thing),
-    progress: (message) => process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${message}\n`),
+    progress: (message) =>
+      process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${message}\n`),
   };
 
   const needed = Math.max(options.clients, options.stormClients, options.large ? LARGE_CLIENTS : 0) + 200;
   if (openFilesLimit() < needed) {
-    console.error(`bench: the open-files limit (ulimit -n) is ${openFilesLimit()}; this run needs about ${needed}. Raise it (ulimit -n ${needed}) and run again.`);
+    console.error(
+      `bench: the open-files limit (ulimit -n) is ${openFilesLimit()}; this run needs about ${needed}. Raise it (ulimit -n ${needed}) and run again.`,
+    );
     process.exit(1);
   }
 
@@ -138,7 +141,10 @@ export async function runBench(scenarios: readonly Scenario[], argv: string[]): 
   process.on('exit', killAll);
   // Stopped from outside (Ctrl-C, `timeout`, a CI cancel): 'exit' does not run on a signal,
   // and redis-server, unlike the forked servers, has no IPC channel to notice the loss.
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     process.once(signal, () => {
       ctx.progress(`${signal}: stopping every process`);
       process.exit(code);

@@ -50,7 +50,7 @@ function runClient(url: string): void {
   socket.on('open', () => {
     if (lurker) return;
     if (chance(0.1)) send(JSON.stringify({ sender: `soak${Math.max(1, nameCounter - 5)}`, text: '' }));
-    if (chance(0.1)) for (let i = 0; i < 3; i++) send(GARBAGE[i % GARBAGE.length]!), totals.garbage++;
+    if (chance(0.1)) for (let i = 0; i < 3; i++) (send(GARBAGE[i % GARBAGE.length]!), totals.garbage++);
     send(JSON.stringify({ sender: name, text: '' }));
   });
   socket.on('message', (data) => {
@@ -86,21 +86,34 @@ const mb = (bytes: number) => (bytes / 1048576).toFixed(1);
 async function main(): Promise<void> {
   const server = await startServerProcess();
   const url = server.url;
-  console.log(`soak: ${minutes} min, ${population} clients at a time, server pid ${server.pid}, node ${process.version}`);
+  console.log(
+    `soak: ${minutes} min, ${population} clients at a time, server pid ${server.pid}, node ${process.version}`,
+  );
   console.log('min  open  connects  registered  messages  rss_MB  heap_MB  heap_after_gc_MB  loop_p99_ms  loop_max_ms');
 
   for (let i = 0; i < population; i++) runClient(url);
   const started = Date.now();
   const samples: MemoryReport[] = [];
   while (Date.now() - started < minutes * 60_000) {
-    await new Promise((resolve) => setTimeout(resolve, Math.min(sampleEverySec * 1000, minutes * 60_000 - (Date.now() - started))));
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.min(sampleEverySec * 1000, minutes * 60_000 - (Date.now() - started))),
+    );
     const s = await server.memory();
     samples.push(s);
     const elapsed = ((Date.now() - started) / 60_000).toFixed(1);
     console.log(
-      [elapsed.padStart(4), String(open).padStart(5), String(totals.connects).padStart(9), String(totals.registered).padStart(11),
-        String(totals.messages).padStart(9), mb(s.rssBytes).padStart(7), mb(s.heapUsedBytes).padStart(8),
-        mb(s.heapAfterGcBytes).padStart(17), s.loopDelayP99Ms.toFixed(1).padStart(12), s.loopDelayMaxMs.toFixed(1).padStart(12)].join(' '),
+      [
+        elapsed.padStart(4),
+        String(open).padStart(5),
+        String(totals.connects).padStart(9),
+        String(totals.registered).padStart(11),
+        String(totals.messages).padStart(9),
+        mb(s.rssBytes).padStart(7),
+        mb(s.heapUsedBytes).padStart(8),
+        mb(s.heapAfterGcBytes).padStart(17),
+        s.loopDelayP99Ms.toFixed(1).padStart(12),
+        s.loopDelayMaxMs.toFixed(1).padStart(12),
+      ].join(' '),
     );
   }
   stopping = true;
@@ -110,9 +123,13 @@ async function main(): Promise<void> {
   const first = samples[Math.min(1, samples.length - 1)]!;
   const last = samples[samples.length - 1]!;
   const summary = {
-    minutes, population, ...totals,
-    heapAfterGcFirstMb: Number(mb(first.heapAfterGcBytes)), heapAfterGcLastMb: Number(mb(last.heapAfterGcBytes)),
-    rssFirstMb: Number(mb(first.rssBytes)), rssLastMb: Number(mb(last.rssBytes)),
+    minutes,
+    population,
+    ...totals,
+    heapAfterGcFirstMb: Number(mb(first.heapAfterGcBytes)),
+    heapAfterGcLastMb: Number(mb(last.heapAfterGcBytes)),
+    rssFirstMb: Number(mb(first.rssBytes)),
+    rssLastMb: Number(mb(last.rssBytes)),
     worstLoopDelayMs: Math.max(...samples.map((s) => s.loopDelayMaxMs)),
   };
   console.log(JSON.stringify(summary));

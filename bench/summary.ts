@@ -69,10 +69,17 @@ for (const [columns, groupKeys] of groups) {
       return values.length === 0 ? '–' : `${fmt(Math.min(...values))}–${fmt(Math.max(...values))}`;
     };
     if (ratios.length === 0) return [key, span(baseline), span(measured), '', ''];
-    return [key, span(baseline), span(measured), `${median(ratios).toFixed(2)}×`, `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}×`];
+    return [
+      key,
+      span(baseline),
+      span(measured),
+      `${median(ratios).toFixed(2)}×`,
+      `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}×`,
+    ];
   });
   const header = ['figure', `${baseline} (min–max)`, `${measured} (min–max)`, 'median ratio', 'ratio range'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   console.log('');
-  for (const row of [header, ...rows]) console.log(row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
+  for (const row of [header, ...rows])
+    console.log(row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
 }

@@ -33,7 +33,11 @@ export class WireClient {
 
   constructor(url: string, handlers: WireHandlers, localAddress?: string) {
     const { hostname, port, pathname } = new URL(url);
-    this.socket = connect({ host: hostname, port: Number(port), ...(localAddress === undefined ? {} : { localAddress }) });
+    this.socket = connect({
+      host: hostname,
+      port: Number(port),
+      ...(localAddress === undefined ? {} : { localAddress }),
+    });
     this.socket.setNoDelay(true);
     this.socket.on('connect', () => {
       this.socket.write(
@@ -92,7 +96,10 @@ export class WireClient {
         return;
       }
       if (!data.subarray(0, 12).toString('latin1').startsWith('HTTP/1.1 101')) {
-        return this.end(handlers, new Error(`upgrade refused: ${data.subarray(0, data.indexOf('\r\n')).toString('latin1')}`));
+        return this.end(
+          handlers,
+          new Error(`upgrade refused: ${data.subarray(0, data.indexOf('\r\n')).toString('latin1')}`),
+        );
       }
       this.upgraded = true;
       data = data.subarray(end + 4);

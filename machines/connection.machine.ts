@@ -60,8 +60,7 @@ export const connectionMachine = setup({
       event.type === 'client.frame' && !isValidName(event.sender ?? '', context.limits.nameMaxLength),
     textInvalid: ({ context, event }) =>
       event.type === 'client.frame' && !isValidText(event.text ?? '', context.limits.textMaxLength),
-    rateLimited: ({ context, event }) =>
-      'at' in event && isOverLimit(context.bucket, rateOf(context.limits), event.at),
+    rateLimited: ({ context, event }) => 'at' in event && isOverLimit(context.bucket, rateOf(context.limits), event.at),
     tooManyRefusals: ({ context }) => context.refusals >= context.limits.maxRefusals,
     tooManyBadFrames: ({ context }) => context.badFrames >= context.limits.maxBadFrames,
     pongOverdue: ({ context }) => context.awaitingPong,
@@ -185,8 +184,15 @@ export const connectionMachine = setup({
           on: {
             'hub.accepted': { target: 'registered', actions: 'takeName' },
             'hub.refused': [
-              { guard: 'hubUnavailable', target: '.choosing', actions: { type: 'replyError', params: ({ event }) => event.code } },
-              { target: '.choosing', actions: ['countRefusal', { type: 'replyError', params: ({ event }) => event.code }] },
+              {
+                guard: 'hubUnavailable',
+                target: '.choosing',
+                actions: { type: 'replyError', params: ({ event }) => event.code },
+              },
+              {
+                target: '.choosing',
+                actions: ['countRefusal', { type: 'replyError', params: ({ event }) => event.code }],
+              },
             ],
           },
           states: {

@@ -90,8 +90,7 @@ export type HubEvent =
 
 /** Requests the hub makes of its registry actor (in memory, or later Redis). */
 export type RegistryRequest =
-  | { type: 'registry.claim'; id: string; name: string }
-  | { type: 'registry.release'; id: string; name: string };
+  { type: 'registry.claim'; id: string; name: string } | { type: 'registry.release'; id: string; name: string };
 
 /** Requests the hub makes of its bus actor, which puts chat events in one total order. */
 export type BusRequest = { type: 'bus.publish'; event: ChatEvent };

@@ -129,7 +129,13 @@ export const hubMachine = setup({
 
     publishMessage: sendTo('bus', ({ context, event }) => {
       const say = event as Extract<HubEvent, { type: 'conn.say' }>;
-      return publish({ type: 'message', name: context.members[say.id] ?? '', from: say.id, text: say.text, ts: say.at });
+      return publish({
+        type: 'message',
+        name: context.members[say.id] ?? '',
+        from: say.id,
+        text: say.text,
+        ts: say.at,
+      });
     }),
     /** The bus could not take an event: the member who caused it hears why. */
     tellFailed: enqueueActions(({ event, self, enqueue }) => {
@@ -221,4 +227,3 @@ export const hubMachine = setup({
     },
   },
 });
-

@@ -100,8 +100,12 @@ function host(raw: string): string {
  * is refused rather than read as "any origin": someone who set it meant to restrict.
  */
 function originList(raw: string): string[] {
-  const entries = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
-  if (entries.length === 0) throw new Error('expected at least one origin such as https://chat.example.com (unset it to allow any)');
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  if (entries.length === 0)
+    throw new Error('expected at least one origin such as https://chat.example.com (unset it to allow any)');
   return entries.map(origin);
 }
 
@@ -115,7 +119,8 @@ function origin(entry: string): string {
   } catch {
     throw notAnOrigin;
   }
-  const hasMore = url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '' || /[?#]$/.test(entry);
+  const hasMore =
+    url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '' || /[?#]$/.test(entry);
   // http(s) have an origin of their own; apps and extensions send other schemes
   // (capacitor://localhost, chrome-extension://<id>), whose origin URL calls "null".
   const special = url.origin !== 'null';
@@ -138,27 +143,149 @@ const setting = <K extends keyof Config>(s: Setting<K>): Setting<K> => s;
 
 /** The table `--help` prints, in the order SPEC §6 lists them. */
 export const settings = [
-  setting({ key: 'port', flag: 'port', fallback: '8080', parse: integer(0, 65535), help: 'port to listen on (0: any free port)' }),
+  setting({
+    key: 'port',
+    flag: 'port',
+    fallback: '8080',
+    parse: integer(0, 65535),
+    help: 'port to listen on (0: any free port)',
+  }),
   setting({ key: 'host', flag: 'host', fallback: '0.0.0.0', parse: host, help: 'address to listen on' }),
-  setting({ key: 'logLevel', flag: 'log-level', fallback: 'info', parse: oneOf(LOG_LEVELS), help: LOG_LEVELS.join('|') }),
-  setting({ key: 'echo', flag: 'echo', fallback: 'anonymous', parse: oneOf(ECHO_MODES), help: "the sender's own copy: anonymous|named|off" }),
-  setting({ key: 'nameMaxLength', flag: 'name-max-length', fallback: '32', parse: integer(1, 1024), help: 'longest name, in code points' }),
-  setting({ key: 'textMaxLength', flag: 'text-max-length', fallback: '4096', parse: integer(1, 1_000_000), help: 'longest message, in code points' }),
-  setting({ key: 'registerTimeoutMs', flag: 'register-timeout-ms', fallback: '10000', parse: duration(1), help: 'time to register a name before being closed; also the longest an HTTP connection may sit idle (1 s at least)' }),
-  setting({ key: 'heartbeatMs', flag: 'heartbeat-ms', fallback: '30000', parse: duration(1), help: 'ping interval; a client that misses a pong is ended' }),
-  setting({ key: 'rateBurst', flag: 'rate-burst', fallback: '20', parse: integer(0), help: 'messages a client may send at once (0: no limit)' }),
-  setting({ key: 'ratePerSec', flag: 'rate-per-sec', fallback: '10', parse: integer(0), help: 'sustained messages per second (0: no limit)' }),
-  setting({ key: 'maxPayloadBytes', flag: 'max-payload-bytes', fallback: '65536', parse: integer(1), help: 'largest message (a frame, or fragments in all); larger closes with 1009' }),
-  setting({ key: 'maxBufferedBytes', flag: 'max-buffered-bytes', fallback: '1048576', parse: integer(1), help: 'unsent data after which a slow client is ended' }),
-  setting({ key: 'maxConnections', flag: 'max-connections', fallback: '10000', parse: integer(1), help: 'open connections; more get HTTP 503' }),
-  setting({ key: 'allowedOrigins', flag: 'allowed-origins', fallback: null, parse: originList, help: 'comma-separated Origin allow-list (unset: any)' }),
-  setting({ key: 'redisUrl', flag: 'redis-url', fallback: null, parse: redisUrl, help: 'shared Redis for cluster mode (unset: one process)' }),
-  setting({ key: 'leaseMs', flag: 'lease-ms', fallback: '15000', parse: duration(1000), help: "cluster: how long a dead node's names stay taken" }),
-  setting({ key: 'inspect', flag: 'inspect', fallback: 'false', parse: boolean, isSwitch: true, help: 'report actors to the Stately inspector relay' }),
-  setting({ key: 'inspectPort', flag: 'inspect-port', fallback: '8081', parse: integer(0, 65535), help: 'inspector relay port' }),
-  setting({ key: 'inspectHost', flag: 'inspect-host', fallback: '127.0.0.1', parse: host, help: 'inspector relay address' }),
-  setting({ key: 'inspectPage', flag: 'inspect-page', fallback: 'false', parse: boolean, isSwitch: true, help: 'serve the live lifecycle page at /inspect' }),
-  setting({ key: 'inspectToken', flag: 'inspect-token', fallback: null, parse: text, help: 'token /inspect asks for (unset: none)' }),
+  setting({
+    key: 'logLevel',
+    flag: 'log-level',
+    fallback: 'info',
+    parse: oneOf(LOG_LEVELS),
+    help: LOG_LEVELS.join('|'),
+  }),
+  setting({
+    key: 'echo',
+    flag: 'echo',
+    fallback: 'anonymous',
+    parse: oneOf(ECHO_MODES),
+    help: "the sender's own copy: anonymous|named|off",
+  }),
+  setting({
+    key: 'nameMaxLength',
+    flag: 'name-max-length',
+    fallback: '32',
+    parse: integer(1, 1024),
+    help: 'longest name, in code points',
+  }),
+  setting({
+    key: 'textMaxLength',
+    flag: 'text-max-length',
+    fallback: '4096',
+    parse: integer(1, 1_000_000),
+    help: 'longest message, in code points',
+  }),
+  setting({
+    key: 'registerTimeoutMs',
+    flag: 'register-timeout-ms',
+    fallback: '10000',
+    parse: duration(1),
+    help: 'time to register a name before being closed; also the longest an HTTP connection may sit idle (1 s at least)',
+  }),
+  setting({
+    key: 'heartbeatMs',
+    flag: 'heartbeat-ms',
+    fallback: '30000',
+    parse: duration(1),
+    help: 'ping interval; a client that misses a pong is ended',
+  }),
+  setting({
+    key: 'rateBurst',
+    flag: 'rate-burst',
+    fallback: '20',
+    parse: integer(0),
+    help: 'messages a client may send at once (0: no limit)',
+  }),
+  setting({
+    key: 'ratePerSec',
+    flag: 'rate-per-sec',
+    fallback: '10',
+    parse: integer(0),
+    help: 'sustained messages per second (0: no limit)',
+  }),
+  setting({
+    key: 'maxPayloadBytes',
+    flag: 'max-payload-bytes',
+    fallback: '65536',
+    parse: integer(1),
+    help: 'largest message (a frame, or fragments in all); larger closes with 1009',
+  }),
+  setting({
+    key: 'maxBufferedBytes',
+    flag: 'max-buffered-bytes',
+    fallback: '1048576',
+    parse: integer(1),
+    help: 'unsent data after which a slow client is ended',
+  }),
+  setting({
+    key: 'maxConnections',
+    flag: 'max-connections',
+    fallback: '10000',
+    parse: integer(1),
+    help: 'open connections; more get HTTP 503',
+  }),
+  setting({
+    key: 'allowedOrigins',
+    flag: 'allowed-origins',
+    fallback: null,
+    parse: originList,
+    help: 'comma-separated Origin allow-list (unset: any)',
+  }),
+  setting({
+    key: 'redisUrl',
+    flag: 'redis-url',
+    fallback: null,
+    parse: redisUrl,
+    help: 'shared Redis for cluster mode (unset: one process)',
+  }),
+  setting({
+    key: 'leaseMs',
+    flag: 'lease-ms',
+    fallback: '15000',
+    parse: duration(1000),
+    help: "cluster: how long a dead node's names stay taken",
+  }),
+  setting({
+    key: 'inspect',
+    flag: 'inspect',
+    fallback: 'false',
+    parse: boolean,
+    isSwitch: true,
+    help: 'report actors to the Stately inspector relay',
+  }),
+  setting({
+    key: 'inspectPort',
+    flag: 'inspect-port',
+    fallback: '8081',
+    parse: integer(0, 65535),
+    help: 'inspector relay port',
+  }),
+  setting({
+    key: 'inspectHost',
+    flag: 'inspect-host',
+    fallback: '127.0.0.1',
+    parse: host,
+    help: 'inspector relay address',
+  }),
+  setting({
+    key: 'inspectPage',
+    flag: 'inspect-page',
+    fallback: 'false',
+    parse: boolean,
+    isSwitch: true,
+    help: 'serve the live lifecycle page at /inspect',
+  }),
+  setting({
+    key: 'inspectToken',
+    flag: 'inspect-token',
+    fallback: null,
+    parse: text,
+    help: 'token /inspect asks for (unset: none)',
+  }),
 ] as const;
 
 export function envName(flag: string): string {
@@ -226,7 +353,14 @@ export function usage(): string {
     const fallback = s.fallback === null ? 'unset' : s.fallback;
     return `${left.padEnd(34)} ${envName(s.flag).padEnd(20)} default ${fallback.padEnd(10)} ${s.help}`;
   });
-  return ['Usage: chat-backend [flags]', '', 'Every flag can also be set by the environment variable beside it.', '', ...rows, ''].join('\n');
+  return [
+    'Usage: chat-backend [flags]',
+    '',
+    'Every flag can also be set by the environment variable beside it.',
+    '',
+    ...rows,
+    '',
+  ].join('\n');
 }
 
 /** Rules every connection follows beyond the settings: SPEC §2 and §5 fix these numbers. */

@@ -25,7 +25,10 @@ export interface Inspection {
 /** How long the in-process inspector may take to reach the relay next door. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
-export async function startInspection(config: Pick<Config, 'inspectHost' | 'inspectPort'>, log: Logger): Promise<Inspection> {
+export async function startInspection(
+  config: Pick<Config, 'inspectHost' | 'inspectPort'>,
+  log: Logger,
+): Promise<Inspection> {
   const relay = await startInspectorRelay(config.inspectHost, config.inspectPort).catch((err: Error) => {
     throw new ConfigError(`INSPECT_PORT: cannot listen on ${config.inspectHost}:${config.inspectPort}: ${err.message}`);
   });

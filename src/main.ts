@@ -34,7 +34,10 @@ async function main(): Promise<void> {
   try {
     server = await startServer(config, { log });
   } catch (err) {
-    const why = err instanceof ConfigError ? err.message : `cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`;
+    const why =
+      err instanceof ConfigError
+        ? err.message
+        : `cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`;
     process.stderr.write(`chat-backend: ${why}\n`);
     process.exit(1);
   }

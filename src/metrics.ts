@@ -57,18 +57,40 @@ export class Metrics {
   private deliveries = 0;
 
   private readonly opened = this.counter('chat_connections_opened_total', 'WebSocket connections accepted');
-  private readonly closed = this.counter('chat_connections_closed_total', 'WebSocket connections closed, by close code seen on the socket (1006: dropped without a close frame; "other": an application code the client chose)', ['code']);
+  private readonly closed = this.counter(
+    'chat_connections_closed_total',
+    'WebSocket connections closed, by close code seen on the socket (1006: dropped without a close frame; "other": an application code the client chose)',
+    ['code'],
+  );
   private readonly accepted = this.counter('chat_registrations_accepted_total', 'names accepted');
-  private readonly refused = this.counter('chat_registrations_refused_total', 'names refused, by reason (the error code sent)', ['reason']);
+  private readonly refused = this.counter(
+    'chat_registrations_refused_total',
+    'names refused, by reason (the error code sent)',
+    ['reason'],
+  );
   private readonly clientErrors = this.counter('chat_errors_total', 'error frames sent to clients, by code', ['code']);
   private readonly leaves = this.counter('chat_leaves_total', 'registered clients that left, by cause', ['cause']);
-  private readonly slowKicks = this.counter('chat_slow_consumer_kicks_total', 'clients ended because their unsent data passed MAX_BUFFERED_BYTES');
-  private readonly crashes = this.counter('chat_connection_crashes_total', 'connection actors that threw (a bug; closed with 1011)');
+  private readonly slowKicks = this.counter(
+    'chat_slow_consumer_kicks_total',
+    'clients ended because their unsent data passed MAX_BUFFERED_BYTES',
+  );
+  private readonly crashes = this.counter(
+    'chat_connection_crashes_total',
+    'connection actors that threw (a bug; closed with 1011)',
+  );
 
   /** @param countStates reads the live connections per machine state (called on every scrape) */
   constructor(countStates: () => StateCounts) {
-    this.readAtScrape('chat_messages_received_total', "chat messages accepted from this server's clients and broadcast", () => this.messagesReceived);
-    this.readAtScrape('chat_deliveries_total', 'frames written to clients by broadcasts (welcomes, joins, messages, leaves; one per recipient)', () => this.deliveries);
+    this.readAtScrape(
+      'chat_messages_received_total',
+      "chat messages accepted from this server's clients and broadcast",
+      () => this.messagesReceived,
+    );
+    this.readAtScrape(
+      'chat_deliveries_total',
+      'frames written to clients by broadcasts (welcomes, joins, messages, leaves; one per recipient)',
+      () => this.deliveries,
+    );
     new Gauge({
       name: 'chat_connections',
       help: 'open connections by connection machine state',

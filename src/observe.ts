@@ -142,6 +142,7 @@ const METRIC_STATES = ['awaitingName', 'registered'];
 
 /** Counts by state name, wherever in the machine each state sits (`open.registered` -> `registered`). */
 export function byName(counts: StateCounts, names: readonly string[]): StateCounts {
-  const countOf = (name: string) => Object.entries(counts).find(([path]) => path === name || path.endsWith(`.${name}`))?.[1] ?? 0;
+  const countOf = (name: string) =>
+    Object.entries(counts).find(([path]) => path === name || path.endsWith(`.${name}`))?.[1] ?? 0;
   return Object.fromEntries(names.map((name) => [name, countOf(name)]));
 }

@@ -32,7 +32,11 @@ const ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
 const WEB = join(ROOT, 'web');
 const BUILT = join(ROOT, 'dist', 'web');
 
-const TYPES = { html: 'text/html; charset=utf-8', css: 'text/css; charset=utf-8', js: 'text/javascript; charset=utf-8' } as const;
+const TYPES = {
+  html: 'text/html; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+} as const;
 
 /** Path -> file and type. Nothing else is served. */
 const ASSETS: Record<string, { file: string; type: keyof typeof TYPES }> = {
@@ -61,7 +65,8 @@ export function createPages(options: PagesOptions): PageHandler {
   const { live, inspectToken } = options;
 
   return (req, res, path) => {
-    const isPage = path === '/' || path in ASSETS || (live !== null && (path === '/inspect' || path === '/inspect/events'));
+    const isPage =
+      path === '/' || path in ASSETS || (live !== null && (path === '/inspect' || path === '/inspect/events'));
     if (!isPage) return false;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('Method Not Allowed');
@@ -91,7 +96,8 @@ function admitted(req: IncomingMessage, res: ServerResponse, token: string): boo
   }
   const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
   const cookie = cookieValue(req.headers.cookie, TOKEN_COOKIE);
-  if ((bearer !== undefined && sameSecret(bearer, token)) || (cookie !== null && sameSecret(cookie, token))) return true;
+  if ((bearer !== undefined && sameSecret(bearer, token)) || (cookie !== null && sameSecret(cookie, token)))
+    return true;
   res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
   res.end('This page needs its token: open /inspect?token=<INSPECT_TOKEN>\n');
   return false;

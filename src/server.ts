@@ -90,10 +90,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const cluster =
     config.redisUrl === null
       ? null
-      : await joinCluster(config.redisUrl, config.leaseMs, log.child({ component: 'cluster' })).catch(async (err: unknown) => {
-          await inspection?.close();
-          throw err;
-        });
+      : await joinCluster(config.redisUrl, config.leaseMs, log.child({ component: 'cluster' })).catch(
+          async (err: unknown) => {
+            await inspection?.close();
+            throw err;
+          },
+        );
   const machine = cluster === null ? hubMachine : hubMachine.provide({ actors: clusterActors(cluster) });
   const hub = createActor(machine, { input: { echo: config.echo }, ...inspectOption(inspection) });
   const childOf = (id: string) => hub.getSnapshot().children[id] as ConnectionActor | undefined;
@@ -118,7 +120,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   hub.subscribe({ error: (err) => log.fatal({ err }, 'hub crashed') });
   const observer = new Observer(hub, { livePage: config.inspectPage });
   const pages = createPages({ live: observer.live, inspectToken: config.inspectToken });
-  if (config.inspectPage && config.inspectToken === null && !isLoopback(config.host)) log.warn({ path: '/inspect' }, 'lifecycle page open to anyone who can reach the port (set INSPECT_TOKEN)');
+  if (config.inspectPage && config.inspectToken === null && !isLoopback(config.host))
+    log.warn({ path: '/inspect' }, 'lifecycle page open to anyone who can reach the port (set INSPECT_TOKEN)');
   hub.start();
   // The roster every welcome lists must be the cluster's before the first client arrives.
   if (cluster !== null) {
@@ -290,7 +293,9 @@ function onPeerEnd(this: Socket): void {
 function refuse(socket: Duplex, status: number): void {
   const text = STATUS_TEXT[status] ?? 'Error';
   socket.once('finish', dropSocket);
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`,
+  );
 }
 
 async function sendMetrics(res: ServerResponse, observer: Observer): Promise<void> {

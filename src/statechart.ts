@@ -102,12 +102,29 @@ export function renderStateChart(machine: AnyStateMachine): string {
 
 /** Every state path of `machine` below its root, in document order. */
 export function statePathsOf(machine: AnyStateMachine): string[] {
-  return flatten(build(machine.root, '', null)).slice(1).map((box) => box.path);
+  return flatten(build(machine.root, '', null))
+    .slice(1)
+    .map((box) => box.path);
 }
 
 function build(node: StateNode, path: string, parent: Box | null): Box {
-  const box: Box = { node, path, lines: [], children: [], parent, row: false, gaps: [], lanes: [], x: 0, y: 0, w: 0, h: 0 };
-  box.children = Object.values(node.states).map((child) => build(child, path === '' ? child.key : `${path}.${child.key}`, box));
+  const box: Box = {
+    node,
+    path,
+    lines: [],
+    children: [],
+    parent,
+    row: false,
+    gaps: [],
+    lanes: [],
+    x: 0,
+    y: 0,
+    w: 0,
+    h: 0,
+  };
+  box.children = Object.values(node.states).map((child) =>
+    build(child, path === '' ? child.key : `${path}.${child.key}`, box),
+  );
   return box;
 }
 
@@ -158,7 +175,10 @@ function labelOf(t: TransitionLike, node: StateNode): Label {
   if (event.startsWith(prefix)) event = `after ${delayName(event.slice(prefix.length, -(node.id.length + 1)))}`;
   const guard = guardName(t.guard);
   const actions = t.actions.map(actionName).filter((name) => name !== '');
-  return { text: guard === null ? event : `${event} [${guard}]`, tip: actions.length === 0 ? 'no actions' : `does: ${actions.join(', ')}` };
+  return {
+    text: guard === null ? event : `${event} [${guard}]`,
+    tip: actions.length === 0 ? 'no actions' : `does: ${actions.join(', ')}`,
+  };
 }
 
 function delayName(delay: string): string {
@@ -206,15 +226,18 @@ function measure(box: Box, edges: Edge[]): void {
   for (const child of box.children) measure(child, edges);
   const direct = (i: number) =>
     edges.filter((e) => e.from === box.children[i] && e.to === box.children[i + 1]).flatMap((e) => e.labels);
-  box.gaps = box.children.slice(1).map((_, i) =>
-    box.row ? Math.max(48, widthOf(direct(i)) + 24) : Math.max(36, direct(i).length * LINE + 20),
-  );
+  box.gaps = box.children
+    .slice(1)
+    .map((_, i) => (box.row ? Math.max(48, widthOf(direct(i)) + 24) : Math.max(36, direct(i).length * LINE + 20)));
   const order = flatten(box);
   const hop = (e: Edge) => Math.abs(order.indexOf(e.to) - order.indexOf(e.from));
   box.lanes = edges
     .filter((e) => {
       const { holder, fromChild, toChild } = holderOf(e);
-      const adjacent = e.from === fromChild && e.to === toChild && box.children.indexOf(toChild) === box.children.indexOf(fromChild) + 1;
+      const adjacent =
+        e.from === fromChild &&
+        e.to === toChild &&
+        box.children.indexOf(toChild) === box.children.indexOf(fromChild) + 1;
       return holder === box && !adjacent;
     })
     .sort((a, b) => hop(a) - hop(b));
@@ -275,9 +298,13 @@ function place(box: Box, x: number, y: number): void {
 function drawBox(box: Box): string {
   const kind = isTerminal(box) ? 'terminal' : box.children.length > 0 ? 'compound' : 'atomic';
   const cls = box.parent === null ? 'state machine' : `state ${kind}`;
-  const inner = kind === 'terminal' ? `<rect class="inner" x="${box.x + 4}" y="${box.y + 4}" width="${box.w - 8}" height="${box.h - 8}" rx="7"/>` : '';
+  const inner =
+    kind === 'terminal'
+      ? `<rect class="inner" x="${box.x + 4}" y="${box.y + 4}" width="${box.w - 8}" height="${box.h - 8}" rx="7"/>`
+      : '';
   const lines = box.lines.map(
-    (line, i) => `<text class="${line.caption === true ? 'line caption' : 'line'}" x="${box.x + PAD}" y="${box.y + PAD + TITLE + i * LINE + 10}"><title>${escape(line.tip)}</title>${escape(line.text)}</text>`,
+    (line, i) =>
+      `<text class="${line.caption === true ? 'line caption' : 'line'}" x="${box.x + PAD}" y="${box.y + PAD + TITLE + i * LINE + 10}"><title>${escape(line.tip)}</title>${escape(line.text)}</text>`,
   );
   const bx = box.x + box.w - PAD - BADGE;
   return [
@@ -342,9 +369,15 @@ function drawEdge(edge: Edge): string {
     labelY = (fy + ty) / 2 - ((edge.labels.length - 1) * LINE) / 2;
   }
   const labels = edge.labels.map(
-    (label, i) => `<text class="label" x="${labelX}" y="${labelY + i * LINE}" text-anchor="${anchor}"><title>${escape(label.tip)}</title>${escape(label.text)}</text>`,
+    (label, i) =>
+      `<text class="label" x="${labelX}" y="${labelY + i * LINE}" text-anchor="${anchor}"><title>${escape(label.tip)}</title>${escape(label.text)}</text>`,
   );
-  return [`<g class="edge" data-from="${escape(from.path)}" data-to="${escape(to.path)}">`, `<path d="${path}" marker-end="url(#statechart-arrow)"/>`, ...labels, '</g>'].join('');
+  return [
+    `<g class="edge" data-from="${escape(from.path)}" data-to="${escape(to.path)}">`,
+    `<path d="${path}" marker-end="url(#statechart-arrow)"/>`,
+    ...labels,
+    '</g>',
+  ].join('');
 }
 
 /** The room a box keeps for its lanes, past its children. */

@@ -18,7 +18,8 @@ type ServerFrame =
 /** What each error means to the person at the keyboard; the server's own text otherwise. */
 const FRIENDLY_ERRORS: Record<string, (name: string) => string> = {
   name_taken: (name) => `“${name}” is already taken. Try another name.`,
-  invalid_name: () => 'That name can’t be used: it must be 1–32 characters, without invisible characters, and not “Server”.',
+  invalid_name: () =>
+    'That name can’t be used: it must be 1–32 characters, without invisible characters, and not “Server”.',
   rate_limited: () => 'You’re sending messages too fast. Wait a moment, then try again.',
   invalid_message: () => 'That message is empty or too long.',
   server_unavailable: () => 'The chat is unavailable for a moment. Try again shortly.',

@@ -132,7 +132,10 @@ function describe(entry: Entry): { tag: string; parts: Array<string | Node> } {
       return { tag: 'joined', parts: [`${entry.conn} joined as `, element('strong', '', entry.name ?? '')] };
     case 'left': {
       const cause = entry.cause ?? 'close';
-      return { tag: KICKS.has(cause) ? 'kicked' : 'left', parts: [element('strong', '', entry.name ?? ''), ` left: ${CAUSES[cause] ?? cause}`] };
+      return {
+        tag: KICKS.has(cause) ? 'kicked' : 'left',
+        parts: [element('strong', '', entry.name ?? ''), ` left: ${CAUSES[cause] ?? cause}`],
+      };
     }
     case 'error':
       return { tag: 'error', parts: [element('code', '', String(entry.code)), ` to ${who}`] };

@@ -124,7 +124,12 @@ export class EventLog {
     const from = this.fromOf(entry.node, entry.conn);
     switch (entry.kind) {
       case 'j':
-        this.roster.set(foldName(entry.name), { name: entry.name, node: entry.node, conn: entry.conn, joinSeq: entry.seq });
+        this.roster.set(foldName(entry.name), {
+          name: entry.name,
+          node: entry.node,
+          conn: entry.conn,
+          joinSeq: entry.seq,
+        });
         deliver({ type: 'join', name: entry.name, from }, entry.seq);
         return true;
       case 'l': {
@@ -144,9 +149,7 @@ export class EventLog {
   /** Reads the roster from Redis and delivers how it differs from the one the hub has. */
   private async resync(deliver: Delivery): Promise<void> {
     const { seq, names } = await this.store.snapshot();
-    const online = names
-      .filter((entry) => entry.joinSeq !== null)
-      .sort((a, b) => a.joinSeq! - b.joinSeq!);
+    const online = names.filter((entry) => entry.joinSeq !== null).sort((a, b) => a.joinSeq! - b.joinSeq!);
     const current = new Map(online.map((entry) => [entry.folded, entry]));
     for (const [folded, holder] of this.roster) {
       const now = current.get(folded);

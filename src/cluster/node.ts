@@ -71,16 +71,25 @@ export class ClusterNode {
     this.timings = clusterTimings(options.leaseMs);
     this.log = options.log.child({ node: this.id });
     this.store = new ClusterStore(options.redisUrl, this.id, this.timings);
-    this.events = new EventLog(this.store, {
-      whenAvailable: () => this.whenAvailable(),
-      lost: (reason, err) => this.lost(reason, err),
-      leftInLog: (conn) => this.revoke(conn),
-    }, this.log);
-    this.lease = new LeaseKeeper(this.store, this.timings, {
-      lease: () => (this.state === 'available' ? this.recovery.currentLease : null),
-      mayReap: () => this.state === 'available' && Date.now() >= this.reapFrom,
-      lost: (reason, err) => this.lost(reason, err),
-    }, this.log);
+    this.events = new EventLog(
+      this.store,
+      {
+        whenAvailable: () => this.whenAvailable(),
+        lost: (reason, err) => this.lost(reason, err),
+        leftInLog: (conn) => this.revoke(conn),
+      },
+      this.log,
+    );
+    this.lease = new LeaseKeeper(
+      this.store,
+      this.timings,
+      {
+        lease: () => (this.state === 'available' ? this.recovery.currentLease : null),
+        mayReap: () => this.state === 'available' && Date.now() >= this.reapFrom,
+        lost: (reason, err) => this.lost(reason, err),
+      },
+      this.log,
+    );
     const names: HeldNames = {
       held: this.held,
       owedJoins: this.owedJoins,
@@ -118,7 +127,10 @@ export class ClusterNode {
     // Said before the wait: until it ends the process does not listen, not even for /healthz.
     const graceLeft = this.graceUntil - Date.now();
     if (graceLeft > 0) {
-      this.log.info({ graceMs: graceLeft }, 'a grace is running (redis was found empty): waiting it out before serving');
+      this.log.info(
+        { graceMs: graceLeft },
+        'a grace is running (redis was found empty): waiting it out before serving',
+      );
       await new Promise((resolve) => setTimeout(resolve, graceLeft));
     }
     this.log.info({ leaseMs: this.timings.leaseMs }, 'joined the cluster');
@@ -195,7 +207,9 @@ export class ClusterNode {
       case 'leave':
         // Not available: recovery finds the name still held in Redis and announces the leave.
         if (this.state === 'available') {
-          await this.store.leave(foldName(event.name), event.from).catch((err: unknown) => this.lost('leave failed', err));
+          await this.store
+            .leave(foldName(event.name), event.from)
+            .catch((err: unknown) => this.lost('leave failed', err));
         }
         return true;
       case 'message': {
@@ -226,7 +240,9 @@ export class ClusterNode {
     this.events.stop();
     if (this.probeTimer !== null) clearTimeout(this.probeTimer);
     if (wasAvailable) {
-      await this.store.dropNode(this.id, false).catch((err: unknown) => this.log.warn({ err }, 'could not leave the cluster'));
+      await this.store
+        .dropNode(this.id, false)
+        .catch((err: unknown) => this.log.warn({ err }, 'could not leave the cluster'));
     }
     await this.store.quit();
     this.wake();

@@ -18,8 +18,14 @@ export function redisRegistry(node: ClusterNode) {
           void node.claim(request.id, request.name).then((result) => {
             // A name granted after the hub stopped is dropped with the node when it leaves.
             if (!running) return;
-            if (result === 'granted') sendBack({ type: 'registry.granted', id: request.id, name: request.name } satisfies HubEvent);
-            else sendBack({ type: 'registry.refused', id: request.id, code: result === 'taken' ? 'name_taken' : 'server_unavailable' } satisfies HubEvent);
+            if (result === 'granted')
+              sendBack({ type: 'registry.granted', id: request.id, name: request.name } satisfies HubEvent);
+            else
+              sendBack({
+                type: 'registry.refused',
+                id: request.id,
+                code: result === 'taken' ? 'name_taken' : 'server_unavailable',
+              } satisfies HubEvent);
           });
           return;
         case 'registry.release':

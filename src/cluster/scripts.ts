@@ -86,6 +86,19 @@ const leave: ScriptSource = {
 return drop(KEYS[1], KEYS[2], KEYS[3], ARGV[5], ARGV[6], ARGV[1], ARGV[2], ARGV[3], ARGV[4])`,
 };
 
-export const scripts = { claim, release, join, say, leave, refresh, recover, hintGhosts, snapshot, deadNodes, dropNode, sweepGhosts } as const;
+export const scripts = {
+  claim,
+  release,
+  join,
+  say,
+  leave,
+  refresh,
+  recover,
+  hintGhosts,
+  snapshot,
+  deadNodes,
+  dropNode,
+  sweepGhosts,
+} as const;
 
 export type ScriptName = keyof typeof scripts;

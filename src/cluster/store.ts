@@ -88,7 +88,11 @@ export class ClusterStore {
       connectTimeout: timings.commandTimeoutMs * 2,
       retryStrategy: (attempt) => Math.min(50 * attempt, timings.probeMs * 2),
     };
-    this.commands = new Redis(url, { ...shared, commandTimeout: timings.commandTimeoutMs, connectionName: `chat:${node}` });
+    this.commands = new Redis(url, {
+      ...shared,
+      commandTimeout: timings.commandTimeoutMs,
+      connectionName: `chat:${node}`,
+    });
     // No command timeout here: XREAD blocks by design, bounded by its own BLOCK argument.
     this.reader = new Redis(url, { ...shared, connectionName: `chat:${node}:reader` });
     for (const [name, script] of Object.entries(scripts)) this.commands.defineCommand(name, script);
@@ -129,7 +133,18 @@ export class ClusterStore {
   /** 1 granted, 0 taken, -1 this node's lease is gone (or is not `lease`), -3 ghosts still to be announced. */
   async claim(folded: string, conn: string, name: string, lease: string): Promise<number> {
     return Number(
-      await this.run('claim', keys.names, keys.lease(this.node), keys.owned(this.node), keys.ghosts, folded, this.node, conn, name, lease),
+      await this.run(
+        'claim',
+        keys.names,
+        keys.lease(this.node),
+        keys.owned(this.node),
+        keys.ghosts,
+        folded,
+        this.node,
+        conn,
+        name,
+        lease,
+      ),
     );
   }
 
@@ -139,18 +154,53 @@ export class ClusterStore {
 
   /** The join's seq, 0 name lost, -1 lease gone, -2 joined already. */
   async join(folded: string, conn: string): Promise<number> {
-    return Number(await this.run('join', keys.names, keys.lease(this.node), keys.seq, keys.log, folded, this.node, conn, LOG_MAX_LENGTH));
+    return Number(
+      await this.run(
+        'join',
+        keys.names,
+        keys.lease(this.node),
+        keys.seq,
+        keys.log,
+        folded,
+        this.node,
+        conn,
+        LOG_MAX_LENGTH,
+      ),
+    );
   }
 
   /** The message's seq, 0 author lost its name, -1 lease gone. */
   async say(folded: string, conn: string, text: string, ts: number): Promise<number> {
     return Number(
-      await this.run('say', keys.names, keys.lease(this.node), keys.seq, keys.log, folded, this.node, conn, text, ts, LOG_MAX_LENGTH),
+      await this.run(
+        'say',
+        keys.names,
+        keys.lease(this.node),
+        keys.seq,
+        keys.log,
+        folded,
+        this.node,
+        conn,
+        text,
+        ts,
+        LOG_MAX_LENGTH,
+      ),
     );
   }
 
   async leave(folded: string, conn: string): Promise<void> {
-    await this.run('leave', keys.names, keys.seq, keys.log, keys.prefix, folded, this.node, conn, LOG_MAX_LENGTH, this.goneTtlMs);
+    await this.run(
+      'leave',
+      keys.names,
+      keys.seq,
+      keys.log,
+      keys.prefix,
+      folded,
+      this.node,
+      conn,
+      LOG_MAX_LENGTH,
+      this.goneTtlMs,
+    );
   }
 
   /** False when the lease expired or Redis lost its data: the node must recover. */
@@ -163,12 +213,32 @@ export class ClusterStore {
     const args = held.flatMap((h) => [h.folded, h.conn, h.name, h.joinSeq === null ? '' : String(h.joinSeq)]);
     const reply = (await this.run(
       'recover',
-      keys.epoch, keys.lease(this.node), keys.nodes, keys.names, keys.owned(this.node), keys.seq, keys.log, keys.ghosts,
-      this.node, knownEpoch, newId, this.timings.leaseMs, this.timings.leaseTtlMs, LOG_MAX_LENGTH, this.goneTtlMs, keys.prefix,
+      keys.epoch,
+      keys.lease(this.node),
+      keys.nodes,
+      keys.names,
+      keys.owned(this.node),
+      keys.seq,
+      keys.log,
+      keys.ghosts,
+      this.node,
+      knownEpoch,
+      newId,
+      this.timings.leaseMs,
+      this.timings.leaseTtlMs,
+      LOG_MAX_LENGTH,
+      this.goneTtlMs,
+      keys.prefix,
       ...args,
     )) as [string, string, number, number[], string];
     const [epoch, graceLeft, hadLease, kept, lease] = reply;
-    return { epoch, lease, graceLeftMs: Number(graceLeft), hadLease: Number(hadLease) === 1, kept: kept.map((k) => Number(k) === 1) };
+    return {
+      epoch,
+      lease,
+      graceLeftMs: Number(graceLeft),
+      hadLease: Number(hadLease) === 1,
+      kept: kept.map((k) => Number(k) === 1),
+    };
   }
 
   /**
@@ -177,15 +247,22 @@ export class ClusterStore {
    */
   async hintGhosts(roster: NameEntry[]): Promise<boolean> {
     for (let i = 0; i < roster.length; i += SCRIPT_BATCH) {
-      const args = roster.slice(i, i + SCRIPT_BATCH).flatMap((e) => [e.folded, `${e.node}/${e.conn}`, e.name, String(e.joinSeq ?? 0)]);
-      if (Number(await this.run('hintGhosts', keys.epoch, keys.names, keys.ghosts, keys.prefix, ...args)) < 0) return false;
+      const args = roster
+        .slice(i, i + SCRIPT_BATCH)
+        .flatMap((e) => [e.folded, `${e.node}/${e.conn}`, e.name, String(e.joinSeq ?? 0)]);
+      if (Number(await this.run('hintGhosts', keys.epoch, keys.names, keys.ghosts, keys.prefix, ...args)) < 0)
+        return false;
     }
     return true;
   }
 
   /** Every online name (ghosts included), and the log position the list is valid at. */
   async snapshot(): Promise<{ seq: number; names: NameEntry[] }> {
-    const [seq, flat, ghosts] = (await this.run('snapshot', keys.names, keys.seq, keys.ghosts)) as [string, string[], string[]];
+    const [seq, flat, ghosts] = (await this.run('snapshot', keys.names, keys.seq, keys.ghosts)) as [
+      string,
+      string[],
+      string[],
+    ];
     const names: NameEntry[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) names.push(parseNameEntry(flat[i]!, flat[i + 1]!));
     for (let i = 0; i + 1 < ghosts.length; i += 2) names.push(parseGhost(ghosts[i]!, ghosts[i + 1]!));
@@ -193,7 +270,10 @@ export class ClusterStore {
   }
 
   async deadNodes(): Promise<ReapCheck> {
-    const [ghosts, dead] = (await this.run('deadNodes', keys.nodes, keys.ghosts, keys.prefix, this.node)) as [number, string[]];
+    const [ghosts, dead] = (await this.run('deadNodes', keys.nodes, keys.ghosts, keys.prefix, this.node)) as [
+      number,
+      string[],
+    ];
     return { dead, ghosts: Number(ghosts) === 1 };
   }
 
@@ -205,8 +285,16 @@ export class ClusterStore {
     let leaves = 0;
     for (;;) {
       const reply = (await this.run(
-        'sweepGhosts', keys.epoch, keys.ghosts, keys.names, keys.seq, keys.log,
-        keys.prefix, LOG_MAX_LENGTH, this.goneTtlMs, SCRIPT_BATCH,
+        'sweepGhosts',
+        keys.epoch,
+        keys.ghosts,
+        keys.names,
+        keys.seq,
+        keys.log,
+        keys.prefix,
+        LOG_MAX_LENGTH,
+        this.goneTtlMs,
+        SCRIPT_BATCH,
       )) as number | [number, number];
       if (!Array.isArray(reply)) return null;
       leaves += Number(reply[0]);
@@ -222,8 +310,17 @@ export class ClusterStore {
     let leaves = 0;
     for (;;) {
       const reply = (await this.run(
-        'dropNode', keys.nodes, keys.names, keys.seq, keys.log,
-        keys.prefix, node, LOG_MAX_LENGTH, this.goneTtlMs, SCRIPT_BATCH, mustBeDead ? '1' : '0',
+        'dropNode',
+        keys.nodes,
+        keys.names,
+        keys.seq,
+        keys.log,
+        keys.prefix,
+        node,
+        LOG_MAX_LENGTH,
+        this.goneTtlMs,
+        SCRIPT_BATCH,
+        mustBeDead ? '1' : '0',
       )) as number | [number, number, number];
       if (!Array.isArray(reply)) return null;
       leaves += Number(reply[1]);
@@ -233,9 +330,16 @@ export class ClusterStore {
 
   /** Log entries after `position`, waiting up to `blockMs` for the first; [] when none came. */
   async read(position: string, blockMs: number, count: number): Promise<LogEntry[]> {
-    const reply = (await this.reader.call('XREAD', 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', keys.log, position)) as
-      | Array<[string, Array<[string, string[]]>]>
-      | null;
+    const reply = (await this.reader.call(
+      'XREAD',
+      'COUNT',
+      count,
+      'BLOCK',
+      blockMs,
+      'STREAMS',
+      keys.log,
+      position,
+    )) as Array<[string, Array<[string, string[]]>]> | null;
     if (reply === null) return [];
     return (reply[0]?.[1] ?? []).map(([id, fields]) => parseLogEntry(id, fields));
   }
@@ -251,12 +355,24 @@ function parseLogEntry(id: string, fields: string[]): LogEntry {
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const value = fields[i + 1]!;
     switch (fields[i]) {
-      case 'k': entry.kind = value as LogEntry['kind']; break;
-      case 'o': entry.node = value; break;
-      case 'c': entry.conn = value; break;
-      case 'u': entry.name = value; break;
-      case 'x': entry.text = value; break;
-      case 't': entry.ts = Number(value); break;
+      case 'k':
+        entry.kind = value as LogEntry['kind'];
+        break;
+      case 'o':
+        entry.node = value;
+        break;
+      case 'c':
+        entry.conn = value;
+        break;
+      case 'u':
+        entry.name = value;
+        break;
+      case 'x':
+        entry.text = value;
+        break;
+      case 't':
+        entry.ts = Number(value);
+        break;
     }
   }
   return entry;
@@ -266,7 +382,13 @@ function parseLogEntry(id: string, fields: string[]): LogEntry {
 function parseGhost(holder: string, json: string): NameEntry {
   const ghost = JSON.parse(json) as { f: string; u: string; n: string };
   const slash = holder.indexOf('/');
-  return { folded: ghost.f, name: ghost.u, node: holder.slice(0, slash), conn: holder.slice(slash + 1), joinSeq: Number(ghost.n) };
+  return {
+    folded: ghost.f,
+    name: ghost.u,
+    node: holder.slice(0, slash),
+    conn: holder.slice(slash + 1),
+    joinSeq: Number(ghost.n),
+  };
 }
 
 function parseNameEntry(folded: string, json: string): NameEntry {

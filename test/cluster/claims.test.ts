@@ -13,7 +13,13 @@ const redis = redisPerFile();
 const start = serverPerTest();
 
 /** Spellings that fold to one name: case, NFC/NFD, and the sharp s that upper-cases to SS. */
-const variantsOf = (base: string) => [base, base.toUpperCase(), base.toLowerCase(), base.normalize('NFD'), ` ${base.toLowerCase()} `];
+const variantsOf = (base: string) => [
+  base,
+  base.toUpperCase(),
+  base.toLowerCase(),
+  base.normalize('NFD'),
+  ` ${base.toLowerCase()} `,
+];
 
 describeWithRedis('cluster: one owner per name (SPEC §7)', () => {
   it('lets exactly one of several simultaneous claims on different nodes win, whatever the case', async () => {
@@ -44,7 +50,10 @@ describeWithRedis('cluster: one owner per name (SPEC §7)', () => {
           // Leaving frees the name cluster-wide; wait for that before the next round.
           for (const socket of sockets) socket.close();
           for (const watcher of watchers) {
-            expect(await watcher.nextFrame(2_000, `the leave of ${shown}`)).toMatchObject({ type: 'leave', name: shown });
+            expect(await watcher.nextFrame(2_000, `the leave of ${shown}`)).toMatchObject({
+              type: 'leave',
+              name: shown,
+            });
           }
         },
       ),

@@ -33,7 +33,10 @@ describeWithRedis('cluster: a node that dies (SPEC §7)', () => {
       const killedAt = Date.now();
       const timeLeft = () => Math.max(1, LEASE_MS + 1_000 - (Date.now() - killedAt));
       for (const watcher of [bea, cid]) {
-        const left = [await watcher.nextFrame(timeLeft(), 'the first leave'), await watcher.nextFrame(timeLeft(), 'the second leave')];
+        const left = [
+          await watcher.nextFrame(timeLeft(), 'the first leave'),
+          await watcher.nextFrame(timeLeft(), 'the second leave'),
+        ];
         expect(left).toEqual(expect.arrayContaining([leave('Alice'), leave('Ann')]));
       }
       expect(Date.now() - killedAt).toBeLessThanOrEqual(LEASE_MS + 1_000);
@@ -49,7 +52,7 @@ describeWithRedis('cluster: a node that dies (SPEC §7)', () => {
     }
   });
 
-  it("still announces them within LEASE_MS + 1 s when the only survivor lost Redis briefly meanwhile", async () => {
+  it('still announces them within LEASE_MS + 1 s when the only survivor lost Redis briefly meanwhile', async () => {
     const proxy = await TcpProxy.start(redis().port);
     const victim = await startServerProcess({ redisUrl: redis().url, leaseMs: LEASE_MS });
     try {
@@ -65,13 +68,20 @@ describeWithRedis('cluster: a node that dies (SPEC §7)', () => {
       // a whole lease before it reaps.
       // Live nodes renew theirs every LEASE_MS/3: only the dead node's lease gets this low.
       const ttls = async (r: Redis) => Promise.all((await r.keys('chat:lease:*')).map((key) => r.pttl(key)));
-      await untilRedis(redis().url, async (r) => (await ttls(r)).some((ttl) => ttl >= 0 && ttl < 800), LEASE_MS, 'a lease about to run out');
+      await untilRedis(
+        redis().url,
+        async (r) => (await ttls(r)).some((ttl) => ttl >= 0 && ttl < 800),
+        LEASE_MS,
+        'a lease about to run out',
+      );
       expect(Date.now() - killedAt).toBeGreaterThan(1_000);
       await proxy.cut();
       await waitReadyz(b, 503);
       await proxy.mend();
       await waitReadyz(b, 200);
-      expect(await bea.nextFrame(Math.max(1, LEASE_MS + 1_000 - (Date.now() - killedAt)), 'the leave of Vic')).toEqual(leave('Vic'));
+      expect(await bea.nextFrame(Math.max(1, LEASE_MS + 1_000 - (Date.now() - killedAt)), 'the leave of Vic')).toEqual(
+        leave('Vic'),
+      );
       expect(Date.now() - killedAt).toBeLessThanOrEqual(LEASE_MS + 1_000);
     } finally {
       killQuietly(victim.pid);

@@ -28,7 +28,12 @@ describeWithRedis('cluster: Redis came back empty (SPEC §7)', () => {
       await redis.resume();
       // A new node reaches the empty Redis first, while the older two are still cut off.
       const starting = start({ redisUrl: redis.url, leaseMs: LEASE_MS });
-      await untilRedis(redis.url, async (r) => (await r.hexists('chat:epoch', 'id')) === 1, 5_000, 'the epoch in the emptied Redis');
+      await untilRedis(
+        redis.url,
+        async (r) => (await r.hexists('chat:epoch', 'id')) === 1,
+        5_000,
+        'the epoch in the emptied Redis',
+      );
       await Promise.all(proxies.map((proxy) => proxy.mend()));
       const fresh = await starting;
 
@@ -47,7 +52,7 @@ describeWithRedis('cluster: Redis came back empty (SPEC §7)', () => {
     }
   });
 
-  it("announces the users of a node lost with the data before anyone may take their names", async () => {
+  it('announces the users of a node lost with the data before anyone may take their names', async () => {
     const redis = await RedisProcess.start();
     await openCluster(redis.url);
     try {

@@ -29,7 +29,9 @@ describeWithRedis('cluster: a node starting and closing', () => {
 
   /** Redis's own view: the connections a node opened, by the names it gives them. */
   const connectionsOf = async (node: string) =>
-    String(await observer.client('LIST')).split('\n').filter((line) => line.includes(`name=chat:${node}`));
+    String(await observer.client('LIST'))
+      .split('\n')
+      .filter((line) => line.includes(`name=chat:${node}`));
 
   it('says why it waits when it finds Redis empty, before the grace of one lease, then joins', async () => {
     const empty = await RedisProcess.start();
@@ -44,7 +46,10 @@ describeWithRedis('cluster: a node starting and closing', () => {
       const started = Date.now();
       const node = await joinCluster(empty.url, 1_000, createLogger('info', capture));
       await node.close();
-      const [waiting, joined] = [lines.find((l) => l.msg.startsWith('a grace is running')), lines.find((l) => l.msg === 'joined the cluster')];
+      const [waiting, joined] = [
+        lines.find((l) => l.msg.startsWith('a grace is running')),
+        lines.find((l) => l.msg === 'joined the cluster'),
+      ];
       expect(waiting?.msg).toBe('a grace is running (redis was found empty): waiting it out before serving');
       expect(waiting!.graceMs).toBeGreaterThan(0);
       expect(waiting!.graceMs).toBeLessThanOrEqual(1_000);
@@ -60,7 +65,14 @@ describeWithRedis('cluster: a node starting and closing', () => {
   it('fails start-up with one line when the roster cannot be delivered within a lease, and leaves the cluster', async () => {
     const node = await joinCluster(redis().url, 1_000, silent);
     // No hub ever reads the log, so the roster is never delivered.
-    const failed = await withTimeout(rosterDelivered(node).then(() => null, (err: unknown) => err), 3_000, 'start-up to give up');
+    const failed = await withTimeout(
+      rosterDelivered(node).then(
+        () => null,
+        (err: unknown) => err,
+      ),
+      3_000,
+      'start-up to give up',
+    );
     expect(failed).toBeInstanceOf(ConfigError);
     expect((failed as Error).message).toMatch(/^REDIS_URL: could not read the chat's roster from Redis within 1000 ms/);
     expect((await node.debugState()).state).toBe('closed');
@@ -76,7 +88,9 @@ describeWithRedis('cluster: a node starting and closing', () => {
       destroy: (id) => alive.delete(id),
     }).enable();
     const node = await joinCluster(redis().url, 1_000, silent);
-    const hub = createActor(hubMachine.provide({ actors: clusterActors(node) }), { input: { echo: 'anonymous' } }).start();
+    const hub = createActor(hubMachine.provide({ actors: clusterActors(node) }), {
+      input: { echo: 'anonymous' },
+    }).start();
     await rosterDelivered(node);
     expect(await connectionsOf(node.id)).toHaveLength(2);
     hub.stop();
@@ -85,9 +99,13 @@ describeWithRedis('cluster: a node starting and closing', () => {
     expect(await connectionsOf(node.id)).toEqual([]);
     // Sockets are destroyed a moment after close() resolves: wait (bounded) for the last one.
     try {
-      await withTimeout((async () => {
-        while (alive.size > 0) await new Promise((resolve) => setImmediate(resolve));
-      })(), 2_000, 'every timer and socket of the node to go');
+      await withTimeout(
+        (async () => {
+          while (alive.size > 0) await new Promise((resolve) => setImmediate(resolve));
+        })(),
+        2_000,
+        'every timer and socket of the node to go',
+      );
     } catch (err) {
       throw new Error(`${(err as Error).message}; still open: ${JSON.stringify([...alive.values()])}`);
     } finally {

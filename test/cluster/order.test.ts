@@ -129,7 +129,8 @@ async function checkOneRun(
   for (const [i, client] of clients.entries()) seen[i]!.push(...(await client.framesUntil(isEnd, 5_000, `${tag} end`)));
   lateFrames.push(...(await lateClient.framesUntil(isEnd, 5_000, `${tag} end`)));
 
-  const messagesOf = (frames: Frame[]) => frames.filter((f) => f.type === 'message').map((f) => `${String(f.id)} ${String(f.text)}`);
+  const messagesOf = (frames: Frame[]) =>
+    frames.filter((f) => f.type === 'message').map((f) => `${String(f.id)} ${String(f.text)}`);
   const reference = messagesOf(seen[0]!);
   // Nothing lost, nothing doubled: every step once, then the marker.
   expect(reference.map((m) => m.split(' ').slice(1).join(' ')).sort()).toEqual(
@@ -141,7 +142,10 @@ async function checkOneRun(
   for (let i = 1; i < ids.length; i++) expect(ids[i]).toBeGreaterThan(ids[i - 1]!);
   // A sender's messages keep the order it sent them in.
   for (let who = 0; who < clients.length; who++) {
-    const sentOrder = reference.map((m) => m.split(' ')).filter((p) => p[2] === String(who)).map((p) => Number(p[3]));
+    const sentOrder = reference
+      .map((m) => m.split(' '))
+      .filter((p) => p[2] === String(who))
+      .map((p) => Number(p[3]));
     expect(sentOrder).toEqual([...sentOrder].sort((x, y) => x - y));
   }
   // Own copies carry no sender; everyone else's carry the author's name.
@@ -156,7 +160,9 @@ async function checkOneRun(
   // its join in the order client 0 saw it.
   // (Clients of earlier runs may not have left yet: only this run's names are checked.)
   const lateWelcome = lateFrames[0]!;
-  expect(lateWelcome).toEqual(welcome(lateName, (lateWelcome.users as string[]).filter((u) => !u.startsWith(tag)).concat(names, lateName)));
+  expect(lateWelcome).toEqual(
+    welcome(lateName, (lateWelcome.users as string[]).filter((u) => !u.startsWith(tag)).concat(names, lateName)),
+  );
   const joinAt = seen[0]!.filter(ofThisRun).findIndex((f) => f.type === 'join' && f.name === lateName);
   expect(joinAt).toBeGreaterThanOrEqual(0);
   expect(messagesOf(lateFrames)).toEqual(messagesOf(seen[0]!.filter(ofThisRun).slice(joinAt + 1)));

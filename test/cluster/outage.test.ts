@@ -46,7 +46,12 @@ describeWithRedis('cluster: Redis outage (SPEC §7)', () => {
       await waitReadyz(b!, 200, 3 * LEASE_MS);
       // Alice and Bob still hold their names, across the cluster.
       carol.send({ sender: 'ALICE', text: '' });
-      expect(await carol.nextFrame()).toEqual({ type: 'error', sender: 'Server', code: 'name_taken', text: 'Username already taken' });
+      expect(await carol.nextFrame()).toEqual({
+        type: 'error',
+        sender: 'Server',
+        code: 'name_taken',
+        text: 'Username already taken',
+      });
       carol.send({ sender: 'Carol', text: '' });
       expect(await carol.nextFrame()).toEqual(welcome('Carol', ['Alice', 'Bob', 'Carol']));
       expect(await alice.nextFrame()).toEqual(join('Carol'));
@@ -117,7 +122,9 @@ describeWithRedis('cluster: Redis outage (SPEC §7)', () => {
       await proxy.mend();
       // Both were announced as gone: each is told why and closed, with no second leave.
       for (const lost of [alice, ann]) {
-        expect(await lost.framesUntil((f) => f.type === 'error', 3 * LEASE_MS, 'name_lost')).toContainEqual(error('name_lost'));
+        expect(await lost.framesUntil((f) => f.type === 'error', 3 * LEASE_MS, 'name_lost')).toContainEqual(
+          error('name_lost'),
+        );
         expect((await lost.waitClose()).code).toBe(4001);
       }
       await waitReadyz(a, 200, 3 * LEASE_MS);
@@ -156,7 +163,12 @@ describeWithRedis('cluster: Redis outage (SPEC §7)', () => {
 
       expect(bob.take()).toEqual([welcome('Bob', ['Ann', 'Watcher', 'Bob']), leave('Ann')]);
       expect(watcher.take()).toEqual([join('Bob'), leave('Ann')]);
-      await untilRedis(redis.url, async (r) => (await r.hexists('chat:names', 'ann')) === 0, 1_000, "Ann's name to be free");
+      await untilRedis(
+        redis.url,
+        async (r) => (await r.hexists('chat:names', 'ann')) === 0,
+        1_000,
+        "Ann's name to be free",
+      );
     });
   });
 
@@ -198,7 +210,9 @@ async function withProxiedNode(test: (pair: ProxiedPair) => Promise<void>): Prom
   const redis = await RedisProcess.start();
   await openCluster(redis.url);
   const proxy = await TcpProxy.start(redis.port);
-  const [x, y] = (await Promise.all([proxy.url, redis.url].map((url) => joinCluster(url, LEASE_MS, createLogger('silent'))))) as [ClusterNode, ClusterNode];
+  const [x, y] = (await Promise.all(
+    [proxy.url, redis.url].map((url) => joinCluster(url, LEASE_MS, createLogger('silent'))),
+  )) as [ClusterNode, ClusterNode];
   const chat = createChat({ machines: [x, y].map((node) => hubMachine.provide({ actors: clusterActors(node) })) });
   try {
     await Promise.all([x.synced, y.synced]);
@@ -212,7 +226,10 @@ async function withProxiedNode(test: (pair: ProxiedPair) => Promise<void>): Prom
 }
 
 /** A script as the proxy sees it: EVALSHA by its sha, or, the first time on a connection, EVAL with its text (`mark` is in it). */
-const asProxySeesIt = (script: ScriptSource, mark: string) => [createHash('sha1').update(script.lua).digest('hex'), mark];
+const asProxySeesIt = (script: ScriptSource, mark: string) => [
+  createHash('sha1').update(script.lua).digest('hex'),
+  mark,
+];
 
 /** Resolves once `done()` holds, looking every 5 ms (a socket-free chat announces nothing); bounded. */
 async function until(done: () => boolean, timeoutMs: number, what: string): Promise<void> {

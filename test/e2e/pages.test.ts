@@ -146,7 +146,8 @@ describe.skipIf(!available)('pages in Chromium', () => {
   it('fits a phone-sized window without sideways scrolling', async () => {
     const base = await serve({ inspectPage: true });
     const phone = { width: 360, height: 740 };
-    const overflow = (page: Page) => page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+    const overflow = (page: Page) =>
+      page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
     const chat = await tab(phone);
     await chat.goto(`${base}/`);
     expect(await overflow(chat)).toBe(0);

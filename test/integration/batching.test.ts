@@ -54,7 +54,8 @@ describe('batched writes (one system call per socket per turn)', () => {
     for (const name of names) clients.push(await server.register(name));
     const listener = await server.register('Listener');
     // Drain the joins each earlier client saw.
-    for (const [i, client] of clients.entries()) for (let j = i + 1; j < names.length + 1; j++) await client.nextFrame();
+    for (const [i, client] of clients.entries())
+      for (let j = i + 1; j < names.length + 1; j++) await client.nextFrame();
 
     const perSender = 30;
     for (let k = 0; k < perSender; k++) for (const client of clients) client.send({ text: `${k}` });

@@ -16,10 +16,27 @@ const START_MS = 10_000;
 
 /** The settings SPEC §6 names (and INSPECT_TOKEN), as flag and environment variable. */
 const SPEC_FLAGS = [
-  'port', 'host', 'log-level', 'echo', 'name-max-length', 'text-max-length', 'register-timeout-ms',
-  'heartbeat-ms', 'rate-burst', 'rate-per-sec', 'max-payload-bytes', 'max-buffered-bytes',
-  'max-connections', 'allowed-origins', 'redis-url', 'lease-ms', 'inspect', 'inspect-port',
-  'inspect-host', 'inspect-page', 'inspect-token',
+  'port',
+  'host',
+  'log-level',
+  'echo',
+  'name-max-length',
+  'text-max-length',
+  'register-timeout-ms',
+  'heartbeat-ms',
+  'rate-burst',
+  'rate-per-sec',
+  'max-payload-bytes',
+  'max-buffered-bytes',
+  'max-connections',
+  'allowed-origins',
+  'redis-url',
+  'lease-ms',
+  'inspect',
+  'inspect-port',
+  'inspect-host',
+  'inspect-page',
+  'inspect-token',
 ];
 const envNameOf = (flag: string) => flag.toUpperCase().replaceAll('-', '_');
 
@@ -34,7 +51,8 @@ interface Cli {
 
 const children: ChildProcess[] = [];
 afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 
 /** Runs the CLI with only the given settings in its environment (none inherited). */
@@ -109,7 +127,9 @@ describe('the command line (SPEC §6)', () => {
       // 'stopped' is logged just before the flush and exit: seeing it proves the flush. Its
       // place among the last lines is not checked; through a pipe it sometimes overtakes
       // the 'left' lines logged a few milliseconds earlier.
-      expect(cli.logLines.map((line) => line.msg)).toEqual(expect.arrayContaining(['shutting down', 'left', 'stopped']));
+      expect(cli.logLines.map((line) => line.msg)).toEqual(
+        expect.arrayContaining(['shutting down', 'left', 'stopped']),
+      );
     },
     20_000,
   );
@@ -120,16 +140,19 @@ describe('the command line (SPEC §6)', () => {
     ['HEARTBEAT_MS=-5', [], { HEARTBEAT_MS: '-5' }, 'HEARTBEAT_MS'],
     ['a HOST with a line break in it', [], { HOST: '127.0.0.1\nFAKE LOG LINE' }, 'HOST'],
     ['a REDIS_URL nobody answers', [], { REDIS_URL: 'redis://127.0.0.1:1' }, 'REDIS_URL'],
-  ])('%s stops start-up with exit 1 and one stderr line naming it, no stack trace', async (_, args, settings, named) => {
-    const cli = runCli(args, settings);
-    const exit = await withTimeout(cli.exited, START_MS, 'the CLI to exit');
-    expect(exit.code).toBe(1);
-    const lines = cli.stderr().trimEnd().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain(named);
-    expect(cli.stderr()).not.toMatch(/^\s+at /m);
-    expect(cli.logLines.find((l) => l.msg === 'listening')).toBeUndefined();
-  });
+  ])(
+    '%s stops start-up with exit 1 and one stderr line naming it, no stack trace',
+    async (_, args, settings, named) => {
+      const cli = runCli(args, settings);
+      const exit = await withTimeout(cli.exited, START_MS, 'the CLI to exit');
+      expect(exit.code).toBe(1);
+      const lines = cli.stderr().trimEnd().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(named);
+      expect(cli.stderr()).not.toMatch(/^\s+at /m);
+      expect(cli.logLines.find((l) => l.msg === 'listening')).toBeUndefined();
+    },
+  );
 
   it('--help exits 0 and lists every flag of SPEC §6 with its environment variable', async () => {
     const cli = runCli(['--help']);

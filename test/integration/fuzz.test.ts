@@ -37,10 +37,31 @@ const rawJsonObject = (entries: Array<[string, unknown]>) =>
   // Written by hand so that a `__proto__` key stays an own key on the wire, as a client may send it.
   `{${entries.map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value) ?? 'null'}`).join(',')}}`;
 
-const trickyKeys = fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'sender', 'text', 'type', 'id');
+const trickyKeys = fc.constantFrom(
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'sender',
+  'text',
+  'type',
+  'id',
+);
 const trickyStrings = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 40 }), // any code point, lone surrogates included
-  fc.constantFrom('', '   ', '\u0000', '\u202Eevil', '\u200B', 'Server', '\ud800', '\udfff', 'x'.repeat(TEXT_MAX + 1), '😀'.repeat(TEXT_MAX)),
+  fc.constantFrom(
+    '',
+    '   ',
+    '\u0000',
+    '\u202Eevil',
+    '\u200B',
+    'Server',
+    '\ud800',
+    '\udfff',
+    'x'.repeat(TEXT_MAX + 1),
+    '😀'.repeat(TEXT_MAX),
+  ),
 );
 const values = fc.oneof(fc.jsonValue({ maxDepth: 3 }), trickyStrings, fc.constantFrom(1e308, -0, 2 ** 53 + 1));
 
@@ -50,8 +71,12 @@ const hostileFrame: fc.Arbitrary<Wire> = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 80 }).map((s) => text(s, 'arbitrary unicode')),
   fc.json({ maxDepth: 4 }).map((s) => text(s, 'random JSON')),
   fc.integer({ min: 1, max: 20_000 }).map((n) => text('['.repeat(n) + ']'.repeat(n), `nested ${n} deep`)),
-  fc.constantFrom('1e999999', '-1e-999999', '9'.repeat(5_000), '{"text":1e400}', '{"sender":1e999,"text":"x"}').map((s) => text(s, 'huge number')),
-  fc.array(fc.tuple(trickyKeys, values), { maxLength: 4 }).map((entries) => text(rawJsonObject(entries), 'tricky keys')),
+  fc
+    .constantFrom('1e999999', '-1e-999999', '9'.repeat(5_000), '{"text":1e400}', '{"sender":1e999,"text":"x"}')
+    .map((s) => text(s, 'huge number')),
+  fc
+    .array(fc.tuple(trickyKeys, values), { maxLength: 4 })
+    .map((entries) => text(rawJsonObject(entries), 'tricky keys')),
   fc.record({ text: trickyStrings }).map((frame) => text(JSON.stringify(frame), 'text only')),
   fc.constant(text(`{"text":"${'x'.repeat(MAX_PAYLOAD)}"}`, 'over the payload limit')),
 );
@@ -63,9 +88,31 @@ type Step =
 
 const legitText = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }).filter(hasContent);
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('hostile' as const), slot: fc.nat(SLOTS - 1), register: fc.boolean(), frame: hostileFrame }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('legit' as const), who: fc.constantFrom(0 as const, 1 as const), text: legitText }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('drop' as const), slot: fc.nat(SLOTS - 1), how: fc.constantFrom('close' as const, 'terminate' as const) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('hostile' as const),
+      slot: fc.nat(SLOTS - 1),
+      register: fc.boolean(),
+      frame: hostileFrame,
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('legit' as const),
+      who: fc.constantFrom(0 as const, 1 as const),
+      text: legitText,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('drop' as const),
+      slot: fc.nat(SLOTS - 1),
+      how: fc.constantFrom('close' as const, 'terminate' as const),
+    }),
+  },
 );
 
 // ---------------------------------------------------------------- the oracle (SPEC §3, §5)
@@ -97,7 +144,8 @@ function judge(wire: Wire, registered: boolean): Verdict {
     return typeof sender === 'string' ? { kind: 'skip' } : { kind: 'error', code: 'not_registered', counts: true };
   }
   const chat = typeof body === 'string' ? body : '';
-  if (!hasContent(chat) || [...chat].length > TEXT_MAX) return { kind: 'error', code: 'invalid_message', counts: false };
+  if (!hasContent(chat) || [...chat].length > TEXT_MAX)
+    return { kind: 'error', code: 'invalid_message', counts: false };
   return { kind: 'message', text: asDelivered(chat) };
 }
 
@@ -133,7 +181,10 @@ function missing(expected: Seen[], seen: Seen[]): string[] {
 
 async function run(url: string, tag: string, steps: Step[]): Promise<void> {
   const legitNames = [`A${tag}`, `B${tag}`] as const;
-  const legit = [await TestSocket.open(url, { label: legitNames[0] }), await TestSocket.open(url, { label: legitNames[1] })];
+  const legit = [
+    await TestSocket.open(url, { label: legitNames[0] }),
+    await TestSocket.open(url, { label: legitNames[1] }),
+  ];
   await claim(legit[0]!, legitNames[0]);
   await claim(legit[1]!, legitNames[1]);
   expect((await legit[0]!.nextFrame()).type).toBe('join'); // B's join
@@ -149,7 +200,16 @@ async function run(url: string, tag: string, steps: Step[]): Promise<void> {
   };
   const open = async (slot: number, register: boolean): Promise<Hostile> => {
     const socket = await TestSocket.open(url, { label: `hostile ${slot}` });
-    const h: Hostile = { socket, name: null, badFrames: 0, errors: [], closeCode: null, done: false, cutOff: false, sent: [] };
+    const h: Hostile = {
+      socket,
+      name: null,
+      badFrames: 0,
+      errors: [],
+      closeCode: null,
+      done: false,
+      cutOff: false,
+      sent: [],
+    };
     if (register) {
       h.name = `H${tag}x${slot}x${generation++}`;
       await claim(socket, h.name);
@@ -207,17 +267,22 @@ async function run(url: string, tag: string, steps: Step[]): Promise<void> {
   for (const h of everyHostile) {
     if (h.cutOff) {
       await h.socket.waitClose();
-      const errors = h.socket.unread().filter((frame) => frame.type === 'error').map((frame) => frame.code);
+      const errors = h.socket
+        .unread()
+        .filter((frame) => frame.type === 'error')
+        .map((frame) => frame.code);
       expect(errors, 'errors before the cut').toEqual(h.errors.slice(0, errors.length));
       continue;
     }
     const errors: string[] = [];
     const who = `${h.name ?? 'an unnamed hostile'} (sent ${JSON.stringify(h.sent)})`;
     while (errors.length < h.errors.length) {
-      const frame = await h.socket.nextFrame(DEFAULT_WAIT_MS, `error ${errors.length + 1} of ${h.errors.length} for ${who}`).catch(async (err: Error) => {
-        const closed = await h.socket.waitClose();
-        throw new Error(`${err.message}; closed with ${closed.code} ${closed.reason}; got ${JSON.stringify(errors)}`);
-      });
+      const frame = await h.socket
+        .nextFrame(DEFAULT_WAIT_MS, `error ${errors.length + 1} of ${h.errors.length} for ${who}`)
+        .catch(async (err: Error) => {
+          const closed = await h.socket.waitClose();
+          throw new Error(`${err.message}; closed with ${closed.code} ${closed.reason}; got ${JSON.stringify(errors)}`);
+        });
       if (frame.type === 'error') errors.push(String(frame.code));
     }
     expect(errors, `errors for ${h.name ?? 'an unnamed hostile'}`).toEqual(h.errors);
@@ -240,14 +305,20 @@ async function run(url: string, tag: string, steps: Step[]): Promise<void> {
     // A cut connection's leave follows whatever of its messages got through, so once every
     // required frame is here, nothing of this run is still on its way.
     while (seen.filter((s) => !mayBeLost(s)).length < required.length) {
-      const frame: Frame = await socket.nextFrame(DEFAULT_WAIT_MS, `the broadcasts for ${legitNames[i]}`).catch((err: Error) => {
-        throw new Error(`${err.message}; missing ${JSON.stringify(missing(required, seen))}`);
-      });
+      const frame: Frame = await socket
+        .nextFrame(DEFAULT_WAIT_MS, `the broadcasts for ${legitNames[i]}`)
+        .catch((err: Error) => {
+          throw new Error(`${err.message}; missing ${JSON.stringify(missing(required, seen))}`);
+        });
       if (frame.type === 'message') {
         const id = Number(frame.id);
         expect(id).toBeGreaterThan(lastId);
         lastId = id;
-        seen.push({ type: 'message', who: typeof frame.sender === 'string' ? frame.sender : legitNames[i]!, text: String(frame.text) });
+        seen.push({
+          type: 'message',
+          who: typeof frame.sender === 'string' ? frame.sender : legitNames[i]!,
+          text: String(frame.text),
+        });
       } else {
         seen.push({ type: String(frame.type), who: String(frame.name) });
       }
@@ -319,7 +390,9 @@ describe('fuzzing over real sockets (SPEC §5)', () => {
 
     const after = await server.memory();
     const growthMb = (after.heapAfterGcBytes - before.heapAfterGcBytes) / 1048576;
-    console.log(`fuzz: ${runs} runs, ${frames} frames, heap after GC ${(before.heapAfterGcBytes / 1048576).toFixed(1)} -> ${(after.heapAfterGcBytes / 1048576).toFixed(1)} MB`);
+    console.log(
+      `fuzz: ${runs} runs, ${frames} frames, heap after GC ${(before.heapAfterGcBytes / 1048576).toFixed(1)} -> ${(after.heapAfterGcBytes / 1048576).toFixed(1)} MB`,
+    );
     // Hundreds of connections came and went; what they left behind must not add up.
     expect(growthMb).toBeLessThan(2);
   }, 120_000);

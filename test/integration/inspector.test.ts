@@ -38,7 +38,9 @@ class RecordListener {
   /** Listens from the first frame: the relay's replay can arrive together with the handshake. */
   static async open(url: string): Promise<RecordListener> {
     const listener = new RecordListener(new WebSocket(url));
-    const opened = new Promise((resolve, reject) => (listener.ws.once('open', resolve), listener.ws.once('error', reject)));
+    const opened = new Promise(
+      (resolve, reject) => (listener.ws.once('open', resolve), listener.ws.once('error', reject)),
+    );
     await withTimeout(opened, DEFAULT_WAIT_MS, `a connection to ${url}`);
     return listener;
   }
@@ -94,14 +96,27 @@ describe('Stately inspector (--inspect)', () => {
     const alice = await server.register('Alice');
     alice.send({ text: 'secret words' });
     await alice.nextFrame();
-    const actor = await listener.waitFor("Alice's connection actor", (r) => r.type === '@xstate.actor' && r.name === 'c1');
+    const actor = await listener.waitFor(
+      "Alice's connection actor",
+      (r) => r.type === '@xstate.actor' && r.name === 'c1',
+    );
     const ofAlice = (r: InspectionRecord) => r.sessionId === actor.sessionId;
-    await listener.waitFor('her name claim', (r) => ofAlice(r) && r.type === '@xstate.event' && r.event?.type === 'client.frame' && r.event.sender === 'Alice');
+    await listener.waitFor(
+      'her name claim',
+      (r) => ofAlice(r) && r.type === '@xstate.event' && r.event?.type === 'client.frame' && r.event.sender === 'Alice',
+    );
     const isSnapshot = (r: InspectionRecord, value: StateValue, status = 'active') =>
-      ofAlice(r) && r.type === '@xstate.snapshot' && JSON.stringify(r.snapshot?.value) === JSON.stringify(value) && r.snapshot?.status === status;
+      ofAlice(r) &&
+      r.type === '@xstate.snapshot' &&
+      JSON.stringify(r.snapshot?.value) === JSON.stringify(value) &&
+      r.snapshot?.status === status;
     await listener.waitFor('her claiming snapshot', (r) => isSnapshot(r, { open: { awaitingName: 'claiming' } }));
     await listener.waitFor('her registered snapshot', (r) => isSnapshot(r, { open: 'registered' }));
-    const said = await listener.waitFor('her message', (r) => ofAlice(r) && r.type === '@xstate.event' && r.event?.type === 'client.frame' && r.event.sender === undefined);
+    const said = await listener.waitFor(
+      'her message',
+      (r) =>
+        ofAlice(r) && r.type === '@xstate.event' && r.event?.type === 'client.frame' && r.event.sender === undefined,
+    );
     expect(said.event?.text).toBe('‹12 characters›');
 
     alice.close();
@@ -114,7 +129,12 @@ describe('Stately inspector (--inspect)', () => {
     const late = await RecordListener.open(relaySocketUrl(server.inspectorUrl));
     await server.register('Bob'); // a fence: the replay was sent before Bob's records
     await late.waitFor("Bob's connection actor", (r) => r.type === '@xstate.actor' && r.name === 'c2');
-    expect(late.records.filter((r) => r.type === '@xstate.actor').map((r) => r.name)).toEqual(['hub', 'registry', 'bus', 'c2']);
+    expect(late.records.filter((r) => r.type === '@xstate.actor').map((r) => r.name)).toEqual([
+      'hub',
+      'registry',
+      'bus',
+      'c2',
+    ]);
     expect(late.records.some(ofAlice)).toBe(false);
     late.ws.terminate();
   });
@@ -162,7 +182,11 @@ describe('Stately inspector (--inspect)', () => {
 
 describe('redactText', () => {
   it('replaces chat text, and the text of a chat event carried inside, by its length', () => {
-    expect(redactText({ type: 'client.frame', text: 'héllo', at: 1 })).toEqual({ type: 'client.frame', text: '‹5 characters›', at: 1 });
+    expect(redactText({ type: 'client.frame', text: 'héllo', at: 1 })).toEqual({
+      type: 'client.frame',
+      text: '‹5 characters›',
+      at: 1,
+    });
     expect(redactText({ type: 'bus.delivered', seq: 2, event: { type: 'message', name: 'Ann', text: 'hi' } })).toEqual({
       type: 'bus.delivered',
       seq: 2,

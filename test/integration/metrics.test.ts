@@ -83,7 +83,10 @@ describe('/metrics', () => {
   it('counts close codes a client chose from the application range as "other", so no client adds series', async () => {
     const server = await start();
     const alice = await server.register('Alice');
-    for (const [name, code] of [['Bob', 4321], ['Carol', 3999]] as const) {
+    for (const [name, code] of [
+      ['Bob', 4321],
+      ['Carol', 3999],
+    ] as const) {
       const client = await server.register(name);
       expect(await alice.nextFrame()).toEqual(join(name));
       client.close(code);

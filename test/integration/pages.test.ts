@@ -14,7 +14,11 @@ const start = serverPerTest();
 
 /** GET with the options fetch takes, bounded. */
 function get(server: TestServer, path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`http://127.0.0.1:${server.port}${path}`, { redirect: 'manual', signal: AbortSignal.timeout(DEFAULT_WAIT_MS), ...init });
+  return fetch(`http://127.0.0.1:${server.port}${path}`, {
+    redirect: 'manual',
+    signal: AbortSignal.timeout(DEFAULT_WAIT_MS),
+    ...init,
+  });
 }
 
 /** Reads /inspect/events as a browser's EventSource would, one update at a time. */
@@ -89,15 +93,19 @@ describe('chat page', () => {
     }
   });
 
-  it.each(['/assets/', '/assets/../package.json', '/assets/%2e%2e/package.json', '/web/index.html', '/dist/web/chat.js', '/index.html'])(
-    'serves nothing but its list: %s is 404',
-    async (path) => {
-      const server = await start();
-      const res = await get(server, path);
-      expect(res.status).toBe(404);
-      await res.arrayBuffer();
-    },
-  );
+  it.each([
+    '/assets/',
+    '/assets/../package.json',
+    '/assets/%2e%2e/package.json',
+    '/web/index.html',
+    '/dist/web/chat.js',
+    '/index.html',
+  ])('serves nothing but its list: %s is 404', async (path) => {
+    const server = await start();
+    const res = await get(server, path);
+    expect(res.status).toBe(404);
+    await res.arrayBuffer();
+  });
 
   it('answers other methods with 405', async () => {
     const server = await start();
@@ -152,7 +160,11 @@ describe('/inspect page', () => {
     const server = await start({ inspectPage: true });
     const feed = await FeedReader.open(server);
     const first = await feed.next();
-    expect(first).toMatchObject({ reset: true, states: { 'open.awaitingName': 0, 'open.registered': 0 }, totals: { opened: 0, closed: 0 } });
+    expect(first).toMatchObject({
+      reset: true,
+      states: { 'open.awaitingName': 0, 'open.registered': 0 },
+      totals: { opened: 0, closed: 0 },
+    });
 
     const alice = await server.register('Alice');
     const joined = await feed.until('Alice registered', (u) => u.states['open.registered'] === 1);
@@ -164,14 +176,23 @@ describe('/inspect page', () => {
     bob.send({ sender: 'alice', text: '' });
     await bob.nextFrame();
     const refused = await feed.until('the refusal', (u) => u.entries.some((e) => e.kind === 'error'));
-    expect(refused.entries).toContainEqual(expect.objectContaining({ kind: 'error', conn: 'c2', name: null, code: 'name_taken' }));
-    expect(refused.states).toMatchObject({ open: 2, 'open.awaitingName': 1, 'open.awaitingName.choosing': 1, 'open.registered': 1 });
+    expect(refused.entries).toContainEqual(
+      expect.objectContaining({ kind: 'error', conn: 'c2', name: null, code: 'name_taken' }),
+    );
+    expect(refused.states).toMatchObject({
+      open: 2,
+      'open.awaitingName': 1,
+      'open.awaitingName.choosing': 1,
+      'open.registered': 1,
+    });
 
     alice.send({ text: 'secret words' });
     await alice.nextFrame();
     alice.close();
     const left = await feed.until('Alice left', (u) => u.states['open.registered'] === 0 && u.totals.closed === 1);
-    expect(left.entries).toContainEqual(expect.objectContaining({ kind: 'left', conn: 'c1', name: 'Alice', cause: 'close' }));
+    expect(left.entries).toContainEqual(
+      expect.objectContaining({ kind: 'left', conn: 'c1', name: 'Alice', cause: 'close' }),
+    );
     expect(left.leaves).toMatchObject({ close: 1 });
     expect(left.errors).toMatchObject({ name_taken: 1 });
     expect(feed.seen.join('\n')).not.toContain('secret words');

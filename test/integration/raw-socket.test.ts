@@ -56,24 +56,27 @@ describe('connections that never upgrade', () => {
   it.each([
     ['404, a path other than /ws', 'GET /nope HTTP/1.1'],
     ['403, an origin off the allow-list', 'GET /ws HTTP/1.1'],
-  ])('drops the socket of an upgrade refused with %s, though the client never closes its side', async (_, requestLine) => {
-    const server = await start({ allowedOrigins: ['https://chat.example'] });
-    const socket = connect({ port: server.port, host: '127.0.0.1', allowHalfOpen: true });
-    socket.on('error', () => {}); // the reset below
-    await once(socket, 'connect');
-    socket.write(`${upgradeHead({ Origin: 'https://elsewhere.example' }, requestLine).join('\r\n')}\r\n\r\n`);
-    socket.resume();
-    await withTimeout(once(socket, 'end'), DEFAULT_WAIT_MS, 'the answer and its FIN');
-    // Our side stays open. A socket the server still holds, half-open, takes these bytes in
-    // silence; a dropped one answers with a reset, which shows on the write after.
-    const closed = new Promise((resolve) => socket.once('close', resolve)); // once() would reject on the reset's error
-    const prober = setInterval(() => socket.write('still here'), 10);
-    try {
-      await withTimeout(closed, DEFAULT_WAIT_MS, 'the server to have dropped the socket');
-    } finally {
-      clearInterval(prober);
-    }
-  });
+  ])(
+    'drops the socket of an upgrade refused with %s, though the client never closes its side',
+    async (_, requestLine) => {
+      const server = await start({ allowedOrigins: ['https://chat.example'] });
+      const socket = connect({ port: server.port, host: '127.0.0.1', allowHalfOpen: true });
+      socket.on('error', () => {}); // the reset below
+      await once(socket, 'connect');
+      socket.write(`${upgradeHead({ Origin: 'https://elsewhere.example' }, requestLine).join('\r\n')}\r\n\r\n`);
+      socket.resume();
+      await withTimeout(once(socket, 'end'), DEFAULT_WAIT_MS, 'the answer and its FIN');
+      // Our side stays open. A socket the server still holds, half-open, takes these bytes in
+      // silence; a dropped one answers with a reset, which shows on the write after.
+      const closed = new Promise((resolve) => socket.once('close', resolve)); // once() would reject on the reset's error
+      const prober = setInterval(() => socket.write('still here'), 10);
+      try {
+        await withTimeout(closed, DEFAULT_WAIT_MS, 'the server to have dropped the socket');
+      } finally {
+        clearInterval(prober);
+      }
+    },
+  );
 });
 
 /** A masked text frame's header announcing `length` bytes in the 64-bit length field; no payload follows. */
@@ -110,8 +113,10 @@ describe('hostile frames', () => {
     ['a ping of 126 bytes', () => clientFrame(OPCODE.ping, Buffer.alloc(126))],
     ['a fragmented ping', () => clientFrame(OPCODE.ping, 'x', { fin: false })],
     ['a continuation with nothing to continue', () => clientFrame(OPCODE.continuation, 'x')],
-    ['a new text frame inside a fragmented message', () =>
-      Buffer.concat([clientFrame(OPCODE.text, '{"te', { fin: false }), clientFrame(OPCODE.text, 'xt":"hi"}')])],
+    [
+      'a new text frame inside a fragmented message',
+      () => Buffer.concat([clientFrame(OPCODE.text, '{"te', { fin: false }), clientFrame(OPCODE.text, 'xt":"hi"}')]),
+    ],
     ['a close frame with a one-byte payload', () => clientFrame(OPCODE.close, Buffer.from([3]))],
     ['a close frame with code 999', () => clientFrame(OPCODE.close, Buffer.from([0x03, 0xe7]))],
   ])('closes 1002 on %s, with exactly one policy leave and the name free', async (_, frame) => {
@@ -137,27 +142,36 @@ describe('hostile frames', () => {
     eve.send(clientFrame(OPCODE.continuation, `${'a'.repeat(600)}"}`));
     expect(await eve.closeCode()).toBe(1009);
     expect(await bob.nextFrame()).toEqual(leave('Eve'));
-    expect(sample(parseMetrics(await (await server.get('/metrics')).text()), 'chat_leaves_total{cause="policy"}')).toBe(1);
+    expect(sample(parseMetrics(await (await server.get('/metrics')).text()), 'chat_leaves_total{cause="policy"}')).toBe(
+      1,
+    );
   });
 
   it.each([
     ['the default MAX_PAYLOAD_BYTES', 128, 65_536],
     ['a MAX_PAYLOAD_BYTES of 256 KiB (one per 512 bytes)', 512, 262_144],
-  ])('with %s, takes a message in %i fragments, and closes 1008 on one more with a policy leave', async (_, allowed, maxPayloadBytes) => {
-    const server = await start({ maxPayloadBytes });
-    const bob = await server.register('Bob');
-    const eve = await rawMember(server, bob);
-    const inPieces = (text: string) =>
-      [...text].map((char, i, all) => clientFrame(i === 0 ? OPCODE.text : OPCODE.continuation, char, { fin: i === all.length - 1 }));
+  ])(
+    'with %s, takes a message in %i fragments, and closes 1008 on one more with a policy leave',
+    async (_, allowed, maxPayloadBytes) => {
+      const server = await start({ maxPayloadBytes });
+      const bob = await server.register('Bob');
+      const eve = await rawMember(server, bob);
+      const inPieces = (text: string) =>
+        [...text].map((char, i, all) =>
+          clientFrame(i === 0 ? OPCODE.text : OPCODE.continuation, char, { fin: i === all.length - 1 }),
+        );
 
-    const json = JSON.stringify({ text: 'hi' });
-    eve.send(Buffer.concat(inPieces(json + ' '.repeat(allowed - json.length))));
-    expect(await bob.nextFrame()).toEqual(message('Eve', 'hi'));
-    eve.send(Buffer.concat(inPieces(json + ' '.repeat(allowed + 1 - json.length))));
-    expect(await eve.closeCode()).toBe(1008);
-    expect(await bob.nextFrame()).toEqual(leave('Eve'));
-    expect(sample(parseMetrics(await (await server.get('/metrics')).text()), 'chat_leaves_total{cause="policy"}')).toBe(1);
-  });
+      const json = JSON.stringify({ text: 'hi' });
+      eve.send(Buffer.concat(inPieces(json + ' '.repeat(allowed - json.length))));
+      expect(await bob.nextFrame()).toEqual(message('Eve', 'hi'));
+      eve.send(Buffer.concat(inPieces(json + ' '.repeat(allowed + 1 - json.length))));
+      expect(await eve.closeCode()).toBe(1008);
+      expect(await bob.nextFrame()).toEqual(leave('Eve'));
+      expect(
+        sample(parseMetrics(await (await server.get('/metrics')).text()), 'chat_leaves_total{cause="policy"}'),
+      ).toBe(1);
+    },
+  );
 
   it('drops a client that floods pings and never reads the pongs, with exactly one leave', async () => {
     const server = await start();
@@ -173,7 +187,8 @@ describe('hostile frames', () => {
     let sent = 0;
     while (sent < CAP && !flooder.socket.destroyed) {
       sent += pings.length;
-      if (!flooder.socket.write(pings)) await Promise.race([once(flooder.socket, 'drain').catch(() => {}), flooder.closed]);
+      if (!flooder.socket.write(pings))
+        await Promise.race([once(flooder.socket, 'drain').catch(() => {}), flooder.closed]);
     }
     expect(await bob.nextFrame(5_000, 'the flooder to be ended')).toEqual(leave('Flood'));
     expect(sent).toBeLessThan(CAP);
@@ -206,7 +221,12 @@ describe('half-closed clients', () => {
     await flood(bob);
     eve.socket.end(); // FIN, then she reads again: a slow reader, not a gone one
     eve.socket.resume();
-    for (let i = 0; i < count; i++) expect(await eve.nextJson(`message ${i + 1} of ${count}`)).toMatchObject({ type: 'message', sender: 'Bob', text });
+    for (let i = 0; i < count; i++)
+      expect(await eve.nextJson(`message ${i + 1} of ${count}`)).toMatchObject({
+        type: 'message',
+        sender: 'Bob',
+        text,
+      });
     expect(await bob.nextFrame(5_000, "Eve's leave")).toEqual(leave('Eve'));
   }, 30_000);
 

@@ -98,7 +98,11 @@ async function round(server: ServerProcess, tag: string, withStalled: boolean): 
   for (const ws of sockets) ws.terminate();
 
   latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), peakBytes: peakArrayBuffersBytes - before };
+  return {
+    p50: percentile(latencies, 0.5),
+    p95: percentile(latencies, 0.95),
+    peakBytes: peakArrayBuffersBytes - before,
+  };
 }
 
 describe('a client that stops reading (SPEC §5)', () => {
@@ -108,32 +112,38 @@ describe('a client that stops reading (SPEC §5)', () => {
   });
   afterAll(async () => server?.stop());
 
-  it('is ended and announced while the others keep their latency, and its backlog is not kept', async () => {
-    // Alternate the two kinds of round, so that a noisy neighbour on the machine hits both.
-    const clean: Round[] = [];
-    const stalled: Round[] = [];
-    for (let i = 0; i < 3; i++) {
-      clean.push(await round(server, `c${i}`, false));
-      stalled.push(await round(server, `s${i}`, true));
-    }
-    const best = (rounds: Round[], key: 'p50' | 'p95') => Math.min(...rounds.map((r) => r[key]));
-    const summary = {
-      cleanP50: best(clean, 'p50'), stalledP50: best(stalled, 'p50'),
-      cleanP95: best(clean, 'p95'), stalledP95: best(stalled, 'p95'),
-      cleanPeakMb: clean.map((r) => r.peakBytes / 1048576),
-      stalledPeakMb: stalled.map((r) => r.peakBytes / 1048576),
-    };
-    console.log('slow consumer:', JSON.stringify(summary));
+  it(
+    'is ended and announced while the others keep their latency, and its backlog is not kept',
+    async () => {
+      // Alternate the two kinds of round, so that a noisy neighbour on the machine hits both.
+      const clean: Round[] = [];
+      const stalled: Round[] = [];
+      for (let i = 0; i < 3; i++) {
+        clean.push(await round(server, `c${i}`, false));
+        stalled.push(await round(server, `s${i}`, true));
+      }
+      const best = (rounds: Round[], key: 'p50' | 'p95') => Math.min(...rounds.map((r) => r[key]));
+      const summary = {
+        cleanP50: best(clean, 'p50'),
+        stalledP50: best(stalled, 'p50'),
+        cleanP95: best(clean, 'p95'),
+        stalledP95: best(stalled, 'p95'),
+        cleanPeakMb: clean.map((r) => r.peakBytes / 1048576),
+        stalledPeakMb: stalled.map((r) => r.peakBytes / 1048576),
+      };
+      console.log('slow consumer:', JSON.stringify(summary));
 
-    // Generous: the stalled reader costs the server a few extra writes, nothing more. A
-    // server that waited on it would not deliver at all. The added milliseconds absorb a
-    // shared CI machine, where a busy neighbour delays one round more than another.
-    expect(summary.stalledP50).toBeLessThanOrEqual(3 * summary.cleanP50 + 10);
-    expect(summary.stalledP95).toBeLessThanOrEqual(4 * summary.cleanP95 + 20);
-    // Peaks include garbage not yet collected, so a stalled round is compared with the clean
-    // ones. Without the limit the server would queue most of the 12 MB the stalled reader
-    // missed (what loopback's buffers do not hold: 6 MB or more); with it, about LIMIT.
-    const cleanPeak = Math.max(...clean.map((r) => r.peakBytes));
-    for (const r of stalled) expect(r.peakBytes).toBeLessThan(cleanPeak + 3 * LIMIT);
-  }, 4 * ROUND_TIMEOUT_MS);
+      // Generous: the stalled reader costs the server a few extra writes, nothing more. A
+      // server that waited on it would not deliver at all. The added milliseconds absorb a
+      // shared CI machine, where a busy neighbour delays one round more than another.
+      expect(summary.stalledP50).toBeLessThanOrEqual(3 * summary.cleanP50 + 10);
+      expect(summary.stalledP95).toBeLessThanOrEqual(4 * summary.cleanP95 + 20);
+      // Peaks include garbage not yet collected, so a stalled round is compared with the clean
+      // ones. Without the limit the server would queue most of the 12 MB the stalled reader
+      // missed (what loopback's buffers do not hold: 6 MB or more); with it, about LIMIT.
+      const cleanPeak = Math.max(...clean.map((r) => r.peakBytes));
+      for (const r of stalled) expect(r.peakBytes).toBeLessThan(cleanPeak + 3 * LIMIT);
+    },
+    4 * ROUND_TIMEOUT_MS,
+  );
 });

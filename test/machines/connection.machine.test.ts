@@ -58,7 +58,13 @@ describe('registration', () => {
     for (const name of ['', 'Server', 'alice', 'ALICE']) client.send({ sender: name, text: '' });
     expect(isOpen(client)).toBe(true);
     client.send({ sender: 'Alice', text: '' });
-    expect(errorCodes(client.take())).toEqual(['invalid_name', 'invalid_name', 'name_taken', 'name_taken', 'name_taken']);
+    expect(errorCodes(client.take())).toEqual([
+      'invalid_name',
+      'invalid_name',
+      'name_taken',
+      'name_taken',
+      'name_taken',
+    ]);
     expect(client.ending).toEqual({ kind: 'close', code: 1008, reason: expect.any(String) });
   });
 
@@ -109,7 +115,8 @@ describe('registration', () => {
   it('does not count server_unavailable as a refused name: an outage closes nobody', () => {
     const chat = createChat();
     const client = chat.open();
-    for (let i = 0; i < defaultLimits.maxRefusals + 2; i++) client.actor.send({ type: 'hub.refused', code: 'server_unavailable' });
+    for (let i = 0; i < defaultLimits.maxRefusals + 2; i++)
+      client.actor.send({ type: 'hub.refused', code: 'server_unavailable' });
     expect(isOpen(client)).toBe(true);
     client.send({ sender: 'Alice', text: '' });
     expect(client.take().at(-1)).toMatchObject({ type: 'welcome', name: 'Alice' });

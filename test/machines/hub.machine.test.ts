@@ -63,7 +63,9 @@ describe('messages', () => {
     const bob = chat.join('Bob');
     chat.clock.increment(1_234);
     alice.send({ text: 'Hello' });
-    expect(bob.take()).toEqual([{ type: 'message', sender: 'Alice', text: 'Hello', id: expect.any(String), ts: 1_234 }]);
+    expect(bob.take()).toEqual([
+      { type: 'message', sender: 'Alice', text: 'Hello', id: expect.any(String), ts: 1_234 },
+    ]);
   });
 
   it('delivers joins, messages and leaves to everyone in one order, ids increasing', () => {

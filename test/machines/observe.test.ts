@@ -32,7 +32,10 @@ const BROADCAST_TYPES = new Set(['welcome', 'join', 'leave', 'message']);
 /** Whether a running client is in the state of that name, however deep it sits. */
 function isIn(client: TestClient, name: string): boolean {
   const snapshot = client.actor.getSnapshot();
-  return snapshot.status === 'active' && statePaths(snapshot.value).some((path) => path === name || path.endsWith(`.${name}`));
+  return (
+    snapshot.status === 'active' &&
+    statePaths(snapshot.value).some((path) => path === name || path.endsWith(`.${name}`))
+  );
 }
 
 function observedChat(echo: EchoMode = 'anonymous') {
@@ -60,38 +63,46 @@ function observedChat(echo: EchoMode = 'anonymous') {
 describe('observer', () => {
   it('counts deliveries, messages, states, refusals and kicks exactly as the clients saw them', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom<EchoMode>('anonymous', 'named', 'off'), fc.array(step, { minLength: 5, maxLength: 60, size: 'max' }), async (echo, steps) => {
-        const { clients, open, scrape } = observedChat(echo);
-        let kicked = 0;
-        let said = 0;
-        for (const s of steps) {
-          const client = s.kind === 'open' ? open() : clients[s.who];
-          if (client === undefined || client.actor.getSnapshot().status !== 'active') continue;
-          if (s.kind === 'claim') client.send({ sender: s.name, text: '' });
-          if (s.kind === 'say') {
-            if (isIn(client, 'registered')) said++; // no rate limit: always accepted
-            client.send({ text: 'hello' });
+      fc.asyncProperty(
+        fc.constantFrom<EchoMode>('anonymous', 'named', 'off'),
+        fc.array(step, { minLength: 5, maxLength: 60, size: 'max' }),
+        async (echo, steps) => {
+          const { clients, open, scrape } = observedChat(echo);
+          let kicked = 0;
+          let said = 0;
+          for (const s of steps) {
+            const client = s.kind === 'open' ? open() : clients[s.who];
+            if (client === undefined || client.actor.getSnapshot().status !== 'active') continue;
+            if (s.kind === 'claim') client.send({ sender: s.name, text: '' });
+            if (s.kind === 'say') {
+              if (isIn(client, 'registered')) said++; // no rate limit: always accepted
+              client.send({ text: 'hello' });
+            }
+            if (s.kind === 'leave') client.disconnect();
+            if (s.kind === 'kick' && isIn(client, 'registered')) {
+              client.actor.send({ type: 'server.kick', cause: 'slow' });
+              kicked++;
+            }
           }
-          if (s.kind === 'leave') client.disconnect();
-          if (s.kind === 'kick' && isIn(client, 'registered')) {
-            client.actor.send({ type: 'server.kick', cause: 'slow' });
-            kicked++;
-          }
-        }
-        const received = clients.flatMap((client) => client.frames);
-        const samples = await scrape();
-        const inState = (name: string) => clients.filter((client) => isIn(client, name)).length;
+          const received = clients.flatMap((client) => client.frames);
+          const samples = await scrape();
+          const inState = (name: string) => clients.filter((client) => isIn(client, name)).length;
 
-        expect(sample(samples, 'chat_deliveries_total')).toBe(received.filter((f) => BROADCAST_TYPES.has(f.type)).length);
-        expect(sample(samples, 'chat_messages_received_total')).toBe(said);
-        expect(sample(samples, 'chat_registrations_accepted_total')).toBe(received.filter((f) => f.type === 'welcome').length);
-        expect(sample(samples, 'chat_registrations_refused_total{reason="name_taken"}')).toBe(
-          received.filter((f) => f.type === 'error' && f.code === 'name_taken').length,
-        );
-        expect(sample(samples, 'chat_connections{state="registered"}')).toBe(inState('registered'));
-        expect(sample(samples, 'chat_connections{state="awaitingName"}')).toBe(inState('awaitingName'));
-        expect(sample(samples, 'chat_slow_consumer_kicks_total')).toBe(kicked);
-      }),
+          expect(sample(samples, 'chat_deliveries_total')).toBe(
+            received.filter((f) => BROADCAST_TYPES.has(f.type)).length,
+          );
+          expect(sample(samples, 'chat_messages_received_total')).toBe(said);
+          expect(sample(samples, 'chat_registrations_accepted_total')).toBe(
+            received.filter((f) => f.type === 'welcome').length,
+          );
+          expect(sample(samples, 'chat_registrations_refused_total{reason="name_taken"}')).toBe(
+            received.filter((f) => f.type === 'error' && f.code === 'name_taken').length,
+          );
+          expect(sample(samples, 'chat_connections{state="registered"}')).toBe(inState('registered'));
+          expect(sample(samples, 'chat_connections{state="awaitingName"}')).toBe(inState('awaitingName'));
+          expect(sample(samples, 'chat_slow_consumer_kicks_total')).toBe(kicked);
+        },
+      ),
       { numRuns: 60 },
     );
   });

@@ -33,10 +33,33 @@ const shown = (raw: string) => raw.normalize('NFC').trim();
 const fold = (raw: string) => shown(raw).toLowerCase();
 
 type Frame = Record<string, unknown>;
-interface Owed { frame: Frame; seq?: number } // seq: the model's number for a message
-interface Client { state: 'waiting' | 'online' | 'gone'; name: string; refusals: number; badFrames: number; policyClosed: boolean; owed: Owed[] }
-interface Model { clients: Client[]; online: number[]; now: number; seq: number }
-interface Real { chat: Chat; settle: () => Promise<void>; clients: TestClient[]; checked: number[]; ids: Map<number, number>; lastId: number; crashes: unknown[] }
+interface Owed {
+  frame: Frame;
+  seq?: number;
+} // seq: the model's number for a message
+interface Client {
+  state: 'waiting' | 'online' | 'gone';
+  name: string;
+  refusals: number;
+  badFrames: number;
+  policyClosed: boolean;
+  owed: Owed[];
+}
+interface Model {
+  clients: Client[];
+  online: number[];
+  now: number;
+  seq: number;
+}
+interface Real {
+  chat: Chat;
+  settle: () => Promise<void>;
+  clients: TestClient[];
+  checked: number[];
+  ids: Map<number, number>;
+  lastId: number;
+  crashes: unknown[];
+}
 
 // ---------------------------------------------------------------- the model
 
@@ -45,8 +68,10 @@ const at = <T>(xs: readonly T[], i: number): T => {
   if (x === undefined) throw new Error(`no element ${i}`);
   return x;
 };
-const owe = (m: Model, i: number, frame: Frame, seq?: number) => at(m.clients, i).owed.push(seq === undefined ? { frame } : { frame, seq });
-const toAll = (m: Model, but: number, frame: Frame, seq?: number) => m.online.filter((i) => i !== but).forEach((i) => owe(m, i, frame, seq));
+const owe = (m: Model, i: number, frame: Frame, seq?: number) =>
+  at(m.clients, i).owed.push(seq === undefined ? { frame } : { frame, seq });
+const toAll = (m: Model, but: number, frame: Frame, seq?: number) =>
+  m.online.filter((i) => i !== but).forEach((i) => owe(m, i, frame, seq));
 const error = (code: string): Frame => ({ type: 'error', sender: 'Server', code });
 
 function end(m: Model, who: number, policy: boolean): void {
@@ -116,7 +141,11 @@ function verify(m: Model, r: Real): void {
     const client = at(r.clients, i);
     const from = at(r.checked, i);
     // Exactly the owed frames, in order: nothing before the welcome or after leaving.
-    same(client.frames.slice(from).map(view), c.owed.slice(from).map((o) => o.frame), `#${i} new frames`);
+    same(
+      client.frames.slice(from).map(view),
+      c.owed.slice(from).map((o) => o.frame),
+      `#${i} new frames`,
+    );
     for (let j = from; j < client.frames.length; j++) {
       const f = at(client.frames, j);
       if (f.type === 'error' && f.code === 'name_taken') same(f.text, 'Username already taken', 'name_taken text');
@@ -132,14 +161,23 @@ function verify(m: Model, r: Real): void {
         r.lastId = id;
       } else same(id, known, `#${i} id of message ${seq}`);
       const previous = j === 0 ? undefined : client.frames.slice(0, j).findLast((p) => p.type === 'message');
-      if (previous?.type === 'message' && !(Number(previous.id) < id)) expect.fail(`#${i}: id ${id} after ${previous.id}`);
+      if (previous?.type === 'message' && !(Number(previous.id) < id))
+        expect.fail(`#${i}: id ${id} after ${previous.id}`);
     }
     r.checked[i] = client.frames.length;
-    same(client.ending === null ? null : client.ending.kind === 'close' ? client.ending.code : 'terminate', c.policyClosed ? 1008 : null, `#${i} ending`);
+    same(
+      client.ending === null ? null : client.ending.kind === 'close' ? client.ending.code : 'terminate',
+      c.policyClosed ? 1008 : null,
+      `#${i} ending`,
+    );
     same(client.actor.getSnapshot().status, c.state === 'gone' ? 'stopped' : 'active', `#${i} actor status`);
   });
   for (const roster of r.chat.rosters()) {
-    same(roster, m.online.map((i) => at(m.clients, i).name), 'online names');
+    same(
+      roster,
+      m.online.map((i) => at(m.clients, i).name),
+      'online names',
+    );
     same(new Set(roster.map(fold)).size, roster.length, 'distinct folded names');
   }
 }
@@ -149,7 +187,8 @@ function verify(m: Model, r: Real): void {
 type Cmd = fc.AsyncCommand<Model, Real>;
 const isOpen = (m: Readonly<Model>, who: number) => m.clients[who] !== undefined && m.clients[who].state !== 'gone';
 const isState = (m: Readonly<Model>, who: number, state: Client['state']) => m.clients[who]?.state === state;
-const show = (v: unknown) => (typeof v === 'string' && v.length > 40 ? `${JSON.stringify(v.slice(0, 12))}…(${v.length})` : JSON.stringify(v));
+const show = (v: unknown) =>
+  typeof v === 'string' && v.length > 40 ? `${JSON.stringify(v.slice(0, 12))}…(${v.length})` : JSON.stringify(v);
 
 /** Sends `data` as client `who`, lets the model predict, then checks everything. */
 async function step(m: Model, r: Real, who: number, data: object | string | null, predict: () => void): Promise<void> {
@@ -180,11 +219,16 @@ class Join implements Cmd {
   toString = () => `connect+register(${show(this.name)})`;
 }
 class Register implements Cmd {
-  constructor(readonly who: number, readonly name: string, readonly valid: boolean) {}
+  constructor(
+    readonly who: number,
+    readonly name: string,
+    readonly valid: boolean,
+  ) {}
   check = (m: Readonly<Model>) => isState(m, this.who, 'waiting');
   async run(m: Model, r: Real) {
     await step(m, r, this.who, { sender: this.name, text: '' }, () =>
-      this.valid ? claim(m, this.who, this.name) : refuse(m, this.who, 'invalid_name'));
+      this.valid ? claim(m, this.who, this.name) : refuse(m, this.who, 'invalid_name'),
+    );
   }
   toString = () => `register(#${this.who}, ${show(this.name)}${this.valid ? '' : ' invalid'})`;
 }
@@ -197,7 +241,11 @@ const variants = {
 } as const;
 /** Claims a case/normalisation variant of a name in use: the `nth` online, in join order. */
 class RegisterLike implements Cmd {
-  constructor(readonly who: number, readonly nth: number, readonly variant: keyof typeof variants) {}
+  constructor(
+    readonly who: number,
+    readonly nth: number,
+    readonly variant: keyof typeof variants,
+  ) {}
   check = (m: Readonly<Model>) => isState(m, this.who, 'waiting') && m.online.length > 0;
   async run(m: Model, r: Real) {
     const name = variants[this.variant](at(m.clients, at(m.online, this.nth % m.online.length)).name);
@@ -207,17 +255,33 @@ class RegisterLike implements Cmd {
 }
 /** A chat frame with valid text; `sender` is absent, null, or someone else's name. */
 class Say implements Cmd {
-  constructor(readonly who: number, readonly text: string, readonly as: 'none' | 'null' | 'Server' | number) {}
-  check = (m: Readonly<Model>) => isOpen(m, this.who) && (this.as === 'none' || this.as === 'null' || isState(m, this.who, 'online'));
+  constructor(
+    readonly who: number,
+    readonly text: string,
+    readonly as: 'none' | 'null' | 'Server' | number,
+  ) {}
+  check = (m: Readonly<Model>) =>
+    isOpen(m, this.who) && (this.as === 'none' || this.as === 'null' || isState(m, this.who, 'online'));
   async run(m: Model, r: Real) {
-    const sender = this.as === 'none' ? undefined : this.as === 'null' ? null : this.as === 'Server' ? 'Server' : m.clients[this.as]?.name || 'Mallory';
+    const sender =
+      this.as === 'none'
+        ? undefined
+        : this.as === 'null'
+          ? null
+          : this.as === 'Server'
+            ? 'Server'
+            : m.clients[this.as]?.name || 'Mallory';
     await step(m, r, this.who, { sender, text: this.text, extra: [1] }, () => say(m, this.who, this.text));
   }
-  toString = () => `say(#${this.who}, ${show(this.text)}${typeof this.as === 'number' ? ` as name of #${this.as}` : this.as === 'none' ? '' : ` as ${this.as}`})`;
+  toString = () =>
+    `say(#${this.who}, ${show(this.text)}${typeof this.as === 'number' ? ` as name of #${this.as}` : this.as === 'none' ? '' : ` as ${this.as}`})`;
 }
 /** A well-formed frame with blank, too long or missing text, and no name claim. */
 class SayInvalid implements Cmd {
-  constructor(readonly who: number, readonly data: string) {}
+  constructor(
+    readonly who: number,
+    readonly data: string,
+  ) {}
   check = (m: Readonly<Model>) => isOpen(m, this.who);
   async run(m: Model, r: Real) {
     await step(m, r, this.who, this.data, () => saySomethingInvalid(m, this.who));
@@ -225,7 +289,10 @@ class SayInvalid implements Cmd {
   toString = () => `sayInvalid(#${this.who}, ${show(this.data)})`;
 }
 class Garbage implements Cmd {
-  constructor(readonly who: number, readonly frames: (string | null)[]) {}
+  constructor(
+    readonly who: number,
+    readonly frames: (string | null)[],
+  ) {}
   check = (m: Readonly<Model>) => isOpen(m, this.who);
   async run(m: Model, r: Real) {
     for (const data of this.frames) {
@@ -261,27 +328,90 @@ class Tick implements Cmd {
 // ---------------------------------------------------------------- generators
 
 /** Valid names, chosen to collide: case, NFC/NFD, padding, and the length limit in code points. */
-const namePool = ['Alice', 'alice', 'ALICE', 'Bob', ' Bob ', 'José', 'Jose\u0301', 'JOSÉ', 'Zoë', '李雷', '\uFEFFAlice',
-  'e\u0301'.repeat(32), '😀'.repeat(32), 'a'.repeat(32), `  ${'b'.repeat(32)}  `];
+const namePool = [
+  'Alice',
+  'alice',
+  'ALICE',
+  'Bob',
+  ' Bob ',
+  'José',
+  'Jose\u0301',
+  'JOSÉ',
+  'Zoë',
+  '李雷',
+  '\uFEFFAlice',
+  'e\u0301'.repeat(32),
+  '😀'.repeat(32),
+  'a'.repeat(32),
+  `  ${'b'.repeat(32)}  `,
+];
 const validName = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(...namePool) },
   { weight: 2, arbitrary: fc.stringMatching(/^[A-Za-z][A-Za-z0-9_]{0,7}$/).filter((s) => fold(s) !== 'server') },
 );
-const invalidName = fc.constantFrom('', '   ', ' \n ', 'a'.repeat(33), '😀'.repeat(33), 'e\u0301'.repeat(33),
-  '\u202Eevil', 'zero\u200Bwidth', '\u200B', 'Al\u00ADice', 'tab\there', 'nul\u0000', 'bell\u0007', 'x\u0085y',
-  'server', 'Server', 'SERVER', ' sErVeR ', '\u2066Bob\u2069', '\u3164', 'Bob\u2028x', '\uFF33erver', 'Server\uFE0F');
+const invalidName = fc.constantFrom(
+  '',
+  '   ',
+  ' \n ',
+  'a'.repeat(33),
+  '😀'.repeat(33),
+  'e\u0301'.repeat(33),
+  '\u202Eevil',
+  'zero\u200Bwidth',
+  '\u200B',
+  'Al\u00ADice',
+  'tab\there',
+  'nul\u0000',
+  'bell\u0007',
+  'x\u0085y',
+  'server',
+  'Server',
+  'SERVER',
+  ' sErVeR ',
+  '\u2066Bob\u2069',
+  '\u3164',
+  'Bob\u2028x',
+  '\uFF33erver',
+  'Server\uFE0F',
+);
 const validText = fc.oneof(
   { weight: 8, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }).filter(hasContent) },
   { weight: 1, arbitrary: fc.constantFrom(' hi ', 'Server: fake', '\u202Eboo', 'x'.repeat(4096), '😀'.repeat(4096)) },
 );
 const invalidFrame = fc.oneof(
-  fc.constantFrom('', ' ', '\n\t ', '\u3000', '\uFEFF', '\u200B', '\u0000', '\u202E\u200D', 'x'.repeat(4097), '😀'.repeat(4097)).map((text) => JSON.stringify({ text })),
-  fc.constantFrom('{}', '{"foo":1}', '{"text":null}', '{"sender":null,"text":"  "}', '{"__proto__":{"sender":"x","text":"y"}}'),
+  fc
+    .constantFrom(
+      '',
+      ' ',
+      '\n\t ',
+      '\u3000',
+      '\uFEFF',
+      '\u200B',
+      '\u0000',
+      '\u202E\u200D',
+      'x'.repeat(4097),
+      '😀'.repeat(4097),
+    )
+    .map((text) => JSON.stringify({ text })),
+  fc.constantFrom(
+    '{}',
+    '{"foo":1}',
+    '{"text":null}',
+    '{"sender":null,"text":"  "}',
+    '{"__proto__":{"sender":"x","text":"y"}}',
+  ),
 );
 const garbage = fc.oneof(
   fc.constantFrom<string | null>(null, 'not json', '{', '', '[]', '[{"text":"hi"}]', '42', '"hi"', 'null', 'true'),
-  fc.jsonValue().filter((v) => typeof v !== 'object' || v === null || Array.isArray(v)).map((v) => JSON.stringify(v)),
-  fc.record({ sender: fc.constantFrom<unknown>('Bob', null, 7, undefined), text: fc.constantFrom<unknown>(5, true, [], {}, ['hi']) })
+  fc
+    .jsonValue()
+    .filter((v) => typeof v !== 'object' || v === null || Array.isArray(v))
+    .map((v) => JSON.stringify(v)),
+  fc
+    .record({
+      sender: fc.constantFrom<unknown>('Bob', null, 7, undefined),
+      text: fc.constantFrom<unknown>(5, true, [], {}, ['hi']),
+    })
     .map((f) => JSON.stringify(f)),
   fc.constantFrom('{"sender":7,"text":"hi"}', '{"sender":["Bob"]}', '{"sender":{},"text":""}'),
 );
@@ -292,19 +422,35 @@ export const commands = [
     { weight: 4, arbitrary: validName.map((n) => new Join(n)) },
     { weight: 4, arbitrary: fc.tuple(who, validName).map(([w, n]) => new Register(w, n, true)) },
     { weight: 2, arbitrary: fc.tuple(who, invalidName).map(([w, n]) => new Register(w, n, false)) },
-    { weight: 4, arbitrary: fc.tuple(who, who, fc.constantFrom(...(Object.keys(variants) as (keyof typeof variants)[]))).map(([w, o, v]) => new RegisterLike(w, o, v)) },
+    {
+      weight: 4,
+      arbitrary: fc
+        .tuple(who, who, fc.constantFrom(...(Object.keys(variants) as (keyof typeof variants)[])))
+        .map(([w, o, v]) => new RegisterLike(w, o, v)),
+    },
     { weight: 5, arbitrary: fc.tuple(who, validText).map(([w, t]) => new Say(w, t, 'none')) },
-    { weight: 2, arbitrary: fc.tuple(who, validText, fc.constantFrom<'null' | 'Server'>('null', 'Server')).map(([w, t, a]) => new Say(w, t, a)) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(who, validText, fc.constantFrom<'null' | 'Server'>('null', 'Server'))
+        .map(([w, t, a]) => new Say(w, t, a)),
+    },
     { weight: 2, arbitrary: fc.tuple(who, validText, who).map(([w, t, a]) => new Say(w, t, a)) },
     { weight: 2, arbitrary: fc.tuple(who, invalidFrame).map(([w, d]) => new SayInvalid(w, d)) },
-    { weight: 3, arbitrary: fc.tuple(who, fc.array(garbage, { minLength: 1, maxLength: 6 })).map(([w, g]) => new Garbage(w, g)) },
+    {
+      weight: 3,
+      arbitrary: fc.tuple(who, fc.array(garbage, { minLength: 1, maxLength: 6 })).map(([w, g]) => new Garbage(w, g)),
+    },
     { weight: 2, arbitrary: who.map((w) => new Disconnect(w)) },
     { weight: 1, arbitrary: fc.integer({ min: 1, max: 5_000 }).map((ms) => new Tick(ms)) },
   ),
 ];
 
 /** One run's model and real chat; `settle` resolves once everything a step caused is done. */
-export function modelRun(chat: Chat, settle: () => Promise<void> = () => Promise.resolve()): { model: Model; real: Real } {
+export function modelRun(
+  chat: Chat,
+  settle: () => Promise<void> = () => Promise.resolve(),
+): { model: Model; real: Real } {
   const crashes: unknown[] = [];
   for (const hub of chat.hubs) hub.on('connection.crashed', (e) => crashes.push(e.error));
   const model: Model = { clients: [], online: [], now: 0, seq: 0 };

@@ -14,7 +14,11 @@ import { withTimeout } from './ws-client.js';
  * Polls /readyz until it answers `status`. There is no event to wait on from outside the
  * process, so this asks again every 50 ms, within a bounded time.
  */
-export async function waitReadyz(server: { get(path: string): Promise<Response> }, status: 200 | 503, timeoutMs = 5_000): Promise<void> {
+export async function waitReadyz(
+  server: { get(path: string): Promise<Response> },
+  status: 200 | 503,
+  timeoutMs = 5_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 0;
   while (Date.now() < deadline) {
@@ -29,14 +33,23 @@ export async function waitReadyz(server: { get(path: string): Promise<Response> 
  * Resolves once `check` holds for the Redis at `url`, asked every 20 ms on a connection of
  * its own: the nodes announce nothing outside their process. Bounded.
  */
-export async function untilRedis(url: string, check: (redis: Redis) => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+export async function untilRedis(
+  url: string,
+  check: (redis: Redis) => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   let waiting = true;
   try {
-    await withTimeout((async () => {
-      while (waiting && !(await check(redis))) await new Promise((resolve) => setTimeout(resolve, 20));
-    })(), timeoutMs, what);
+    await withTimeout(
+      (async () => {
+        while (waiting && !(await check(redis))) await new Promise((resolve) => setTimeout(resolve, 20));
+      })(),
+      timeoutMs,
+      what,
+    );
   } finally {
     waiting = false;
     redis.disconnect();
@@ -154,7 +167,8 @@ export async function settle(nodes: ClusterNode[], timeoutMs = 5_000): Promise<v
     // Two quiet looks in a row at the same seq: nothing was in flight between them either.
     if (quiet && loggedSeq === seen) return;
     seen = quiet ? loggedSeq : -1;
-    if (Date.now() > deadline) throw new Error(`nodes did not settle within ${timeoutMs} ms: ${JSON.stringify(states)}`);
+    if (Date.now() > deadline)
+      throw new Error(`nodes did not settle within ${timeoutMs} ms: ${JSON.stringify(states)}`);
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }

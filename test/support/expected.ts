@@ -5,9 +5,19 @@
 import { expect } from 'vitest';
 import type { Frame } from './ws-client.js';
 
-export const join = (name: string): Frame => ({ type: 'join', sender: 'Server', text: `${name} has joined the chat`, name });
+export const join = (name: string): Frame => ({
+  type: 'join',
+  sender: 'Server',
+  text: `${name} has joined the chat`,
+  name,
+});
 
-export const leave = (name: string): Frame => ({ type: 'leave', sender: 'Server', text: `${name} has left the chat`, name });
+export const leave = (name: string): Frame => ({
+  type: 'leave',
+  sender: 'Server',
+  text: `${name} has left the chat`,
+  name,
+});
 
 /** SPEC §2 fixes name_taken's text (the seed's); other codes only need some text. */
 export const nameTaken: Frame = { type: 'error', sender: 'Server', code: 'name_taken', text: 'Username already taken' };
@@ -46,7 +56,9 @@ export function expectOwnCopy(frame: Frame, text: string): void {
  * Braille pattern U+2800.
  */
 export const hasContent = (text: string): boolean =>
-  [...text].some((c) => c.trim() !== '' && c !== '\u2800' && !/[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u.test(c));
+  [...text].some(
+    (c) => c.trim() !== '' && c !== '\u2800' && !/[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u.test(c),
+  );
 
 /** PROTOCOL.md §3: a text as delivered, half a surrogate pair replaced by U+FFFD. */
 export const asDelivered = (text: string): string =>

@@ -44,7 +44,13 @@ export const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 export const upgradeHead = (headers: Record<string, string>, requestLine = 'GET /ws HTTP/1.1') => [
   requestLine,
   'Host: 127.0.0.1',
-  ...Object.entries({ Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': KEY, ...headers })
+  ...Object.entries({
+    Connection: 'Upgrade',
+    Upgrade: 'websocket',
+    'Sec-WebSocket-Version': '13',
+    'Sec-WebSocket-Key': KEY,
+    ...headers,
+  })
     .filter(([, value]) => value !== '')
     .map(([name, value]) => `${name}: ${value}`),
 ];
@@ -52,7 +58,11 @@ export const upgradeHead = (headers: Record<string, string>, requestLine = 'GET 
 export const OPCODE = { continuation: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
 
 /** One client frame (RFC 6455 §5.2), masked unless told otherwise; `fin: false` starts or continues a fragmented message. */
-export function clientFrame(opcode: number, payload: Buffer | string, options: { fin?: boolean; masked?: boolean } = {}): Buffer {
+export function clientFrame(
+  opcode: number,
+  payload: Buffer | string,
+  options: { fin?: boolean; masked?: boolean } = {},
+): Buffer {
   const data = Buffer.from(payload);
   const masked = options.masked ?? true;
   const lengthBytes = data.length <= 125 ? 0 : data.length <= 0xffff ? 2 : 8;
@@ -107,7 +117,12 @@ export class RawClient {
   async nextJson(what = 'a text frame'): Promise<unknown> {
     await this.until(() => this.frames.some((frame) => frame.opcode === OPCODE.text), what);
     const index = this.frames.findIndex((frame) => frame.opcode === OPCODE.text);
-    return JSON.parse(this.frames.splice(0, index + 1).at(-1)!.payload.toString('utf8'));
+    return JSON.parse(
+      this.frames
+        .splice(0, index + 1)
+        .at(-1)!
+        .payload.toString('utf8'),
+    );
   }
 
   /**
@@ -118,7 +133,10 @@ export class RawClient {
     const token = Buffer.from(`fence-${Math.random()}`);
     this.send(clientFrame(OPCODE.ping, token));
     await this.until(
-      () => this.frames.some((frame) => (frame.opcode === OPCODE.pong && frame.payload.equals(token)) || frame.opcode === OPCODE.close),
+      () =>
+        this.frames.some(
+          (frame) => (frame.opcode === OPCODE.pong && frame.payload.equals(token)) || frame.opcode === OPCODE.close,
+        ),
       'the pong fence',
     ).catch((err: unknown) => {
       if (!this.socket.destroyed) throw err;
@@ -134,7 +152,7 @@ export class RawClient {
   private async until(done: () => boolean, what: string): Promise<void> {
     const reached = new Promise<void>((resolve, reject) => {
       const check = () => {
-        if (done()) (this.wake = null), resolve();
+        if (done()) ((this.wake = null), resolve());
         else if (this.socket.destroyed) reject(new Error(`socket closed while waiting for ${what}`));
       };
       this.wake = check;
@@ -150,7 +168,12 @@ export class RawClient {
       const short = this.received[1]! & 0x7f;
       const header = short === 126 ? 4 : short === 127 ? 10 : 2;
       if (this.received.length < header) return;
-      const length = short === 126 ? this.received.readUInt16BE(2) : short === 127 ? Number(this.received.readBigUInt64BE(2)) : short;
+      const length =
+        short === 126
+          ? this.received.readUInt16BE(2)
+          : short === 127
+            ? Number(this.received.readBigUInt64BE(2))
+            : short;
       if (this.received.length < header + length) return;
       this.frames.push({ opcode: this.received[0]! & 0x0f, payload: this.received.subarray(header, header + length) });
       this.received = this.received.subarray(header + length);

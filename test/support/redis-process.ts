@@ -73,7 +73,20 @@ export class RedisProcess {
     if (this.child !== null) throw new Error('redis-server is running already');
     const child = spawn(
       redisServerBinary!,
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir(), '--loglevel', 'notice'],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        tmpdir(),
+        '--loglevel',
+        'notice',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;
@@ -81,7 +94,10 @@ export class RedisProcess {
     child.once('exit', () => running.delete(child));
     let output = '';
     const ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-server on ${this.port} not ready after ${START_MS} ms:\n${output}`)), START_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`redis-server on ${this.port} not ready after ${START_MS} ms:\n${output}`)),
+        START_MS,
+      );
       child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
         output += chunk;
         if (output.includes('Ready to accept connections')) {

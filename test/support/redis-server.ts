@@ -15,9 +15,13 @@ export { freePort, openCluster, RedisProcess, redisServerBinary } from './redis-
 
 if (redisServerBinary === null) {
   if (process.env.CI === 'true') {
-    throw new Error('redis-server is not installed, and CI=true: the cluster tests must run (.ci/run installs it with apt-get)');
+    throw new Error(
+      'redis-server is not installed, and CI=true: the cluster tests must run (.ci/run installs it with apt-get)',
+    );
   }
-  console.warn('\n**********\n* SKIPPED: redis-server not found; the cluster tests need it (apt-get install redis-server)\n**********\n');
+  console.warn(
+    '\n**********\n* SKIPPED: redis-server not found; the cluster tests need it (apt-get install redis-server)\n**********\n',
+  );
 }
 
 /** `describe`, or `describe.skip` when redis-server is missing on a developer's machine. */

@@ -31,7 +31,9 @@ export async function startServerProcess(overrides: Partial<Config> = {}): Promi
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = once(child, 'exit');
-  const [ready] = (await withTimeout(once(child, 'message'), START_TIMEOUT_MS, 'the server process to listen')) as [{ port: number }];
+  const [ready] = (await withTimeout(once(child, 'message'), START_TIMEOUT_MS, 'the server process to listen')) as [
+    { port: number },
+  ];
 
   const ask = async <T>(request: ChildRequest, what: string): Promise<T> => {
     const reply = withTimeout(once(child, 'message'), REQUEST_TIMEOUT_MS, what);

@@ -117,7 +117,11 @@ export class TestSocket {
   }
 
   /** Frames up to and including the first that matches; all of them, in order. */
-  async framesUntil(matches: (frame: Frame) => boolean, timeoutMs = DEFAULT_WAIT_MS, what = 'a matching frame'): Promise<Frame[]> {
+  async framesUntil(
+    matches: (frame: Frame) => boolean,
+    timeoutMs = DEFAULT_WAIT_MS,
+    what = 'a matching frame',
+  ): Promise<Frame[]> {
     const deadline = Date.now() + timeoutMs;
     const frames: Frame[] = [];
     for (;;) {
@@ -191,7 +195,9 @@ export class TestSocket {
   private receive(data: RawData, isBinary: boolean): void {
     const frame = isBinary ? null : parseObject(String(data));
     if (frame === null) {
-      this.broken ??= new Error(`${this.label}: server sent ${isBinary ? 'a binary frame' : `a frame that is not a JSON object: ${String(data)}`}`);
+      this.broken ??= new Error(
+        `${this.label}: server sent ${isBinary ? 'a binary frame' : `a frame that is not a JSON object: ${String(data)}`}`,
+      );
     } else {
       this.queue.push(frame);
     }
@@ -216,7 +222,10 @@ function parseObject(text: string): Frame | null {
 export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new FrameTimeout(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new FrameTimeout(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+      timeoutMs,
+    );
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
@@ -289,6 +298,10 @@ export function serverPerTest(): (overrides?: Partial<Config>) => Promise<TestSe
 }
 
 /** Resolves when `emitter` emits `event`, or rejects naming it after `timeoutMs`. */
-export function nextEvent(emitter: NodeJS.EventEmitter, event: string, timeoutMs = DEFAULT_WAIT_MS): Promise<unknown[]> {
+export function nextEvent(
+  emitter: NodeJS.EventEmitter,
+  event: string,
+  timeoutMs = DEFAULT_WAIT_MS,
+): Promise<unknown[]> {
   return withTimeout(once(emitter, event), timeoutMs, `the '${event}' event`);
 }

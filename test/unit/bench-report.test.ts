@@ -7,7 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { jsonLines, ratioOf, table, verdict, type Figure } from '../../bench/report.js';
 
 const figure = (overrides: Partial<Figure>): Figure => ({
-  key: 'k', label: 'a figure', unit: '', decimals: 2, baseline: 2, measured: 3, ...overrides,
+  key: 'k',
+  label: 'a figure',
+  unit: '',
+  decimals: 2,
+  baseline: 2,
+  measured: 3,
+  ...overrides,
 });
 
 describe('bench report', () => {
@@ -30,8 +36,20 @@ describe('bench report', () => {
   it('prints one table per comparison, headed by its column names', () => {
     const printed = table([
       figure({ key: 'a', label: 'throughput', baseline: 100, measured: 900 }),
-      figure({ key: 'cluster.a', label: 'cluster throughput', columns: ['single', 'cluster'], baseline: 900, measured: 450 }),
-      figure({ key: 'cluster.r', label: 'redis share', columns: ['single', 'cluster'], baseline: null, measured: 0.05 }),
+      figure({
+        key: 'cluster.a',
+        label: 'cluster throughput',
+        columns: ['single', 'cluster'],
+        baseline: 900,
+        measured: 450,
+      }),
+      figure({
+        key: 'cluster.r',
+        label: 'redis share',
+        columns: ['single', 'cluster'],
+        baseline: null,
+        measured: 0.05,
+      }),
     ]);
     const [first, second] = printed.split('\n\n');
     expect(first).toMatch(/^figure\s+reference\s+chat\s+ratio/);
@@ -44,8 +62,16 @@ describe('bench report', () => {
   it('keys each JSON value by its column name', () => {
     const lines = jsonLines([
       figure({ key: 'a' }),
-      figure({ key: 'cluster.a', columns: ['single', 'cluster'], baseline: 4, measured: 5, target: { op: '<', ratio: 2 } }),
-    ]).split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      figure({
+        key: 'cluster.a',
+        columns: ['single', 'cluster'],
+        baseline: 4,
+        measured: 5,
+        target: { op: '<', ratio: 2 },
+      }),
+    ])
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines[0]).toMatchObject({ figure: 'a', reference: 2, chat: 3, ratio: 1.5, verdict: null });
     expect(lines[1]).toMatchObject({ figure: 'cluster.a', single: 4, cluster: 5, ratio: 1.25, verdict: 'met' });
   });

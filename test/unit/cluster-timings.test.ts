@@ -27,7 +27,13 @@ describe('clusterTimings', () => {
 
   it('uses the defaults SPEC §7 implies for a 15 s lease', () => {
     expect(clusterTimings(15_000)).toEqual({
-      leaseMs: 15_000, leaseTtlMs: 14_250, refreshMs: 5_000, reapMs: 500, probeMs: 250, commandTimeoutMs: 2_000, goneTtlMs: 150_000,
+      leaseMs: 15_000,
+      leaseTtlMs: 14_250,
+      refreshMs: 5_000,
+      reapMs: 500,
+      probeMs: 250,
+      commandTimeoutMs: 2_000,
+      goneTtlMs: 150_000,
     });
   });
 });

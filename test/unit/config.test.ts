@@ -3,7 +3,15 @@
  * over defaults, and a bad value a one-line ConfigError naming it.
  */
 import { describe, expect, it } from 'vitest';
-import { connectionLimits, envName, HelpRequested, loadConfig, settings, usage, type Config } from '../../src/config.js';
+import {
+  connectionLimits,
+  envName,
+  HelpRequested,
+  loadConfig,
+  settings,
+  usage,
+  type Config,
+} from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 
 /** SPEC §6's table, transcribed: variable -> [flag, default as the Config holds it]. */
@@ -54,7 +62,9 @@ describe('loadConfig defaults', () => {
 
   it('has exactly the settings SPEC §6 names, with the documented env names and flags', () => {
     const actual = settings.map((s) => [envName(s.flag), `--${s.flag}`]).sort();
-    const expected = Object.entries(specTable).map(([env, [flag]]) => [env, flag]).sort();
+    const expected = Object.entries(specTable)
+      .map(([env, [flag]]) => [env, flag])
+      .sort();
     expect(actual).toEqual(expected);
   });
 
@@ -76,11 +86,21 @@ describe('environment and flags', () => {
     [{ HEARTBEAT_MS: '1000' }, 'heartbeatMs', 1000],
     [{ RATE_BURST: '0' }, 'rateBurst', 0],
     [{ RATE_PER_SEC: '0' }, 'ratePerSec', 0],
-    [{ ALLOWED_ORIGINS: 'https://a.example, https://b.example' }, 'allowedOrigins', ['https://a.example', 'https://b.example']],
-    [{ ALLOWED_ORIGINS: 'https://Chat.Example/, http://localhost:80, https://b.example:8443' }, 'allowedOrigins',
-      ['https://chat.example', 'http://localhost', 'https://b.example:8443']],
-    [{ ALLOWED_ORIGINS: 'capacitor://localhost/,chrome-extension://abcdefghijklmnop' }, 'allowedOrigins',
-      ['capacitor://localhost', 'chrome-extension://abcdefghijklmnop']],
+    [
+      { ALLOWED_ORIGINS: 'https://a.example, https://b.example' },
+      'allowedOrigins',
+      ['https://a.example', 'https://b.example'],
+    ],
+    [
+      { ALLOWED_ORIGINS: 'https://Chat.Example/, http://localhost:80, https://b.example:8443' },
+      'allowedOrigins',
+      ['https://chat.example', 'http://localhost', 'https://b.example:8443'],
+    ],
+    [
+      { ALLOWED_ORIGINS: 'capacitor://localhost/,chrome-extension://abcdefghijklmnop' },
+      'allowedOrigins',
+      ['capacitor://localhost', 'chrome-extension://abcdefghijklmnop'],
+    ],
     [{ REDIS_URL: 'redis://127.0.0.1:6379' }, 'redisUrl', 'redis://127.0.0.1:6379'],
     [{ LEASE_MS: '5000' }, 'leaseMs', 5000],
   ] as const)('reads %o', (env, key, value) => {

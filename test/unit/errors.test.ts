@@ -6,9 +6,16 @@ import { closeCodes, closeReasons, ConfigError, errors } from '../../src/errors.
 
 describe('errors', () => {
   it('holds exactly the codes the protocol uses', () => {
-    expect(Object.keys(errors).sort()).toEqual(
-      ['bad_frame', 'invalid_message', 'invalid_name', 'name_lost', 'name_taken', 'not_registered', 'rate_limited', 'server_unavailable'],
-    );
+    expect(Object.keys(errors).sort()).toEqual([
+      'bad_frame',
+      'invalid_message',
+      'invalid_name',
+      'name_lost',
+      'name_taken',
+      'not_registered',
+      'rate_limited',
+      'server_unavailable',
+    ]);
   });
 
   it.each(Object.entries(errors))('%s has a non-blank one-line text', (_, { text }) => {
@@ -27,7 +34,15 @@ describe('errors', () => {
 
 describe('closeCodes', () => {
   it('match SPEC §5 (1001 shutdown, 1008 policy, 1009 too big, 1011 internal, 1013 full), plus 1002 (ws) and 4001 name lost', () => {
-    expect(closeCodes).toEqual({ shutdown: 1001, protocolError: 1002, policy: 1008, tooBig: 1009, internal: 1011, full: 1013, nameLost: 4001 });
+    expect(closeCodes).toEqual({
+      shutdown: 1001,
+      protocolError: 1002,
+      policy: 1008,
+      tooBig: 1009,
+      internal: 1011,
+      full: 1013,
+      nameLost: 4001,
+    });
   });
 
   it('close reasons fit in a close frame (123 bytes)', () => {

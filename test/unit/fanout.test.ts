@@ -84,7 +84,10 @@ describe('Fanout', () => {
   it("reports a member still past the buffer limit at the turn's end, once, after everyone has the turn's frames", async () => {
     const reports: { id: string; uncorked: string[] }[] = [];
     const sinks = { a: new RecordingSink(), b: new RecordingSink(), c: new RecordingSink() };
-    const uncorked = () => Object.entries(sinks).filter(([, sink]) => sink.steps.at(-1) === 'uncork').map(([id]) => id);
+    const uncorked = () =>
+      Object.entries(sinks)
+        .filter(([, sink]) => sink.steps.at(-1) === 'uncork')
+        .map(([id]) => id);
     const fanout = new Fanout(1_000, (id) => reports.push({ id, uncorked: uncorked() }));
     for (const [id, sink] of Object.entries(sinks)) fanout.add(id, sink);
     sinks.a.socket.writableLength = 1_000; // a backlog at the limit: this turn's frames take it past

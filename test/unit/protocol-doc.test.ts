@@ -7,7 +7,10 @@ const protocolDoc = readFileSync(new URL('../../PROTOCOL.md', import.meta.url), 
 /** The rows of the markdown table that follows `heading`, first cell only. */
 function firstColumn(heading: string): string[] {
   const section = protocolDoc.split(heading)[1] ?? '';
-  const rows = section.split('\n## ')[0]!.split('\n').filter((line) => line.startsWith('| '));
+  const rows = section
+    .split('\n## ')[0]!
+    .split('\n')
+    .filter((line) => line.startsWith('| '));
   return rows.slice(2).map((row) => row.split('|')[1]!.trim().replaceAll('`', ''));
 }
 

@@ -24,7 +24,12 @@ const valid = (name: string) => isValidName(name, 32);
 
 describe('readClientFrame', () => {
   it('reads the seed shape {sender, text}', () => {
-    expect(read('{"sender":"Alice","text":"hi"}')).toEqual({ type: 'client.frame', sender: 'Alice', text: 'hi', at: AT });
+    expect(read('{"sender":"Alice","text":"hi"}')).toEqual({
+      type: 'client.frame',
+      sender: 'Alice',
+      text: 'hi',
+      at: AT,
+    });
   });
 
   it('puts U+FFFD in place of half a surrogate pair in the text, and keeps whole pairs', () => {
@@ -97,7 +102,12 @@ describe('readClientFrame', () => {
     fc.assert(
       fc.property(field, field, (sender, text) => {
         const event = read(JSON.stringify({ sender, text }));
-        expect(event).toEqual({ type: 'client.frame', at: AT, ...(sender !== undefined && { sender }), ...(text !== undefined && { text }) });
+        expect(event).toEqual({
+          type: 'client.frame',
+          at: AT,
+          ...(sender !== undefined && { sender }),
+          ...(text !== undefined && { text }),
+        });
       }),
     );
   });
@@ -267,9 +277,12 @@ describe('isValidText', () => {
     expect(isValidText(text, 4096)).toBe(false);
   });
 
-  it.each(['\u200B', ' \u200B\u2060 ', '\uFEFF', '\u0000', '\u202E\u200D', '\u3164', '\uFE0F\u034F', '\u2800'])('refuses text with nothing visible %j', (text) => {
-    expect(isValidText(text, 4096)).toBe(false);
-  });
+  it.each(['\u200B', ' \u200B\u2060 ', '\uFEFF', '\u0000', '\u202E\u200D', '\u3164', '\uFE0F\u034F', '\u2800'])(
+    'refuses text with nothing visible %j',
+    (text) => {
+      expect(isValidText(text, 4096)).toBe(false);
+    },
+  );
 
   it.each(['\u200Bx', '👨\u200D👩', '\u0000a', 'é'])('accepts text with something visible %j', (text) => {
     expect(isValidText(text, 4096)).toBe(true);

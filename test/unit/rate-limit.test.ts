@@ -3,12 +3,23 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { fullBucket, isOverLimit, isRateLimitOff, spendToken, type RateLimit, type TokenBucket } from '../../src/rate-limit.js';
+import {
+  fullBucket,
+  isOverLimit,
+  isRateLimitOff,
+  spendToken,
+  type RateLimit,
+  type TokenBucket,
+} from '../../src/rate-limit.js';
 
 const limit: RateLimit = { burst: 20, perSec: 10 };
 
 /** Offers one message at each time; returns the times of those accepted. */
-function offer(times: number[], rate: RateLimit = limit, start: TokenBucket = fullBucket(rate, times[0] ?? 0)): number[] {
+function offer(
+  times: number[],
+  rate: RateLimit = limit,
+  start: TokenBucket = fullBucket(rate, times[0] ?? 0),
+): number[] {
   let bucket = start;
   const accepted: number[] = [];
   for (const at of times) {
@@ -78,12 +89,10 @@ describe('token bucket', () => {
 describe('token bucket properties', () => {
   const rates = fc.record({ burst: fc.integer({ min: 1, max: 30 }), perSec: fc.integer({ min: 1, max: 50 }) });
   /** Non-decreasing receive times, as a monotonic clock gives them. */
-  const times = fc
-    .array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 300 })
-    .map((gaps) => {
-      let at = 0;
-      return gaps.map((gap) => (at += gap));
-    });
+  const times = fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 300 }).map((gaps) => {
+    let at = 0;
+    return gaps.map((gap) => (at += gap));
+  });
 
   it('accepts at most burst + rate * T / 1000 messages in any window of T ms', () => {
     fc.assert(

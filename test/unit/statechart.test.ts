@@ -23,7 +23,7 @@ function tagBalance(svg: string, tag: string): number {
 }
 
 describe('renderStateChart', () => {
-  it("draws every state of the connection machine, with a count badge each", () => {
+  it('draws every state of the connection machine, with a count badge each', () => {
     const svg = renderStateChart(connectionMachine);
     expect(statePathsOf(connectionMachine)).toEqual([
       'open',
@@ -102,7 +102,8 @@ describe('renderStateChart', () => {
     const svg = renderStateChart(machine);
     const text = textOf(svg).split('\n');
     expect(statePathsOf(machine)).toEqual(['green', 'yellow', 'red', 'red.walk', 'red.wait', 'off']);
-    for (const label of ['light machine', 'TIMER [a<b]', 'after 500 ms', 'TIMER', 'COUNTDOWN', 'after slow']) expect(text, label).toContain(label);
+    for (const label of ['light machine', 'TIMER [a<b]', 'after 500 ms', 'TIMER', 'COUNTDOWN', 'after slow'])
+      expect(text, label).toContain(label);
     expect(svg).not.toContain('a<b');
     expect(svg).toContain('[a&lt;b]');
     // red -> green goes back up, so by a lane; TIMER from green to the next box is a short arrow.
