@@ -11,6 +11,24 @@ export default tseslint.config(
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
+    rules: {
+      // A leading underscore marks a value left unused on purpose (a destructured field dropped).
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
+      // `let f!: () => void` filled in once its closure's other variables exist.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
+    },
+  },
+  {
+    files: ['test/**/*.ts'],
+    rules: {
+      // Vitest's asymmetric matchers (`expect.any(String)`) are typed `any` by design.
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      // `expect(spy.method).toHaveBeenCalled()` passes methods around unbound on purpose.
+      '@typescript-eslint/unbound-method': 'off',
+    },
   },
   { files: ['eslint.config.js'], extends: [tseslint.configs.disableTypeChecked] },
 );

@@ -167,7 +167,7 @@ export class Load {
 
   /** Stops every sender; the last seq each sent, by slot. */
   async stop(): Promise<number[]> {
-    const finals: number[] = new Array(this.options.senders).fill(0);
+    const finals = new Array<number>(this.options.senders).fill(0);
     for (const part of (await this.all({ cmd: 'stop' })) as Record<number, number>[]) {
       for (const [slot, seq] of Object.entries(part)) finals[Number(slot)] = seq;
     }
@@ -187,7 +187,7 @@ export class Load {
   }> {
     const parts = (await this.all({ cmd: 'report' })) as LoadReport[];
     const latency = new Histogram();
-    const received: number[] = new Array(this.options.senders).fill(0);
+    const received = new Array<number>(this.options.senders).fill(0);
     const problems = { duplicates: 0, orderViolations: 0, errors: 0, leaves: 0, closes: 0, badFrames: 0 };
     let deliveries = 0;
     for (const part of parts) {

@@ -36,7 +36,7 @@ wss.on('connection', (socket) => {
   socket.on('message', (data, isBinary) => {
     let frame: { sender?: unknown; text?: unknown };
     try {
-      frame = JSON.parse(isBinary ? '' : data.toString());
+      frame = JSON.parse(isBinary ? '' : (data as Buffer).toString()) as typeof frame;
     } catch {
       return error(socket, 'bad_frame', 'Each frame must be a JSON object');
     }

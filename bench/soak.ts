@@ -50,12 +50,17 @@ function runClient(url: string): void {
   socket.on('open', () => {
     if (lurker) return;
     if (chance(0.1)) send(JSON.stringify({ sender: `soak${Math.max(1, nameCounter - 5)}`, text: '' }));
-    if (chance(0.1)) for (let i = 0; i < 3; i++) (send(GARBAGE[i % GARBAGE.length]!), totals.garbage++);
+    if (chance(0.1)) {
+      for (let i = 0; i < 3; i++) {
+        send(GARBAGE[i % GARBAGE.length]!);
+        totals.garbage++;
+      }
+    }
     send(JSON.stringify({ sender: name, text: '' }));
   });
   socket.on('message', (data) => {
     totals.framesIn++;
-    const frame = JSON.parse(data.toString()) as { type: string; name?: string };
+    const frame = JSON.parse((data as Buffer).toString()) as { type: string; name?: string };
     if (frame.type !== 'welcome' || frame.name !== name) return;
     totals.registered++;
     const chat = () => {

@@ -67,7 +67,8 @@ export async function startInspectorRelay(host: string, port: number): Promise<I
     socket.on('error', () => socket.terminate());
     if (req.url === `/source/${key}`) {
       markSourceConnected();
-      socket.on('message', (data: RawData) => relay(String(data)));
+      // ws hands over each message whole, as one Buffer (its default binaryType).
+      socket.on('message', (data: RawData) => relay((data as Buffer).toString()));
       return;
     }
     if (viewers.size >= MAX_VIEWERS) return socket.close(1013, 'too many viewers');

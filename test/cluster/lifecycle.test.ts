@@ -107,7 +107,7 @@ describeWithRedis('cluster: a node starting and closing', () => {
         'every timer and socket of the node to go',
       );
     } catch (err) {
-      throw new Error(`${(err as Error).message}; still open: ${JSON.stringify([...alive.values()])}`);
+      throw new Error(`${(err as Error).message}; still open: ${JSON.stringify([...alive.values()])}`, { cause: err });
     } finally {
       hook.disable();
     }

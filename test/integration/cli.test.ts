@@ -68,9 +68,9 @@ function runCli(args: string[], settings: Record<string, string> = {}): Cli {
   let stdout = '';
   let stderr = '';
   const logLines: Array<Record<string, unknown>> = [];
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  createInterface({ input: child.stdout! }).on('line', (line) => {
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  createInterface({ input: child.stdout }).on('line', (line) => {
     try {
       logLines.push(JSON.parse(line) as Record<string, unknown>);
     } catch {

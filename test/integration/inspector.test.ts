@@ -29,8 +29,9 @@ class RecordListener {
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      this.raw.push(String(data));
-      this.records.push(JSON.parse(String(data)) as InspectionRecord);
+      const text = (data as Buffer).toString();
+      this.raw.push(text);
+      this.records.push(JSON.parse(text) as InspectionRecord);
       this.wake();
     });
   }

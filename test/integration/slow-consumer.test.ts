@@ -29,7 +29,7 @@ async function register(url: string, name: string, onFrame: (frame: Frame) => vo
   const welcomed = new Promise<void>((resolve, reject) => {
     ws.once('close', () => reject(new Error(`${name} closed before its welcome`)));
     ws.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as Frame;
+      const frame = JSON.parse((data as Buffer).toString()) as Frame;
       if (frame.type === 'welcome') resolve();
       else onFrame(frame);
     });

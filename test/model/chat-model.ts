@@ -200,11 +200,12 @@ async function step(m: Model, r: Real, who: number, data: object | string | null
 
 class Connect implements Cmd {
   check = (m: Readonly<Model>) => m.clients.length < MAX_CLIENTS;
-  async run(m: Model, r: Real) {
+  run(m: Model, r: Real): Promise<void> {
     r.clients.push(r.chat.open());
     r.checked.push(0);
     m.clients.push({ state: 'waiting', name: '', refusals: 0, badFrames: 0, policyClosed: false, owed: [] });
     verify(m, r);
+    return Promise.resolve();
   }
   toString = () => 'connect';
 }

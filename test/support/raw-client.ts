@@ -152,8 +152,10 @@ export class RawClient {
   private async until(done: () => boolean, what: string): Promise<void> {
     const reached = new Promise<void>((resolve, reject) => {
       const check = () => {
-        if (done()) ((this.wake = null), resolve());
-        else if (this.socket.destroyed) reject(new Error(`socket closed while waiting for ${what}`));
+        if (done()) {
+          this.wake = null;
+          resolve();
+        } else if (this.socket.destroyed) reject(new Error(`socket closed while waiting for ${what}`));
       };
       this.wake = check;
       this.socket.once('close', check);

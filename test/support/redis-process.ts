@@ -98,7 +98,7 @@ export class RedisProcess {
         () => reject(new Error(`redis-server on ${this.port} not ready after ${START_MS} ms:\n${output}`)),
         START_MS,
       );
-      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
         output += chunk;
         if (output.includes('Ready to accept connections')) {
           clearTimeout(timer);

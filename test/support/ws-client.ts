@@ -193,10 +193,10 @@ export class TestSocket {
   }
 
   private receive(data: RawData, isBinary: boolean): void {
-    const frame = isBinary ? null : parseObject(String(data));
+    const frame = isBinary ? null : parseObject((data as Buffer).toString());
     if (frame === null) {
       this.broken ??= new Error(
-        `${this.label}: server sent ${isBinary ? 'a binary frame' : `a frame that is not a JSON object: ${String(data)}`}`,
+        `${this.label}: server sent ${isBinary ? 'a binary frame' : `a frame that is not a JSON object: ${(data as Buffer).toString()}`}`,
       );
     } else {
       this.queue.push(frame);

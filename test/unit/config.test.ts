@@ -15,7 +15,7 @@ import {
 import { ConfigError } from '../../src/errors.js';
 
 /** SPEC §6's table, transcribed: variable -> [flag, default as the Config holds it]. */
-const specTable: Record<string, [flag: string, key: keyof Config, fallback: unknown]> = {
+const specTable: Record<string, [flag: string, key: keyof Config, fallback: string | number | boolean | null]> = {
   PORT: ['--port', 'port', 8080],
   HOST: ['--host', 'host', '0.0.0.0'],
   LOG_LEVEL: ['--log-level', 'logLevel', 'info'],

@@ -18,7 +18,7 @@ class RecordingSink implements FrameSink {
     uncork: () => void this.steps.push('uncork'),
     write: (frame: Buffer) => {
       this.written.push(frame);
-      this.steps.push({ write: JSON.parse(frame.toString('utf8', 2)).text });
+      this.steps.push({ write: (JSON.parse(frame.toString('utf8', 2)) as { text: string }).text });
       this.socket.writableLength += frame.length;
     },
     writableLength: 0,

@@ -32,7 +32,7 @@ function offer(
 
 describe('token bucket', () => {
   it('accepts a full burst at once, then refuses', () => {
-    expect(offer(Array(25).fill(0))).toHaveLength(20);
+    expect(offer(new Array<number>(25).fill(0))).toHaveLength(20);
   });
 
   it('refills at the sustained rate: one token per 100 ms at 10/s', () => {
@@ -64,7 +64,7 @@ describe('token bucket', () => {
     { burst: 0, perSec: 0 },
   ])('is off when burst or rate is 0: %o', (rate) => {
     expect(isRateLimitOff(rate)).toBe(true);
-    expect(offer(Array(1000).fill(5), rate)).toHaveLength(1000);
+    expect(offer(new Array<number>(1000).fill(5), rate)).toHaveLength(1000);
   });
 
   it('is on for positive burst and rate', () => {
@@ -80,7 +80,7 @@ describe('token bucket', () => {
   it('never gains tokens from a clock that stands still', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 1e9 }), fc.integer({ min: 1, max: 100 }), (at, count) => {
-        expect(offer(Array(count).fill(at))).toHaveLength(Math.min(count, limit.burst));
+        expect(offer(new Array<number>(count).fill(at))).toHaveLength(Math.min(count, limit.burst));
       }),
     );
   });
