@@ -18,7 +18,8 @@
  * the transport subscribes only once the actor exists.
  */
 import { emit, enqueueActions, sendParent, setup, assign } from 'xstate';
-import type { ConnectionEmitted, ConnectionEvent, ConnectionLimits, HubEvent } from './events.js';
+import type { ConnectionEmitted, ConnectionEvent, HubEvent } from './events.js';
+import type { ConnectionLimits } from '../src/limits.js';
 import { closeCodes, closeReasons, type ErrorCode, type LeaveCause } from '../src/errors.js';
 import { errorFrame, isValidName, isValidText, normaliseName } from '../src/protocol.js';
 import { isOverLimit, spendToken, type RateLimit, type TokenBucket } from '../src/rate-limit.js';

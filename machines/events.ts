@@ -1,45 +1,13 @@
 /**
- * Events, emitted events and frame types shared by the connection and hub machines.
+ * Events and emitted events the connection and hub machines exchange (the wire's own types
+ * are in src/frames.ts).
  * Plain data only: nothing here touches a socket, a timer or the process.
  */
 import type { ErrorCode, LeaveCause } from '../src/errors.js';
-
-// ---------------------------------------------------------------- server frames
-
-export type ServerFrame =
-  | { type: 'welcome'; sender: 'Server'; text: string; name: string; users: string[] }
-  | { type: 'join'; sender: 'Server'; text: string; name: string }
-  | { type: 'leave'; sender: 'Server'; text: string; name: string }
-  | { type: 'message'; sender?: string; text: string; id: string; ts: number }
-  | { type: 'error'; sender: 'Server'; code: ErrorCode; text: string };
-
-// ---------------------------------------------------------------- settings
-
-/** Per-connection rules, shared by reference between every connection of one server. */
-export interface ConnectionLimits {
-  nameMaxLength: number;
-  textMaxLength: number;
-  registerTimeoutMs: number;
-  heartbeatMs: number;
-  /** Token bucket; a burst or rate of 0 turns rate limiting off. */
-  rateBurst: number;
-  ratePerSec: number;
-  /** Refused names (invalid or taken) before the connection is closed. */
-  maxRefusals: number;
-  /** Bad frames before the connection is closed. */
-  maxBadFrames: number;
-}
-
-export type EchoMode = 'anonymous' | 'named' | 'off';
+import type { ChatEvent, ClientBadFrameEvent, ClientFrameEvent, ServerFrame } from '../src/frames.js';
+import type { ConnectionLimits } from '../src/limits.js';
 
 // ---------------------------------------------------------------- connection events
-
-/**
- * What a client sent, already read by `readClientFrame` in src/protocol.ts. `at` is the
- * server's receive time in ms: the machine never reads a wall clock of its own.
- */
-export type ClientFrameEvent = { type: 'client.frame'; sender?: string; text?: string; at: number };
-export type ClientBadFrameEvent = { type: 'client.badFrame'; at: number };
 
 export type ConnectionEvent =
   | ClientFrameEvent
@@ -68,12 +36,6 @@ export type ConnectionEmitted =
   | { type: 'ping' };
 
 // ---------------------------------------------------------------- hub events
-
-/** Something every online client hears about, in the order the bus delivers it. */
-export type ChatEvent =
-  | { type: 'join'; name: string; from: string }
-  | { type: 'leave'; name: string; from: string }
-  | { type: 'message'; name: string; from: string; text: string; ts: number };
 
 export type HubEvent =
   | { type: 'conn.open'; id: string; limits: ConnectionLimits }

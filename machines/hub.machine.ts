@@ -11,10 +11,12 @@
  */
 import { enqueueActions, sendTo, setup, spawnChild, type AnyActorRef } from 'xstate';
 import { connectionMachine } from './connection.machine.js';
-import type { BusRequest, ChatEvent, EchoMode, HubEmitted, HubEvent, RegistryRequest } from './events.js';
+import type { BusRequest, HubEmitted, HubEvent, RegistryRequest } from './events.js';
+import type { ChatEvent } from '../src/frames.js';
+import type { EchoMode } from '../src/limits.js';
 import { chatFrame, echoFrame, welcomeFrame } from '../src/protocol.js';
-import { memoryRegistry } from '../src/registry.js';
-import { memoryBus } from '../src/bus.js';
+import { memoryRegistry } from './registry.js';
+import { memoryBus } from './bus.js';
 import type { LeaveCause } from '../src/errors.js';
 
 export interface HubInput {

@@ -4,7 +4,7 @@
  * environment. A bad value throws a ConfigError whose message is one line naming it.
  */
 import { ConfigError } from './errors.js';
-import type { ConnectionLimits, EchoMode } from '../machines/events.js';
+import { fixedLimits, type ConnectionLimits, type EchoMode } from './limits.js';
 
 export interface Config {
   port: number;
@@ -362,9 +362,6 @@ export function usage(): string {
     '',
   ].join('\n');
 }
-
-/** Rules every connection follows beyond the settings: SPEC §2 and §5 fix these numbers. */
-export const fixedLimits = { maxRefusals: 5, maxBadFrames: 10 } as const;
 
 export function connectionLimits(config: Config): ConnectionLimits {
   return {

@@ -11,7 +11,8 @@
  * order, so batching never reorders what one client sees.
  */
 import { WebSocket } from 'ws';
-import type { HubEmitted, ServerFrame } from '../machines/events.js';
+import type { HubEmitted } from '../machines/events.js';
+import type { ServerFrame } from './frames.js';
 import { encodeTextFrame } from './ws-frame.js';
 
 /** One member as fanout writes to it; tests pass recording stand-ins. */

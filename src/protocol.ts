@@ -2,7 +2,8 @@
  * The wire protocol as pure functions: raw frame -> typed event, the name and text rules,
  * and builders for every server frame. No I/O; the machines and tests call these directly.
  */
-import type { ChatEvent, ClientBadFrameEvent, ClientFrameEvent, ServerFrame } from '../machines/events.js';
+import type { ChatEvent, ClientBadFrameEvent, ClientFrameEvent, ServerFrame } from './frames.js';
+import type { EchoMode } from './limits.js';
 import { errors, type ErrorCode } from './errors.js';
 
 export const SERVER_NAME = 'Server';
@@ -153,7 +154,7 @@ export function chatFrame(event: ChatEvent, seq: number): ServerFrame {
 }
 
 /** The sender's own copy of its message under each echo mode; null when it gets none. */
-export function echoFrame(frame: ServerFrame, mode: 'anonymous' | 'named' | 'off'): ServerFrame | null {
+export function echoFrame(frame: ServerFrame, mode: EchoMode): ServerFrame | null {
   if (frame.type !== 'message' || mode === 'off') return null;
   if (mode === 'named') return frame;
   return { type: 'message', text: frame.text, id: frame.id, ts: frame.ts };

@@ -8,7 +8,7 @@
  * was cut off), it reads the roster from Redis and delivers the difference as joins and
  * leaves, so that the hub's roster and every welcome agree with the cluster's.
  */
-import type { ChatEvent } from '../../machines/events.js';
+import type { ChatEvent } from '../frames.js';
 import type { Logger } from '../log.js';
 import { foldName } from '../protocol.js';
 import type { ClusterStore, LogEntry, NameEntry } from './store.js';

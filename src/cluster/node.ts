@@ -18,7 +18,7 @@
  * and it is delivered after recovery (PROTOCOL.md says so).
  */
 import { randomUUID } from 'node:crypto';
-import type { ChatEvent } from '../../machines/events.js';
+import type { ChatEvent } from '../frames.js';
 import type { Logger } from '../log.js';
 import { foldName } from '../protocol.js';
 import { EventLog, type Delivery } from './event-log.js';

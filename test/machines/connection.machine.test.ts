@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, setup, SimulatedClock, spawnChild, type AnyEventObject } from 'xstate';
 import { connectionMachine } from '../../machines/connection.machine.js';
-import type { ServerFrame } from '../../machines/events.js';
+import type { ServerFrame } from '../../src/frames.js';
 import { createChat, defaultLimits, type TestClient } from '../support/chat-harness.js';
 
 const errorCodes = (frames: ServerFrame[]) => frames.map((f) => (f.type === 'error' ? f.code : f.type));

@@ -8,7 +8,9 @@ import fc from 'fast-check';
 import { createActor, fromCallback, SimulatedClock, type AnyActor } from 'xstate';
 import { hubMachine } from '../../machines/hub.machine.js';
 import { connectionMachine } from '../../machines/connection.machine.js';
-import type { EchoMode, HubEmitted, HubEvent, RegistryRequest, ServerFrame } from '../../machines/events.js';
+import type { HubEmitted, HubEvent, RegistryRequest } from '../../machines/events.js';
+import type { ServerFrame } from '../../src/frames.js';
+import type { EchoMode } from '../../src/limits.js';
 import { createChat, defaultLimits } from '../support/chat-harness.js';
 
 const leaves = (frames: ServerFrame[]) => frames.filter((f) => f.type === 'leave').map((f) => f.name);

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Observer, statePaths } from '../../src/observe.js';
-import type { EchoMode } from '../../machines/events.js';
+import type { EchoMode } from '../../src/limits.js';
 import { createChat, type TestClient } from '../support/chat-harness.js';
 import { parseMetrics, sample, type Samples } from '../support/metrics-text.js';
 

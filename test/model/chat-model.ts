@@ -17,7 +17,7 @@
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
 import { expect } from 'vitest';
-import type { ServerFrame } from '../../machines/events.js';
+import type { ServerFrame } from '../../src/frames.js';
 import type { Chat, TestClient } from '../support/chat-harness.js';
 import { hasContent } from '../support/expected.js';
 

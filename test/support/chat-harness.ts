@@ -10,10 +10,10 @@
  */
 import { createActor, SimulatedClock, type Actor, type InspectionEvent } from 'xstate';
 import { hubMachine } from '../../machines/hub.machine.js';
-import type { ConnectionLimits, EchoMode, ServerFrame } from '../../machines/events.js';
+import type { ServerFrame } from '../../src/frames.js';
+import { fixedLimits, type ConnectionLimits, type EchoMode } from '../../src/limits.js';
 import { Fanout, type FrameSink } from '../../src/fanout.js';
 import { readClientFrame } from '../../src/protocol.js';
-import { fixedLimits } from '../../src/config.js';
 import type { ConnectionActor } from '../../src/transport.js';
 
 type InspectionObserver = (event: InspectionEvent) => void;

@@ -4,7 +4,7 @@
  * turn's frames leave in one system call), and slow members reported after the broadcast.
  */
 import { describe, expect, it } from 'vitest';
-import type { ServerFrame } from '../../machines/events.js';
+import type { ServerFrame } from '../../src/frames.js';
 import { Fanout, type FrameSink } from '../../src/fanout.js';
 
 type Step = 'cork' | 'uncork' | { write: unknown };

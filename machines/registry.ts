@@ -6,8 +6,8 @@
  * round trip to a shared store. The hub cannot tell the two apart.
  */
 import { fromCallback } from 'xstate';
-import type { HubEvent, RegistryRequest } from '../machines/events.js';
-import { foldName } from './protocol.js';
+import type { HubEvent, RegistryRequest } from './events.js';
+import { foldName } from '../src/protocol.js';
 
 export const memoryRegistry = fromCallback<RegistryRequest>(({ sendBack, receive }) => {
   /** Folded name -> the name as its owner chose it, with the owning connection. */

@@ -6,7 +6,7 @@
  * events back in the log's order instead; the hub delivers whatever comes back, in order.
  */
 import { fromCallback } from 'xstate';
-import type { BusRequest, HubEvent } from '../machines/events.js';
+import type { BusRequest, HubEvent } from './events.js';
 
 export const memoryBus = fromCallback<BusRequest>(({ sendBack, receive }) => {
   let seq = 0;

@@ -1,0 +1,25 @@
+/**
+ * The rules every connection follows: the configurable ones (config.ts reads them from the
+ * environment and flags) and the fixed ones SPEC §2 and §5 set.
+ */
+
+/** Per-connection rules, shared by reference between every connection of one server. */
+export interface ConnectionLimits {
+  nameMaxLength: number;
+  textMaxLength: number;
+  registerTimeoutMs: number;
+  heartbeatMs: number;
+  /** Token bucket; a burst or rate of 0 turns rate limiting off. */
+  rateBurst: number;
+  ratePerSec: number;
+  /** Refused names (invalid or taken) before the connection is closed. */
+  maxRefusals: number;
+  /** Bad frames before the connection is closed. */
+  maxBadFrames: number;
+}
+
+/** Rules every connection follows beyond the settings: SPEC §2 and §5 fix these numbers. */
+export const fixedLimits = { maxRefusals: 5, maxBadFrames: 10 } as const satisfies Partial<ConnectionLimits>;
+
+/** What the author of a message gets back (SPEC §3): its copy without `sender`, with it, or none. */
+export type EchoMode = 'anonymous' | 'named' | 'off';
