@@ -17,7 +17,7 @@
  * events that src/transport.ts carries out. Nothing is emitted on the initial entry, because
  * the transport subscribes only once the actor exists.
  */
-import { emit, enqueueActions, sendParent, setup, assign } from 'xstate';
+import { assertEvent, assign, emit, enqueueActions, sendParent, setup } from 'xstate';
 import type { ConnectionEmitted, ConnectionEvent, HubEvent } from './events.js';
 import type { ConnectionLimits } from '../src/limits.js';
 import { closeCodes, closeReasons, type ErrorCode, type LeaveCause } from '../src/errors.js';
@@ -56,30 +56,61 @@ export const connectionMachine = setup({
     heartbeat: ({ context }) => context.limits.heartbeatMs,
   },
   guards: {
-    lacksName: ({ event }) => event.type === 'client.frame' && event.sender === undefined,
-    nameInvalid: ({ context, event }) =>
-      event.type === 'client.frame' && !isValidName(event.sender ?? '', context.limits.nameMaxLength),
-    textInvalid: ({ context, event }) =>
-      event.type === 'client.frame' && !isValidText(event.text ?? '', context.limits.textMaxLength),
-    rateLimited: ({ context, event }) => 'at' in event && isOverLimit(context.bucket, rateOf(context.limits), event.at),
+    lacksName: ({ event }) => {
+      assertEvent(event, 'client.frame');
+      return event.sender === undefined;
+    },
+    nameInvalid: ({ context, event }) => {
+      assertEvent(event, 'client.frame');
+      return !isValidName(event.sender ?? '', context.limits.nameMaxLength);
+    },
+    textInvalid: ({ context, event }) => {
+      assertEvent(event, 'client.frame');
+      return !isValidText(event.text ?? '', context.limits.textMaxLength);
+    },
+    rateLimited: ({ context, event }) => {
+      assertEvent(event, ['client.frame', 'client.badFrame']);
+      return isOverLimit(context.bucket, rateOf(context.limits), event.at);
+    },
     tooManyRefusals: ({ context }) => context.refusals >= context.limits.maxRefusals,
     tooManyBadFrames: ({ context }) => context.badFrames >= context.limits.maxBadFrames,
     pongOverdue: ({ context }) => context.awaitingPong,
-    forShutdown: ({ event }) => event.type === 'server.kick' && event.cause === 'shutdown',
+    forShutdown: ({ event }) => {
+      assertEvent(event, 'server.kick');
+      return event.cause === 'shutdown';
+    },
     /** Cluster mode's shared store is down: the name was not refused, so it is no refusal. */
-    hubUnavailable: ({ event }) => event.type === 'hub.refused' && event.code === 'server_unavailable',
+    hubUnavailable: ({ event }) => {
+      assertEvent(event, 'hub.refused');
+      return event.code === 'server_unavailable';
+    },
   },
   actions: {
     replyError: emit((_, code: ErrorCode) => ({ type: 'frame' as const, frame: errorFrame(code) })),
-    hangUp: emit((_, params: { code: number; reason: string }) => ({ type: 'close' as const, ...params })),
-    terminate: emit({ type: 'terminate' as const }),
     ping: emit({ type: 'ping' as const }),
+
+    /** The client ended it (or its socket broke): nothing left to send, only why it left. */
+    noteCause: assign({ cause: (_, cause: LeaveCause) => cause }),
+    /** The server ends it with a closing handshake. */
+    hangUp: enqueueActions(
+      ({ enqueue }, { cause, code, reason }: { cause: LeaveCause; code: number; reason: string }) => {
+        enqueue.assign({ cause });
+        enqueue.emit({ type: 'close', code, reason });
+      },
+    ),
+    /** The server drops the socket without a handshake: the peer is not listening, or is megabytes behind. */
+    drop: enqueueActions(({ enqueue }, { cause }: { cause: LeaveCause }) => {
+      enqueue.assign({ cause });
+      enqueue.emit({ type: 'terminate' });
+    }),
 
     countRefusal: assign({ refusals: ({ context }) => context.refusals + 1 }),
     countBadFrame: assign({ badFrames: ({ context }) => context.badFrames + 1 }),
     spendToken: assign({
-      bucket: ({ context, event }) =>
-        'at' in event ? spendToken(context.bucket, rateOf(context.limits), event.at) : context.bucket,
+      bucket: ({ context, event }) => {
+        assertEvent(event, ['client.frame', 'client.badFrame']);
+        return spendToken(context.bucket, rateOf(context.limits), event.at);
+      },
       toldRateLimited: false,
     }),
     tellRateLimited: enqueueActions(({ context, enqueue }) => {
@@ -87,22 +118,23 @@ export const connectionMachine = setup({
       enqueue.emit({ type: 'frame', frame: errorFrame('rate_limited') });
       enqueue.assign({ toldRateLimited: true });
     }),
-    takeName: assign({ name: ({ event }) => (event.type === 'hub.accepted' ? event.name : null) }),
+    takeName: assign({
+      name: ({ event }) => {
+        assertEvent(event, 'hub.accepted');
+        return event.name;
+      },
+    }),
     expectPong: assign({ awaitingPong: true }),
     notePong: assign({ awaitingPong: false }),
-    noteCause: assign({ cause: (_, cause: LeaveCause) => cause }),
 
-    claimName: sendParent(({ context, event }): HubEvent => ({
-      type: 'conn.claim',
-      id: context.id,
-      name: normaliseName(event.type === 'client.frame' ? (event.sender ?? '') : ''),
-    })),
-    say: sendParent(({ context, event }): HubEvent => ({
-      type: 'conn.say',
-      id: context.id,
-      text: event.type === 'client.frame' ? (event.text ?? '') : '',
-      at: event.type === 'client.frame' ? event.at : 0,
-    })),
+    claimName: sendParent(({ context, event }): HubEvent => {
+      assertEvent(event, 'client.frame');
+      return { type: 'conn.claim', id: context.id, name: normaliseName(event.sender ?? '') };
+    }),
+    say: sendParent(({ context, event }): HubEvent => {
+      assertEvent(event, 'client.frame');
+      return { type: 'conn.say', id: context.id, text: event.text ?? '', at: event.at };
+    }),
     tellHubGone: sendParent(({ context }): HubEvent => ({
       type: 'conn.gone',
       id: context.id,
@@ -135,32 +167,31 @@ export const connectionMachine = setup({
           {
             guard: 'forShutdown',
             target: 'closed',
-            actions: [
-              { type: 'noteCause', params: 'shutdown' },
-              { type: 'hangUp', params: { code: closeCodes.shutdown, reason: closeReasons.shutdown } },
-            ],
+            actions: {
+              type: 'hangUp',
+              params: { cause: 'shutdown', code: closeCodes.shutdown, reason: closeReasons.shutdown },
+            },
           },
           // A slow consumer has megabytes queued: a close frame would wait behind them.
-          { target: 'closed', actions: [{ type: 'noteCause', params: 'slow' }, 'terminate'] },
+          { target: 'closed', actions: { type: 'drop', params: { cause: 'slow' } } },
         ],
         'client.badFrame': { actions: ['countBadFrame', { type: 'replyError', params: 'bad_frame' }] },
         // Cluster mode, after an outage: the others were told this client left, so it must go.
         'hub.revoked': {
           target: 'closed',
           actions: [
-            { type: 'noteCause', params: 'lost' },
             { type: 'replyError', params: ({ event }) => event.code },
-            { type: 'hangUp', params: { code: closeCodes.nameLost, reason: closeReasons.nameLost } },
+            { type: 'hangUp', params: { cause: 'lost', code: closeCodes.nameLost, reason: closeReasons.nameLost } },
           ],
         },
       },
       always: {
         guard: 'tooManyBadFrames',
         target: 'closed',
-        actions: [
-          { type: 'noteCause', params: 'policy' },
-          { type: 'hangUp', params: { code: closeCodes.policy, reason: closeReasons.tooManyBadFrames } },
-        ],
+        actions: {
+          type: 'hangUp',
+          params: { cause: 'policy', code: closeCodes.policy, reason: closeReasons.tooManyBadFrames },
+        },
       },
       states: {
         awaitingName: {
@@ -168,19 +199,19 @@ export const connectionMachine = setup({
           after: {
             registerTimeout: {
               target: '#connection.closed',
-              actions: [
-                { type: 'noteCause', params: 'policy' },
-                { type: 'hangUp', params: { code: closeCodes.policy, reason: closeReasons.registerTimeout } },
-              ],
+              actions: {
+                type: 'hangUp',
+                params: { cause: 'policy', code: closeCodes.policy, reason: closeReasons.registerTimeout },
+              },
             },
           },
           always: {
             guard: 'tooManyRefusals',
             target: '#connection.closed',
-            actions: [
-              { type: 'noteCause', params: 'policy' },
-              { type: 'hangUp', params: { code: closeCodes.policy, reason: closeReasons.tooManyRefusals } },
-            ],
+            actions: {
+              type: 'hangUp',
+              params: { cause: 'policy', code: closeCodes.policy, reason: closeReasons.tooManyRefusals },
+            },
           },
           on: {
             'hub.accepted': { target: 'registered', actions: 'takeName' },
@@ -220,7 +251,7 @@ export const connectionMachine = setup({
               {
                 guard: 'pongOverdue',
                 target: '#connection.closed',
-                actions: [{ type: 'noteCause', params: 'heartbeat' }, 'terminate'],
+                actions: { type: 'drop', params: { cause: 'heartbeat' } },
               },
               { target: 'registered', reenter: true, actions: ['ping', 'expectPong'] },
             ],

@@ -9,7 +9,7 @@
  * Registry and bus are injected actors: in memory by default, swapped with `.provide()`.
  * The hub emits one event per broadcast, never one per recipient: the copying is fanout's.
  */
-import { enqueueActions, sendTo, setup, spawnChild, type AnyActorRef } from 'xstate';
+import { assertEvent, enqueueActions, sendTo, setup, spawnChild } from 'xstate';
 import { connectionMachine } from './connection.machine.js';
 import type { BusRequest, HubEmitted, HubEvent, RegistryRequest } from './events.js';
 import type { ChatEvent } from '../src/frames.js';
@@ -64,8 +64,12 @@ function emptyRecord(): Record<string, string> {
   return Object.create(null) as Record<string, string>;
 }
 
-function isActive(child: AnyActorRef | undefined): child is AnyActorRef {
+function isActive<Child extends { getSnapshot(): { status: string } }>(child: Child | undefined): child is Child {
   return child !== undefined && child.getSnapshot().status === 'active';
+}
+
+function isChildError(event: HubEvent | ChildErrorEvent): event is ChildErrorEvent {
+  return event.type.startsWith(CHILD_ERROR_PREFIX);
 }
 
 export const hubMachine = setup({
@@ -81,19 +85,25 @@ export const hubMachine = setup({
     bus: memoryBus,
   },
   guards: {
-    isMember: ({ context, event }) => 'id' in event && Object.hasOwn(context.members, event.id),
+    isMember: ({ context, event }) => {
+      assertEvent(event, 'conn.say');
+      return Object.hasOwn(context.members, event.id);
+    },
   },
   actions: {
     spawnConnection: spawnChild('connection', {
-      id: ({ event }) => (event as Extract<HubEvent, { type: 'conn.open' }>).id,
+      id: ({ event }) => {
+        assertEvent(event, 'conn.open');
+        return event.id;
+      },
       input: ({ event }) => {
-        const open = event as Extract<HubEvent, { type: 'conn.open' }>;
-        return { id: open.id, limits: open.limits };
+        assertEvent(event, 'conn.open');
+        return { id: event.id, limits: event.limits };
       },
     }),
     askRegistry: sendTo('registry', ({ event }): RegistryRequest => {
-      const claim = event as Extract<HubEvent, { type: 'conn.claim' }>;
-      return { type: 'registry.claim', id: claim.id, name: claim.name };
+      assertEvent(event, 'conn.claim');
+      return { type: 'registry.claim', id: event.id, name: event.name };
     }),
 
     /**
@@ -101,7 +111,7 @@ export const hubMachine = setup({
      * only when its join comes back from the bus, so it hears exactly what follows its join.
      */
     admit: enqueueActions(({ context, event, self, enqueue }) => {
-      if (event.type !== 'registry.granted') return;
+      assertEvent(event, 'registry.granted');
       const { id, name } = event;
       const child = self.getSnapshot().children[id];
       if (!isActive(child)) {
@@ -113,35 +123,36 @@ export const hubMachine = setup({
       enqueue.sendTo('bus', publish({ type: 'join', name, from: id }));
     }),
     refuse: enqueueActions(({ event, self, enqueue }) => {
-      if (event.type !== 'registry.refused') return;
+      assertEvent(event, 'registry.refused');
       const child = self.getSnapshot().children[event.id];
       if (isActive(child)) enqueue.sendTo(child, { type: 'hub.refused', code: event.code });
     }),
     /** Cluster mode: the name was given up during an outage; its owner is told and closed. */
     revoke: enqueueActions(({ event, self, enqueue }) => {
-      if (event.type !== 'registry.revoked') return;
+      assertEvent(event, 'registry.revoked');
       const child = self.getSnapshot().children[event.id];
       if (isActive(child)) enqueue.sendTo(child, { type: 'hub.revoked', code: event.code });
     }),
     /** A name granted while the server is stopping is handed straight back. */
     releaseGranted: sendTo('registry', ({ event }): RegistryRequest => {
-      const granted = event as Extract<HubEvent, { type: 'registry.granted' }>;
-      return { type: 'registry.release', id: granted.id, name: granted.name };
+      assertEvent(event, 'registry.granted');
+      return { type: 'registry.release', id: event.id, name: event.name };
     }),
 
     publishMessage: sendTo('bus', ({ context, event }) => {
-      const say = event as Extract<HubEvent, { type: 'conn.say' }>;
+      assertEvent(event, 'conn.say');
       return publish({
         type: 'message',
-        name: context.members[say.id] ?? '',
-        from: say.id,
-        text: say.text,
-        ts: say.at,
+        name: context.members[event.id] ?? '',
+        from: event.id,
+        text: event.text,
+        ts: event.at,
       });
     }),
     /** The bus could not take an event: the member who caused it hears why. */
     tellFailed: enqueueActions(({ event, self, enqueue }) => {
-      if (event.type !== 'bus.failed' || event.event.type !== 'message') return;
+      assertEvent(event, 'bus.failed');
+      if (event.event.type !== 'message') return;
       const child = self.getSnapshot().children[event.event.from];
       if (isActive(child)) enqueue.sendTo(child, { type: 'hub.failed', code: event.code });
     }),
@@ -150,7 +161,7 @@ export const hubMachine = setup({
      * so a welcome lists exactly who is online at the moment of the join.
      */
     deliver: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'bus.delivered') return;
+      assertEvent(event, 'bus.delivered');
       const { event: chat, seq } = event;
       const frame = chatFrame(chat, seq);
       switch (chat.type) {
@@ -176,7 +187,7 @@ export const hubMachine = setup({
 
     /** A connection ended: stop its actor, free its name and, if `announce`, tell everyone. */
     forget: enqueueActions(({ context, event, enqueue }, params: { announce: boolean }) => {
-      if (event.type !== 'conn.gone') return;
+      assertEvent(event, 'conn.gone');
       const { id, cause } = event;
       enqueue.stopChild(id);
       const name = context.members[id];
@@ -188,8 +199,9 @@ export const hubMachine = setup({
     }),
     /** A connection actor threw. Report it, then treat it as gone: one broken client, not all. */
     dropCrashed: enqueueActions(({ event, enqueue }) => {
+      if (!isChildError(event)) return;
       const id = event.type.slice(CHILD_ERROR_PREFIX.length);
-      enqueue.emit({ type: 'connection.crashed', id, error: (event as ChildErrorEvent).error });
+      enqueue.emit({ type: 'connection.crashed', id, error: event.error });
       enqueue.raise({ type: 'conn.gone', id, cause: 'error' satisfies LeaveCause });
     }),
   },

@@ -66,7 +66,7 @@ describe('renderStateChart', () => {
       'after heartbeat [pongOverdue]',
       // what transitions do, in their tooltips
       'does: spendToken, say',
-      'does: noteCause, terminate',
+      'does: drop',
     ]) {
       expect(text.split('\n'), label).toContain(label);
     }
