@@ -26,10 +26,16 @@ const FRIENDLY_ERRORS: Record<string, (name: string) => string> = {
   name_lost: () => 'The chat lost your name while it was unavailable. Join again.',
 };
 
+/**
+ * What each close code (PROTOCOL.md) means to the person at the keyboard. 1001 is a shutdown,
+ * not a promise of a restart: nothing in the close says the server comes back. 1006 is made
+ * up by the browser when the connection ends without a close frame (a network failure, or a
+ * server that died). A policy close (1008) comes with its rule as the reason.
+ */
 const CLOSE_REASONS: Record<number, string> = {
-  1001: 'The server is restarting.',
-  1006: 'The connection dropped.',
-  1008: 'The server closed the connection',
+  1001: 'The server is shutting down.',
+  1006: 'Connection lost.',
+  1008: 'The server closed the connection.',
   1009: 'That message was too large, so the server closed the connection.',
   1011: 'The server hit an internal error.',
   1013: 'The server is full right now.',
@@ -145,8 +151,7 @@ function receive(ws: WebSocket, event: MessageEvent): void {
 function closed(ws: WebSocket, event: CloseEvent): void {
   if (ws !== socket) return;
   socket = null;
-  const why = CLOSE_REASONS[event.code] ?? 'The connection closed.';
-  const detail = event.code === 1008 && event.reason !== '' ? `${why}: ${event.reason}.` : why;
+  const detail = closeText(event);
   if (me === null) {
     // Unnamed sockets are closed after a while; that only matters if we were waiting on one.
     if (joinButton.disabled) showJoinError(detail);
@@ -156,6 +161,14 @@ function closed(ws: WebSocket, event: CloseEvent): void {
   showNotice(`${detail} You are no longer in the chat.`, true);
   textInput.disabled = true;
   byId<HTMLButtonElement>('send').disabled = true;
+}
+
+/** A close in words: a policy close names its rule; a code we do not know shows the server's reason, if any. */
+function closeText(event: CloseEvent): string {
+  if (event.code === 1008 && event.reason !== '') return `The server closed the connection: ${event.reason}.`;
+  const known = CLOSE_REASONS[event.code];
+  if (known !== undefined) return known;
+  return event.reason === '' ? 'The connection closed.' : `The connection closed: ${event.reason}.`;
 }
 
 // ---------------------------------------------------------------- views

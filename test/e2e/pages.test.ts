@@ -1,8 +1,9 @@
 /**
  * The served pages in a real browser: Debian's Chromium through playwright-core, against a
  * real server on 127.0.0.1. Two people chat; a taken name and a too-fast sender see their
- * errors; /inspect follows joins and leaves; nothing overflows a phone-sized window. Any
- * error a page logs (a failed script, a refused content policy) fails the test.
+ * errors; a closed connection says why; /inspect follows joins and leaves; nothing
+ * overflows a phone-sized window. Any error a page logs (a failed script, a refused content
+ * policy) fails the test.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -12,6 +13,7 @@ import { statePathsOf } from '../../src/statechart.js';
 import { startTestServer, type TestServer } from '../support/ws-client.js';
 import { chromiumAvailable, launchChromium, type Browser } from './browser.js';
 import { askForName, joinChat, say, waitForMessage, WAIT_MS } from './chat-page.js';
+import { Relay } from './relay.js';
 
 const available = chromiumAvailable();
 
@@ -19,6 +21,7 @@ describe.skipIf(!available)('pages in Chromium', () => {
   let browser: Browser;
   const pages: Page[] = [];
   const servers: TestServer[] = [];
+  const relays: Relay[] = [];
 
   beforeAll(async () => {
     browser = await launchChromium();
@@ -31,16 +34,30 @@ describe.skipIf(!available)('pages in Chromium', () => {
   // Pages close before their server, so that no page sees its server vanish.
   afterEach(async () => {
     await Promise.all(pages.splice(0).map((page) => page.close()));
+    await Promise.all(relays.splice(0).map((relay) => relay.close()));
     await Promise.all(servers.splice(0).map((server) => server.close()));
     const problems = browser.problems.splice(0);
     expect(problems, 'errors the pages logged').toEqual([]);
   });
 
-  async function serve(overrides: Partial<Config> = {}): Promise<string> {
+  async function start(overrides: Partial<Config> = {}): Promise<TestServer> {
     const server = await startTestServer(overrides);
     servers.push(server);
-    return `http://127.0.0.1:${server.port}`;
+    return server;
   }
+
+  async function serve(overrides: Partial<Config> = {}): Promise<string> {
+    return baseOf(await start(overrides));
+  }
+
+  /** A relay in front of `server`, to lose connections as a network does (see relay.ts). */
+  async function relayTo(server: TestServer): Promise<Relay> {
+    const relay = await Relay.start(server.port);
+    relays.push(relay);
+    return relay;
+  }
+
+  const baseOf = (server: { port: number }) => `http://127.0.0.1:${server.port}`;
 
   async function tab(viewport?: { width: number; height: number }): Promise<Page> {
     const page = await browser.newPage(viewport);
@@ -49,6 +66,13 @@ describe.skipIf(!available)('pages in Chromium', () => {
   }
 
   const onlineNames = (page: Page) => page.locator('#online-list .name').allTextContents();
+
+  /** The notice that stays once the connection is gone (it offers to join again). */
+  async function stickyNotice(page: Page): Promise<string | null> {
+    await page.locator('#rejoin').waitFor({ state: 'visible', timeout: WAIT_MS });
+    expect(await page.locator('#status').textContent()).toBe('offline');
+    return page.locator('#chat-error-text').textContent();
+  }
 
   it('lets two people chat through the server', async () => {
     const base = await serve();
@@ -102,6 +126,36 @@ describe.skipIf(!available)('pages in Chromium', () => {
     await waitForMessage(page, 'now something', true);
     expect(await page.locator('.message').count()).toBe(1);
     expect(await page.locator('#chat-error').isHidden()).toBe(true);
+  });
+
+  it('says the server is shutting down when it closes with 1001, and nothing of a restart', async () => {
+    const server = await start();
+    const page = await tab();
+    await joinChat(page, baseOf(server), 'Alice');
+    await server.close();
+    expect(await stickyNotice(page)).toBe('The server is shutting down. You are no longer in the chat.');
+  });
+
+  it('says the connection was lost when it ends without a close frame (1006)', async () => {
+    const relay = await relayTo(await start());
+    const page = await tab();
+    await joinChat(page, baseOf(relay), 'Alice');
+    relay.drop();
+    expect(await stickyNotice(page)).toBe('Connection lost. You are no longer in the chat.');
+  });
+
+  it('names the rule broken when the server closes for policy (1008)', async () => {
+    const page = await tab();
+    await joinChat(page, await serve(), 'Mallory');
+    // From now on each send puts ten frames that are not JSON on the wire: the tenth bad frame closes.
+    await page.evaluate(`{
+      const send = WebSocket.prototype.send;
+      WebSocket.prototype.send = function () { for (let i = 0; i < 10; i++) send.call(this, 'not json'); };
+    }`);
+    await say(page, 'anything');
+    expect(await stickyNotice(page)).toBe(
+      'The server closed the connection: too many bad frames. You are no longer in the chat.',
+    );
   });
 
   it('tells a sender who is too fast that they are rate limited', async () => {
