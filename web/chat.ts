@@ -159,6 +159,9 @@ function closed(ws: WebSocket, event: CloseEvent): void {
   }
   setStatus('down', 'offline');
   showNotice(`${detail} You are no longer in the chat.`, true);
+  // Offline, we no longer hear who comes and goes: a list kept on screen would go stale.
+  users = [];
+  renderUsers();
   textInput.disabled = true;
   byId<HTMLButtonElement>('send').disabled = true;
 }

@@ -1,9 +1,9 @@
 /**
  * The served pages in a real browser: Debian's Chromium through playwright-core, against a
  * real server on 127.0.0.1. Two people chat; a taken name and a too-fast sender see their
- * errors; a closed connection says why; /inspect follows joins and leaves; nothing
- * overflows a phone-sized window. Any error a page logs (a failed script, a refused content
- * policy) fails the test.
+ * errors; a lost connection says why and empties the online list; /inspect follows joins
+ * and leaves; nothing overflows a phone-sized window. Any error a page logs (a failed
+ * script, a refused content policy) fails the test.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -156,6 +156,21 @@ describe.skipIf(!available)('pages in Chromium', () => {
     expect(await stickyNotice(page)).toBe(
       'The server closed the connection: too many bad frames. You are no longer in the chat.',
     );
+  });
+
+  it('empties the online list once the connection is gone', async () => {
+    const server = await start();
+    const relay = await relayTo(server);
+    const alice = await tab();
+    const bob = await tab();
+    await joinChat(alice, baseOf(relay), 'Alice');
+    await joinChat(bob, baseOf(server), 'Bob');
+    await alice.locator('.event.join', { hasText: 'Bob joined' }).waitFor({ timeout: WAIT_MS });
+    expect(await onlineNames(alice)).toEqual(['Alice (you)', 'Bob']);
+    relay.drop();
+    await alice.locator('#status', { hasText: 'offline' }).waitFor({ timeout: WAIT_MS });
+    expect(await onlineNames(alice)).toEqual([]);
+    expect(await alice.locator('#online-count').textContent()).toBe('0');
   });
 
   it('tells a sender who is too fast that they are rate limited', async () => {
