@@ -58,6 +58,7 @@ const onlineCount = byId('online-count');
 const messages = byId('messages');
 const composer = byId<HTMLFormElement>('composer');
 const textInput = byId<HTMLTextAreaElement>('text');
+const composerHint = byId('composer-hint');
 const notice = byId('chat-error');
 const noticeText = byId('chat-error-text');
 const rejoinButton = byId<HTMLButtonElement>('rejoin');
@@ -86,7 +87,12 @@ const HAS_CONTENT = /[^\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]/u;
 composer.addEventListener('submit', (event) => {
   event.preventDefault();
   const text = textInput.value;
-  if (!HAS_CONTENT.test(text) || socket?.readyState !== WebSocket.OPEN) return;
+  if (!HAS_CONTENT.test(text)) {
+    // Saying so beats a button that seems not to work; the hint goes once they type.
+    composerHint.hidden = false;
+    return;
+  }
+  if (socket?.readyState !== WebSocket.OPEN) return;
   socket.send(JSON.stringify({ text }));
   textInput.value = '';
   fitComposer();
@@ -99,7 +105,10 @@ textInput.addEventListener('keydown', (event) => {
     composer.requestSubmit();
   }
 });
-textInput.addEventListener('input', fitComposer);
+textInput.addEventListener('input', () => {
+  composerHint.hidden = true;
+  fitComposer();
+});
 rejoinButton.addEventListener('click', () => showJoin(me ?? asked));
 
 /** The open socket, opening one if needed. */
@@ -162,6 +171,7 @@ function closed(ws: WebSocket, event: CloseEvent): void {
   // Offline, we no longer hear who comes and goes: a list kept on screen would go stale.
   users = [];
   renderUsers();
+  composerHint.hidden = true;
   textInput.disabled = true;
   byId<HTMLButtonElement>('send').disabled = true;
 }
@@ -208,6 +218,7 @@ function showRoom(): void {
   meLabel.textContent = me;
   meLabel.hidden = false;
   notice.hidden = true;
+  composerHint.hidden = true;
   textInput.disabled = false;
   byId<HTMLButtonElement>('send').disabled = false;
   messages.replaceChildren();

@@ -1,9 +1,9 @@
 /**
  * The served pages in a real browser: Debian's Chromium through playwright-core, against a
  * real server on 127.0.0.1. Two people chat; a taken name and a too-fast sender see their
- * errors; a lost connection says why and empties the online list; /inspect follows joins
- * and leaves; nothing overflows a phone-sized window. Any error a page logs (a failed
- * script, a refused content policy) fails the test.
+ * errors; a blank message gets a hint; a lost connection says why and empties the online
+ * list; /inspect follows joins and leaves; nothing overflows a phone-sized window. Any
+ * error a page logs (a failed script, a refused content policy) fails the test.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -125,6 +125,28 @@ describe.skipIf(!available)('pages in Chromium', () => {
     await say(page, 'now something');
     await waitForMessage(page, 'now something', true);
     expect(await page.locator('.message').count()).toBe(1);
+    expect(await page.locator('#chat-error').isHidden()).toBe(true);
+  });
+
+  it('asks for a message first when a blank one is sent, and sends nothing', async () => {
+    const base = await serve();
+    const page = await tab();
+    await joinChat(page, base, 'Hasty');
+    const hint = page.locator('#composer-hint');
+    expect(await hint.isHidden()).toBe(true);
+    await page.click('#send', { timeout: WAIT_MS });
+    await hint.waitFor({ state: 'visible', timeout: WAIT_MS });
+    expect(await hint.textContent()).toBe('Type a message first.');
+    await page.fill('#text', 'n', { timeout: WAIT_MS });
+    expect(await hint.isHidden(), 'the hint goes once they type').toBe(true);
+    await say(page, '  \n ');
+    expect(await hint.isVisible(), 'only white space: the hint again').toBe(true);
+    expect(await page.inputValue('#text')).toBe('  \n ');
+    // A fence: the next real message is the first and only one shown, and no error came.
+    await say(page, 'now something');
+    await waitForMessage(page, 'now something', true);
+    expect(await page.locator('.message').count()).toBe(1);
+    expect(await hint.isHidden()).toBe(true);
     expect(await page.locator('#chat-error').isHidden()).toBe(true);
   });
 
