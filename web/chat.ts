@@ -216,6 +216,7 @@ function showRoom(): void {
   joinView.hidden = true;
   roomView.hidden = false;
   meLabel.textContent = me;
+  meLabel.title = me ?? '';
   meLabel.hidden = false;
   notice.hidden = true;
   composerHint.hidden = true;
@@ -247,7 +248,7 @@ function renderUsers(): void {
   onlineList.replaceChildren(
     ...users.map((name) => {
       const item = element('li', name === me ? 'self' : '');
-      item.append(avatar(name), element('span', 'name', name === me ? `${name} (you)` : name));
+      item.append(avatar(name), fullNameOnHover(element('span', 'name', name === me ? `${name} (you)` : name), name));
       return item;
     }),
   );
@@ -260,7 +261,7 @@ function addMessage(frame: Extract<ServerFrame, { type: 'message' }>): void {
   const item = element('li', own ? 'message own' : 'message');
   const bubble = element('div', 'bubble');
   const meta = element('div', 'meta');
-  meta.append(element('span', 'sender', sender), element('time', '', clockTime(frame.ts)));
+  meta.append(fullNameOnHover(element('span', 'sender', sender), sender), element('time', '', clockTime(frame.ts)));
   bubble.append(meta, element('p', 'text', frame.text));
   item.append(avatar(sender), bubble);
   append(item, own);
@@ -275,6 +276,12 @@ function append(item: HTMLElement, own: boolean): void {
   messages.append(item);
   while (messages.children.length > MAX_SHOWN) messages.firstElementChild?.remove();
   if (nearBottom || own) messages.scrollTop = messages.scrollHeight;
+}
+
+/** A name the layout may cut short with an ellipsis (chat.css) shows whole when hovered. */
+function fullNameOnHover(label: HTMLElement, name: string): HTMLElement {
+  label.title = name;
+  return label;
 }
 
 function avatar(name: string): HTMLElement {

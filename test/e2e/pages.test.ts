@@ -1,12 +1,13 @@
 /**
  * The served pages in a real browser: Debian's Chromium through playwright-core, against a
  * real server on 127.0.0.1. Two people chat; a taken name and a too-fast sender see their
- * errors; a blank message gets a hint; a lost connection says why and empties the online
- * list; /inspect follows joins and leaves; nothing overflows a phone-sized window. Any
- * error a page logs (a failed script, a refused content policy) fails the test.
+ * errors; a blank message gets a hint; a long name ends in an ellipsis; a lost connection
+ * says why and empties the online list; /inspect follows joins and leaves; nothing
+ * overflows a phone-sized window. Any error a page logs (a failed script, a refused content
+ * policy) fails the test.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { connectionMachine } from '../../machines/connection.machine.js';
 import type { Config } from '../../src/config.js';
 import { statePathsOf } from '../../src/statechart.js';
@@ -150,6 +151,30 @@ describe.skipIf(!available)('pages in Chromium', () => {
     expect(await page.locator('#chat-error').isHidden()).toBe(true);
   });
 
+  it('ends a long name with an ellipsis, and gives the whole name as its title', async () => {
+    const long = 'Bartholomew Featherstonehaugh-Wu'; // 32 characters, the most NAME_MAX_LENGTH allows
+    const base = await serve();
+    const desk = await tab();
+    const phone = await tab({ width: 360, height: 740 });
+    const writer = await tab();
+    await joinChat(desk, base, 'Ann');
+    await joinChat(phone, base, 'Ben');
+    await joinChat(writer, base, long);
+    expect(await shown(writer.locator('#me'))).toMatchObject({ title: long, ellipsis: true });
+    await say(writer, 'Hello from a long name');
+    for (const page of [desk, phone]) {
+      await waitForMessage(page, 'Hello from a long name');
+      const cut = { title: long, ellipsis: true, clipped: true };
+      expect(await shown(page.locator('#online-list .name', { hasText: 'Bartholomew' }))).toEqual(cut);
+      // A wide window has room for the whole name above a message; a phone has not.
+      const sender = await shown(page.locator('.message .sender').last());
+      expect(sender).toEqual(page === phone ? cut : { ...cut, clipped: false });
+    }
+    expect(
+      await phone.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth'),
+    ).toBe(0);
+  });
+
   it('says the server is shutting down when it closes with 1001, and nothing of a restart', async () => {
     const server = await start();
     const page = await tab();
@@ -253,3 +278,20 @@ describe.skipIf(!available)('pages in Chromium', () => {
     expect(await overflow(inspect)).toBe(0);
   });
 });
+
+/** The DOM a name label is read through (these tests compile without the DOM library). */
+type NameLabel = {
+  title: string;
+  scrollWidth: number;
+  clientWidth: number;
+  ownerDocument: { defaultView: { getComputedStyle(element: unknown): { textOverflow: string } } };
+};
+
+/** A name label as a reader sees it: its title, and whether an ellipsis cuts it short. */
+function shown(label: Locator): Promise<{ title: string; ellipsis: boolean; clipped: boolean }> {
+  return label.evaluate((element: NameLabel) => ({
+    title: element.title,
+    ellipsis: element.ownerDocument.defaultView.getComputedStyle(element).textOverflow === 'ellipsis',
+    clipped: element.scrollWidth > element.clientWidth,
+  }));
+}
