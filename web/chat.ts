@@ -26,10 +26,16 @@ const FRIENDLY_ERRORS: Record<string, (name: string) => string> = {
   name_lost: () => 'The chat lost your name while it was unavailable. Join again.',
 };
 
+/**
+ * What each close code (PROTOCOL.md) means to the person at the keyboard. 1001 is a shutdown,
+ * not a promise of a restart: nothing in the close says the server comes back. 1006 is made
+ * up by the browser when the connection ends without a close frame (a network failure, or a
+ * server that died). A policy close (1008) comes with its rule as the reason.
+ */
 const CLOSE_REASONS: Record<number, string> = {
-  1001: 'The server is restarting.',
-  1006: 'The connection dropped.',
-  1008: 'The server closed the connection',
+  1001: 'The server is shutting down.',
+  1006: 'Connection lost.',
+  1008: 'The server closed the connection.',
   1009: 'That message was too large, so the server closed the connection.',
   1011: 'The server hit an internal error.',
   1013: 'The server is full right now.',
@@ -52,6 +58,7 @@ const onlineCount = byId('online-count');
 const messages = byId('messages');
 const composer = byId<HTMLFormElement>('composer');
 const textInput = byId<HTMLTextAreaElement>('text');
+const composerHint = byId('composer-hint');
 const notice = byId('chat-error');
 const noticeText = byId('chat-error-text');
 const rejoinButton = byId<HTMLButtonElement>('rejoin');
@@ -80,7 +87,12 @@ const HAS_CONTENT = /[^\s\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\u2800]/u;
 composer.addEventListener('submit', (event) => {
   event.preventDefault();
   const text = textInput.value;
-  if (!HAS_CONTENT.test(text) || socket?.readyState !== WebSocket.OPEN) return;
+  if (!HAS_CONTENT.test(text)) {
+    // Saying so beats a button that seems not to work; the hint goes once they type.
+    composerHint.hidden = false;
+    return;
+  }
+  if (socket?.readyState !== WebSocket.OPEN) return;
   socket.send(JSON.stringify({ text }));
   textInput.value = '';
   fitComposer();
@@ -93,7 +105,10 @@ textInput.addEventListener('keydown', (event) => {
     composer.requestSubmit();
   }
 });
-textInput.addEventListener('input', fitComposer);
+textInput.addEventListener('input', () => {
+  composerHint.hidden = true;
+  fitComposer();
+});
 rejoinButton.addEventListener('click', () => showJoin(me ?? asked));
 
 /** The open socket, opening one if needed. */
@@ -145,8 +160,7 @@ function receive(ws: WebSocket, event: MessageEvent): void {
 function closed(ws: WebSocket, event: CloseEvent): void {
   if (ws !== socket) return;
   socket = null;
-  const why = CLOSE_REASONS[event.code] ?? 'The connection closed.';
-  const detail = event.code === 1008 && event.reason !== '' ? `${why}: ${event.reason}.` : why;
+  const detail = closeText(event);
   if (me === null) {
     // Unnamed sockets are closed after a while; that only matters if we were waiting on one.
     if (joinButton.disabled) showJoinError(detail);
@@ -154,8 +168,20 @@ function closed(ws: WebSocket, event: CloseEvent): void {
   }
   setStatus('down', 'offline');
   showNotice(`${detail} You are no longer in the chat.`, true);
+  // Offline, we no longer hear who comes and goes: a list kept on screen would go stale.
+  users = [];
+  renderUsers();
+  composerHint.hidden = true;
   textInput.disabled = true;
   byId<HTMLButtonElement>('send').disabled = true;
+}
+
+/** A close in words: a policy close names its rule; a code we do not know shows the server's reason, if any. */
+function closeText(event: CloseEvent): string {
+  if (event.code === 1008 && event.reason !== '') return `The server closed the connection: ${event.reason}.`;
+  const known = CLOSE_REASONS[event.code];
+  if (known !== undefined) return known;
+  return event.reason === '' ? 'The connection closed.' : `The connection closed: ${event.reason}.`;
 }
 
 // ---------------------------------------------------------------- views
@@ -190,8 +216,10 @@ function showRoom(): void {
   joinView.hidden = true;
   roomView.hidden = false;
   meLabel.textContent = me;
+  meLabel.title = me ?? '';
   meLabel.hidden = false;
   notice.hidden = true;
+  composerHint.hidden = true;
   textInput.disabled = false;
   byId<HTMLButtonElement>('send').disabled = false;
   messages.replaceChildren();
@@ -220,7 +248,7 @@ function renderUsers(): void {
   onlineList.replaceChildren(
     ...users.map((name) => {
       const item = element('li', name === me ? 'self' : '');
-      item.append(avatar(name), element('span', 'name', name === me ? `${name} (you)` : name));
+      item.append(avatar(name), fullNameOnHover(element('span', 'name', name === me ? `${name} (you)` : name), name));
       return item;
     }),
   );
@@ -233,7 +261,7 @@ function addMessage(frame: Extract<ServerFrame, { type: 'message' }>): void {
   const item = element('li', own ? 'message own' : 'message');
   const bubble = element('div', 'bubble');
   const meta = element('div', 'meta');
-  meta.append(element('span', 'sender', sender), element('time', '', clockTime(frame.ts)));
+  meta.append(fullNameOnHover(element('span', 'sender', sender), sender), element('time', '', clockTime(frame.ts)));
   bubble.append(meta, element('p', 'text', frame.text));
   item.append(avatar(sender), bubble);
   append(item, own);
@@ -248,6 +276,12 @@ function append(item: HTMLElement, own: boolean): void {
   messages.append(item);
   while (messages.children.length > MAX_SHOWN) messages.firstElementChild?.remove();
   if (nearBottom || own) messages.scrollTop = messages.scrollHeight;
+}
+
+/** A name the layout may cut short with an ellipsis (chat.css) shows whole when hovered. */
+function fullNameOnHover(label: HTMLElement, name: string): HTMLElement {
+  label.title = name;
+  return label;
 }
 
 function avatar(name: string): HTMLElement {

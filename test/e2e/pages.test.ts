@@ -1,17 +1,20 @@
 /**
  * The served pages in a real browser: Debian's Chromium through playwright-core, against a
  * real server on 127.0.0.1. Two people chat; a taken name and a too-fast sender see their
- * errors; /inspect follows joins and leaves; nothing overflows a phone-sized window. Any
- * error a page logs (a failed script, a refused content policy) fails the test.
+ * errors; a blank message gets a hint; a long name ends in an ellipsis; a lost connection
+ * says why and empties the online list; /inspect follows joins and leaves; nothing
+ * overflows a phone-sized window. Any error a page logs (a failed script, a refused content
+ * policy) fails the test.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { connectionMachine } from '../../machines/connection.machine.js';
 import type { Config } from '../../src/config.js';
 import { statePathsOf } from '../../src/statechart.js';
 import { startTestServer, type TestServer } from '../support/ws-client.js';
 import { chromiumAvailable, launchChromium, type Browser } from './browser.js';
 import { askForName, joinChat, say, waitForMessage, WAIT_MS } from './chat-page.js';
+import { Relay } from './relay.js';
 
 const available = chromiumAvailable();
 
@@ -19,6 +22,7 @@ describe.skipIf(!available)('pages in Chromium', () => {
   let browser: Browser;
   const pages: Page[] = [];
   const servers: TestServer[] = [];
+  const relays: Relay[] = [];
 
   beforeAll(async () => {
     browser = await launchChromium();
@@ -31,16 +35,30 @@ describe.skipIf(!available)('pages in Chromium', () => {
   // Pages close before their server, so that no page sees its server vanish.
   afterEach(async () => {
     await Promise.all(pages.splice(0).map((page) => page.close()));
+    await Promise.all(relays.splice(0).map((relay) => relay.close()));
     await Promise.all(servers.splice(0).map((server) => server.close()));
     const problems = browser.problems.splice(0);
     expect(problems, 'errors the pages logged').toEqual([]);
   });
 
-  async function serve(overrides: Partial<Config> = {}): Promise<string> {
+  async function start(overrides: Partial<Config> = {}): Promise<TestServer> {
     const server = await startTestServer(overrides);
     servers.push(server);
-    return `http://127.0.0.1:${server.port}`;
+    return server;
   }
+
+  async function serve(overrides: Partial<Config> = {}): Promise<string> {
+    return baseOf(await start(overrides));
+  }
+
+  /** A relay in front of `server`, to lose connections as a network does (see relay.ts). */
+  async function relayTo(server: TestServer): Promise<Relay> {
+    const relay = await Relay.start(server.port);
+    relays.push(relay);
+    return relay;
+  }
+
+  const baseOf = (server: { port: number }) => `http://127.0.0.1:${server.port}`;
 
   async function tab(viewport?: { width: number; height: number }): Promise<Page> {
     const page = await browser.newPage(viewport);
@@ -49,6 +67,13 @@ describe.skipIf(!available)('pages in Chromium', () => {
   }
 
   const onlineNames = (page: Page) => page.locator('#online-list .name').allTextContents();
+
+  /** The notice that stays once the connection is gone (it offers to join again). */
+  async function stickyNotice(page: Page): Promise<string | null> {
+    await page.locator('#rejoin').waitFor({ state: 'visible', timeout: WAIT_MS });
+    expect(await page.locator('#status').textContent()).toBe('offline');
+    return page.locator('#chat-error-text').textContent();
+  }
 
   it('lets two people chat through the server', async () => {
     const base = await serve();
@@ -102,6 +127,97 @@ describe.skipIf(!available)('pages in Chromium', () => {
     await waitForMessage(page, 'now something', true);
     expect(await page.locator('.message').count()).toBe(1);
     expect(await page.locator('#chat-error').isHidden()).toBe(true);
+  });
+
+  it('asks for a message first when a blank one is sent, and sends nothing', async () => {
+    const base = await serve();
+    const page = await tab();
+    await joinChat(page, base, 'Hasty');
+    const hint = page.locator('#composer-hint');
+    expect(await hint.isHidden()).toBe(true);
+    await page.click('#send', { timeout: WAIT_MS });
+    await hint.waitFor({ state: 'visible', timeout: WAIT_MS });
+    expect(await hint.textContent()).toBe('Type a message first.');
+    await page.fill('#text', 'n', { timeout: WAIT_MS });
+    expect(await hint.isHidden(), 'the hint goes once they type').toBe(true);
+    await say(page, '  \n ');
+    expect(await hint.isVisible(), 'only white space: the hint again').toBe(true);
+    expect(await page.inputValue('#text')).toBe('  \n ');
+    // A fence: the next real message is the first and only one shown, and no error came.
+    await say(page, 'now something');
+    await waitForMessage(page, 'now something', true);
+    expect(await page.locator('.message').count()).toBe(1);
+    expect(await hint.isHidden()).toBe(true);
+    expect(await page.locator('#chat-error').isHidden()).toBe(true);
+  });
+
+  it('ends a long name with an ellipsis, and gives the whole name as its title', async () => {
+    const long = 'Bartholomew Featherstonehaugh-Wu'; // 32 characters, the most NAME_MAX_LENGTH allows
+    const base = await serve();
+    const desk = await tab();
+    const phone = await tab({ width: 360, height: 740 });
+    const writer = await tab();
+    await joinChat(desk, base, 'Ann');
+    await joinChat(phone, base, 'Ben');
+    await joinChat(writer, base, long);
+    expect(await shown(writer.locator('#me'))).toMatchObject({ title: long, ellipsis: true });
+    await say(writer, 'Hello from a long name');
+    for (const page of [desk, phone]) {
+      await waitForMessage(page, 'Hello from a long name');
+      const cut = { title: long, ellipsis: true, clipped: true };
+      expect(await shown(page.locator('#online-list .name', { hasText: 'Bartholomew' }))).toEqual(cut);
+      // A wide window has room for the whole name above a message; a phone has not.
+      const sender = await shown(page.locator('.message .sender').last());
+      expect(sender).toEqual(page === phone ? cut : { ...cut, clipped: false });
+    }
+    expect(
+      await phone.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth'),
+    ).toBe(0);
+  });
+
+  it('says the server is shutting down when it closes with 1001, and nothing of a restart', async () => {
+    const server = await start();
+    const page = await tab();
+    await joinChat(page, baseOf(server), 'Alice');
+    await server.close();
+    expect(await stickyNotice(page)).toBe('The server is shutting down. You are no longer in the chat.');
+  });
+
+  it('says the connection was lost when it ends without a close frame (1006)', async () => {
+    const relay = await relayTo(await start());
+    const page = await tab();
+    await joinChat(page, baseOf(relay), 'Alice');
+    relay.drop();
+    expect(await stickyNotice(page)).toBe('Connection lost. You are no longer in the chat.');
+  });
+
+  it('names the rule broken when the server closes for policy (1008)', async () => {
+    const page = await tab();
+    await joinChat(page, await serve(), 'Mallory');
+    // From now on each send puts ten frames that are not JSON on the wire: the tenth bad frame closes.
+    await page.evaluate(`{
+      const send = WebSocket.prototype.send;
+      WebSocket.prototype.send = function () { for (let i = 0; i < 10; i++) send.call(this, 'not json'); };
+    }`);
+    await say(page, 'anything');
+    expect(await stickyNotice(page)).toBe(
+      'The server closed the connection: too many bad frames. You are no longer in the chat.',
+    );
+  });
+
+  it('empties the online list once the connection is gone', async () => {
+    const server = await start();
+    const relay = await relayTo(server);
+    const alice = await tab();
+    const bob = await tab();
+    await joinChat(alice, baseOf(relay), 'Alice');
+    await joinChat(bob, baseOf(server), 'Bob');
+    await alice.locator('.event.join', { hasText: 'Bob joined' }).waitFor({ timeout: WAIT_MS });
+    expect(await onlineNames(alice)).toEqual(['Alice (you)', 'Bob']);
+    relay.drop();
+    await alice.locator('#status', { hasText: 'offline' }).waitFor({ timeout: WAIT_MS });
+    expect(await onlineNames(alice)).toEqual([]);
+    expect(await alice.locator('#online-count').textContent()).toBe('0');
   });
 
   it('tells a sender who is too fast that they are rate limited', async () => {
@@ -162,3 +278,20 @@ describe.skipIf(!available)('pages in Chromium', () => {
     expect(await overflow(inspect)).toBe(0);
   });
 });
+
+/** The DOM a name label is read through (these tests compile without the DOM library). */
+type NameLabel = {
+  title: string;
+  scrollWidth: number;
+  clientWidth: number;
+  ownerDocument: { defaultView: { getComputedStyle(element: unknown): { textOverflow: string } } };
+};
+
+/** A name label as a reader sees it: its title, and whether an ellipsis cuts it short. */
+function shown(label: Locator): Promise<{ title: string; ellipsis: boolean; clipped: boolean }> {
+  return label.evaluate((element: NameLabel) => ({
+    title: element.title,
+    ellipsis: element.ownerDocument.defaultView.getComputedStyle(element).textOverflow === 'ellipsis',
+    clipped: element.scrollWidth > element.clientWidth,
+  }));
+}

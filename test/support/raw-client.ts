@@ -150,18 +150,24 @@ export class RawClient {
   }
 
   private async until(done: () => boolean, what: string): Promise<void> {
+    let check = () => {};
     const reached = new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (done()) {
-          this.wake = null;
-          resolve();
-        } else if (this.socket.destroyed) reject(new Error(`socket closed while waiting for ${what}`));
+      check = () => {
+        if (done()) resolve();
+        else if (this.socket.destroyed) reject(new Error(`socket closed while waiting for ${what}`));
       };
       this.wake = check;
       this.socket.once('close', check);
       check();
     });
-    await withTimeout(reached, DEFAULT_WAIT_MS, what);
+    try {
+      await withTimeout(reached, DEFAULT_WAIT_MS, what);
+    } finally {
+      // Each wait takes its 'close' listener back, whatever its outcome: a test that waits
+      // a dozen times on one client would otherwise pile them up on the socket.
+      this.socket.off('close', check);
+      if (this.wake === check) this.wake = null;
+    }
   }
 
   /** Server frames are never masked and never longer than 64 KiB here. */
