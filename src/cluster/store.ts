@@ -1,122 +1,39 @@
 /**
- * The node's two Redis connections, through ioredis, and one typed method per script.
- *
- * `commands` carries every write, in the order the node issues them (ioredis keeps one
- * connection's commands in order, and Redis runs each script whole). `reader` only blocks
- * on XREAD, which would hold up anything queued behind it on a shared connection.
- *
- * Both fail fast: no offline queue, no resending after a reconnect, a command timeout.
- * A chat client is told `server_unavailable` at once rather than waiting on a retry loop,
- * and the node reconciles its state with Redis when the connection is back (node.ts).
+ * One typed method per cluster script (src/cluster/scripts.ts), run on the node's commands
+ * connection, plus the log read on its reader connection (src/cluster/redis-connections.ts).
  */
-import { Redis, type RedisOptions } from 'ioredis';
 import { keys, scripts, type ScriptName } from './scripts.js';
 import type { ClusterTimings } from './lease.js';
+import { RedisConnections } from './redis-connections.js';
+import {
+  parseGhost,
+  parseLogEntry,
+  parseNameEntry,
+  type HeldName,
+  type LogEntry,
+  type NameEntry,
+  type ReapCheck,
+  type Recovery,
+} from './store-records.js';
+
+/** Re-exported: the cluster's modules know these records by the store that returns them. */
+export type { HeldName, LogEntry, NameEntry, ReapCheck, Recovery } from './store-records.js';
 
 /** Approximate length the log is trimmed to: a node further behind than this resyncs. */
 export const LOG_MAX_LENGTH = 100_000;
 /** Names a reaper drops (or a node hints, or a sweep announces) per script call, so that Redis never stalls long. */
 const SCRIPT_BATCH = 500;
 
-/** One entry of the log, as XREAD returns it. */
-export interface LogEntry {
-  seq: number;
-  kind: 'j' | 'l' | 'm';
-  node: string;
-  conn: string;
-  name: string;
-  text: string;
-  ts: number;
-}
-
-/** A name as `chat:names` holds it. */
-export interface NameEntry {
-  folded: string;
-  name: string;
-  node: string;
-  conn: string;
-  /** Sequence number of its join; null while it has not joined. */
-  joinSeq: number | null;
-}
-
-/** A name this node holds, as it re-asserts it after an outage. */
-export interface HeldName {
-  folded: string;
-  conn: string;
-  name: string;
-  joinSeq: number | null;
-}
-
-export interface Recovery {
-  epoch: string;
-  /** The value of the lease this recovery took: claims and renewals show it. */
-  lease: string;
-  /** How long claims must still wait for every live node to re-assert its names (ms). */
-  graceLeftMs: number;
-  /** This node's lease key was still there: Redis kept its data and the node was not reaped. */
-  hadLease: boolean;
-  /** Per held name, in the order given: still this node's? */
-  kept: boolean[];
-}
-
-/** What a reaper finds: nodes whose lease ran out, and whether ghosts wait to be announced. */
-export interface ReapCheck {
-  dead: string[];
-  ghosts: boolean;
-}
-
 type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;
 
-export class ClusterStore {
-  readonly commands: Redis;
-  readonly reader: Redis;
+export class ClusterStore extends RedisConnections {
   private readonly goneTtlMs: number;
   private inFlight = 0;
 
-  constructor(
-    url: string,
-    readonly node: string,
-    private readonly timings: ClusterTimings,
-  ) {
-    const shared: RedisOptions = {
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      // Plain RESP2 replies: the same shapes on every Redis version that has streams.
-      protocol: 2,
-      connectTimeout: timings.commandTimeoutMs * 2,
-      retryStrategy: (attempt) => Math.min(50 * attempt, timings.probeMs * 2),
-    };
-    this.commands = new Redis(url, {
-      ...shared,
-      commandTimeout: timings.commandTimeoutMs,
-      connectionName: `chat:${node}`,
-    });
-    // No command timeout here: XREAD blocks by design, bounded by its own BLOCK argument.
-    this.reader = new Redis(url, { ...shared, connectionName: `chat:${node}:reader` });
+  constructor(url: string, node: string, timings: ClusterTimings) {
+    super(url, node, timings);
     for (const [name, script] of Object.entries(scripts)) this.commands.defineCommand(name, script);
     this.goneTtlMs = timings.goneTtlMs;
-  }
-
-  /** Both connections are up (the node may still need to recover before it serves). */
-  get isReady(): boolean {
-    return this.commands.status === 'ready' && this.reader.status === 'ready';
-  }
-
-  async connect(): Promise<void> {
-    await Promise.all([this.commands.connect(), this.reader.connect()]);
-  }
-
-  /** Closes both connections; a pending XREAD is cut short. */
-  disconnect(): void {
-    this.commands.disconnect();
-    this.reader.disconnect();
-  }
-
-  async quit(): Promise<void> {
-    this.reader.disconnect();
-    await this.commands.quit().catch(() => this.commands.disconnect());
   }
 
   /** Scripts sent and not yet answered (for ClusterNode.debugState). */
@@ -348,57 +265,4 @@ export class ClusterStore {
   async lastSeq(): Promise<number> {
     return Number((await this.commands.get(keys.seq)) ?? 0);
   }
-}
-
-function parseLogEntry(id: string, fields: string[]): LogEntry {
-  const entry: LogEntry = { seq: Number.parseInt(id, 10), kind: 'm', node: '', conn: '', name: '', text: '', ts: 0 };
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    const value = fields[i + 1]!;
-    switch (fields[i]) {
-      case 'k':
-        entry.kind = value as LogEntry['kind'];
-        break;
-      case 'o':
-        entry.node = value;
-        break;
-      case 'c':
-        entry.conn = value;
-        break;
-      case 'u':
-        entry.name = value;
-        break;
-      case 'x':
-        entry.text = value;
-        break;
-      case 't':
-        entry.ts = Number(value);
-        break;
-    }
-  }
-  return entry;
-}
-
-/** A ghost as a roster entry: online until its leave is announced. */
-function parseGhost(holder: string, json: string): NameEntry {
-  const ghost = JSON.parse(json) as { f: string; u: string; n: string };
-  const slash = holder.indexOf('/');
-  return {
-    folded: ghost.f,
-    name: ghost.u,
-    node: holder.slice(0, slash),
-    conn: holder.slice(slash + 1),
-    joinSeq: Number(ghost.n),
-  };
-}
-
-function parseNameEntry(folded: string, json: string): NameEntry {
-  const entry = JSON.parse(json) as { t: string; u: string; j: number; n?: string };
-  const slash = entry.t.indexOf('/');
-  return {
-    folded,
-    name: entry.u,
-    node: entry.t.slice(0, slash),
-    conn: entry.t.slice(slash + 1),
-    joinSeq: entry.j === 1 && entry.n !== undefined ? Number(entry.n) : null,
-  };
 }

@@ -11,7 +11,9 @@ import { createLogger } from '../../src/log.js';
 import { createChat } from '../support/chat-harness.js';
 import { settle } from '../support/cluster.js';
 import { describeWithRedis, redisPerFile } from '../support/redis-server.js';
-import { commands, modelRun, MODEL_LIMITS } from '../model/chat-model.js';
+import { commands } from '../model/chat-generators.js';
+import { MODEL_LIMITS } from '../model/chat-model.js';
+import { modelRun } from '../model/real-chat.js';
 
 const redis = redisPerFile();
 /** Long enough that no lease runs out during a run. */

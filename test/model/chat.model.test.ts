@@ -5,7 +5,9 @@
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { createChat } from '../support/chat-harness.js';
-import { commands, modelRun, MODEL_LIMITS } from './chat-model.js';
+import { commands } from './chat-generators.js';
+import { MODEL_LIMITS } from './chat-model.js';
+import { modelRun } from './real-chat.js';
 
 describe('chat against a model of who is online and which frames are owed', () => {
   it('keeps names unique, delivers every event exactly once in one order, and refuses what it must', async () => {

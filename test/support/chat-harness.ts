@@ -173,3 +173,8 @@ export function createChat(options: ChatOptions = {}) {
 }
 
 export type Chat = ReturnType<typeof createChat>;
+
+/** Each frame's error code, or its type when it is not an error. */
+export const errorCodes = (frames: ServerFrame[]) => frames.map((f) => (f.type === 'error' ? f.code : f.type));
+/** The client is still connected and its actor still running. */
+export const isOpen = (client: TestClient) => client.ending === null && client.actor.getSnapshot().status === 'active';

@@ -3,15 +3,8 @@
  * over defaults, and a bad value a one-line ConfigError naming it.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  connectionLimits,
-  envName,
-  HelpRequested,
-  loadConfig,
-  settings,
-  usage,
-  type Config,
-} from '../../src/config.js';
+import { connectionLimits, HelpRequested, loadConfig, usage, type Config } from '../../src/config.js';
+import { envName, settings } from '../../src/settings.js';
 import { ConfigError } from '../../src/errors.js';
 
 /** SPEC §6's table, transcribed: variable -> [flag, default as the Config holds it]. */
