@@ -6,7 +6,8 @@
  *   (each step adds its closer to one list; a failed start, and close(), unwind it last first)
  *
  *   HTTP request ─▶ http-routes.ts        upgrade ─▶ admission.ts ─▶ open(): hub spawns a connection
- *   hub 'member.joined'/'member.left' ─▶ fanout membership;  hub 'broadcast' ─▶ fanout
+ *   hub 'member.joined'/'member.left' ─▶ fanout membership (held there only)
+ *   hub 'broadcast' ─▶ fanout ─(recipients)─▶ observer's metrics
  *
  * Never touches `process`: main.ts owns signals and exit codes, tests own their servers.
  */
@@ -78,7 +79,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const fanout = new Fanout(config.maxBufferedBytes, (id) =>
       childOf(id)?.send({ type: 'server.kick', cause: 'slow' }),
     );
-    hub.on('broadcast', (event) => fanout.broadcast(event));
+    const observer = new Observer(hub, { livePage: config.inspectPage });
+    // Fanout holds the membership; the observer learns what each broadcast reached from it.
+    hub.on('broadcast', (event) => observer.broadcast(event, fanout.broadcast(event), fanout.has(event.author)));
     hub.on('member.joined', ({ id, name }) => {
       const connection = connections.get(id);
       if (connection === undefined) return;
@@ -95,7 +98,6 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       connection?.socket.close(closeCodes.internal, closeReasons.internal);
     });
     hub.subscribe({ error: (err) => log.fatal({ err }, 'hub crashed') });
-    const observer = new Observer(hub, { livePage: config.inspectPage });
     if (config.inspectPage && config.inspectToken === null && !isLoopback(config.host))
       log.warn({ path: '/inspect' }, 'lifecycle page open to anyone who can reach the port (set INSPECT_TOKEN)');
     hub.start();
