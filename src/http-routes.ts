@@ -5,11 +5,12 @@
  *   /healthz  200 while the process is alive
  *   /readyz   200 while clients are taken; 503 with the reason otherwise
  *   /metrics  the Prometheus text exposition
+ *   /ws       426: the endpoint, asked for without an upgrade (say, pasted into a browser)
  *   pages     /, /assets/…, /inspect and its feed (pages.ts)
  *   else      404
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pathOf } from './admission.js';
+import { pathOf, WEBSOCKET_PATH } from './admission.js';
 import type { Metrics } from './metrics.js';
 import type { PageHandler } from './pages.js';
 
@@ -30,9 +31,31 @@ export function createRoutes({ notReadyBecause, metrics, pages }: RoutesOptions)
       return reason === null ? json(res, 200, { status: 'ready' }) : json(res, 503, { status: reason });
     }
     if (path === '/metrics') return void sendMetrics(res, metrics);
+    if (path === WEBSOCKET_PATH) return upgradeRequired(req, res);
     if (pages(req, res, path)) return;
     json(res, 404, { error: 'not found' });
   };
+}
+
+/**
+ * The endpoint without an upgrade: 426 names the protocol to switch to (RFC 9110 §15.5.22),
+ * and the text tells a person who opened it in a browser what to do instead.
+ */
+function upgradeRequired(req: IncomingMessage, res: ServerResponse): void {
+  const text = `This is a WebSocket endpoint: connect with a WebSocket client to ws://${hostOf(req)}${WEBSOCKET_PATH}\n`;
+  res.writeHead(426, {
+    upgrade: 'websocket',
+    connection: 'Upgrade',
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+/** The Host the client asked for, when it looks like one; a placeholder otherwise (never echo odd bytes). */
+function hostOf(req: IncomingMessage): string {
+  const host = req.headers.host ?? '';
+  return /^[A-Za-z0-9.\-:[\]]{1,255}$/.test(host) ? host : 'HOST:PORT';
 }
 
 async function sendMetrics(res: ServerResponse, metrics: RoutesOptions['metrics']): Promise<void> {
