@@ -29,7 +29,8 @@ export interface FrameSink {
   };
 }
 
-type Broadcast = Extract<HubEmitted, { type: 'broadcast' }>;
+/** One event in the hub's order, for every member here. */
+export type Broadcast = Extract<HubEmitted, { type: 'broadcast' }>;
 
 interface Member {
   readonly id: string;
@@ -69,14 +70,25 @@ export class Fanout {
     this.members.delete(id);
   }
 
-  /** Writes `frame` to every member but the author, and the author's own frame to it. */
-  broadcast({ frame, author, authorFrame }: Broadcast): void {
+  /** Whether `id` receives broadcasts here: a broadcast's author is local when it does. */
+  has(id: string): boolean {
+    return this.members.has(id);
+  }
+
+  /**
+   * Writes `frame` to every member but the author, and the author's own frame to it.
+   * Returns the recipients: every member but the author, plus the author when it has a
+   * frame of its own. Counted from the membership, not per write, so a member whose socket
+   * is already closing (and is skipped) still counts, as chat_deliveries_total always has.
+   */
+  broadcast({ frame, author, authorFrame }: Broadcast): number {
     const data = encodeTextFrame(JSON.stringify(frame));
     for (const member of this.members.values()) {
       if (member.id !== author) this.write(member, data);
     }
-    const own = authorFrame === null ? undefined : this.members.get(author);
-    if (own !== undefined) this.write(own, encodeTextFrame(JSON.stringify(authorFrame)));
+    const own = this.members.get(author);
+    if (own !== undefined && authorFrame !== null) this.write(own, encodeTextFrame(JSON.stringify(authorFrame)));
+    return own !== undefined && authorFrame === null ? this.members.size - 1 : this.members.size;
   }
 
   /**

@@ -3,18 +3,20 @@
  *
  * It listens to what the actors already emit and adds nothing to the per-delivery path:
  *
- *   hub 'member.joined' / 'member.left' / 'connection.crashed'  ─▶ registrations, leaves, feed
- *   hub 'broadcast'                    ─▶ one addition: its recipient count (never a loop)
- *   connection 'frame' (always an error) ─▶ errors by code, refused names
- *   socket 'close'                     ─▶ closes by code
+ *   hub 'member.joined' / 'member.left' / 'connection.crashed' ─▶ registrations, leaves, feed
+ *   hub 'broadcast', as fanout delivered it (server.ts passes it) ─▶ one addition: its recipients
+ *   connection 'frame' (always an error)                         ─▶ errors by code, refused names
+ *   socket 'close'                                               ─▶ closes by code
  *
  * Connections per state are read from the connection actors' snapshots when asked (a
- * scrape, a feed update), so no transition anywhere pays for keeping a count.
+ * scrape, a feed update), so no transition anywhere pays for keeping a count. Membership is
+ * not mirrored here: fanout holds it, and reports what each broadcast reached.
  */
 import type { Actor, AnyStateMachine, StateValue } from 'xstate';
 import type { hubMachine } from '../machines/hub.machine.js';
 import { connectionMachine } from '../machines/connection.machine.js';
 import type { ErrorCode } from './errors.js';
+import type { Broadcast } from './fanout.js';
 import { LiveView } from './live-view.js';
 import { Metrics, type RefusalReason, type StateCounts } from './metrics.js';
 import type { ConnectionActor } from './transport.js';
@@ -35,8 +37,6 @@ export class Observer {
   readonly metrics: Metrics;
   /** The /inspect feed; null unless the page is on. */
   readonly live: LiveView | null;
-  /** Members receiving broadcasts, as fanout has them: connection id -> name. */
-  private readonly members = new Map<string, string>();
 
   constructor(
     private readonly hub: HubActor,
@@ -46,25 +46,25 @@ export class Observer {
     this.live = options.livePage ? new LiveView(() => this.countStates()) : null;
 
     hub.on('member.joined', ({ id, name }) => {
-      this.members.set(id, name);
       this.metrics.registrationAccepted();
       this.live?.record({ kind: 'joined', conn: id, name });
     });
     hub.on('member.left', ({ id, name, cause }) => {
-      this.members.delete(id);
       this.metrics.memberLeft(cause);
       this.live?.record({ kind: 'left', conn: id, name, cause });
-    });
-    hub.on('broadcast', ({ frame, author, authorFrame }) => {
-      // Fanout writes to every member but the author, and the author's own frame if any.
-      const authorIsMember = this.members.has(author);
-      const recipients = this.members.size - (authorIsMember && authorFrame === null ? 1 : 0);
-      this.metrics.broadcast(recipients, frame.type === 'message' && authorIsMember);
     });
     hub.on('connection.crashed', ({ id }) => {
       this.metrics.connectionCrashed();
       this.live?.record({ kind: 'crashed', conn: id });
     });
+  }
+
+  /**
+   * One broadcast as fanout delivered it (`Fanout.broadcast`'s answer, and `Fanout.has` of
+   * its author): a message counts as received here when its author is a member here.
+   */
+  broadcast({ frame }: Broadcast, recipients: number, authorIsMember: boolean): void {
+    this.metrics.broadcast(recipients, frame.type === 'message' && authorIsMember);
   }
 
   /**
@@ -81,7 +81,8 @@ export class Observer {
       const { code } = effect.frame;
       this.metrics.clientError(code);
       if (isRefusal(code, actor)) this.metrics.registrationRefused(code as RefusalReason);
-      this.live?.record({ kind: 'error', conn: id, name: this.members.get(id) ?? null, code });
+      // Emitted events run after the snapshot is updated: the name is there once registered.
+      this.live?.record({ kind: 'error', conn: id, name: actor.getSnapshot().context.name, code });
     });
     socket.on('close', (code: number) => {
       this.metrics.connectionClosed(code);

@@ -57,7 +57,7 @@ function onClose(this: WebSocket): void {
 /**
  * Every error ws reports on a client's socket is a rule the client broke, after which ws
  * closes the socket itself: a message over MAX_PAYLOAD_BYTES or too long to count (1009),
- * too many fragments or reads for one message (server.ts's MIN_FRAGMENTS and
+ * too many fragments or reads for one message (admission.ts's MIN_FRAGMENTS and
  * MIN_BUFFERED_CHUNKS, 1008), or a frame RFC 6455 forbids (1002). The end is then the
  * server's, a policy leave, not the client's own close.
  */

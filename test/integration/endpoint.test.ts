@@ -43,12 +43,22 @@ describe('HTTP on the same port (SPEC §6)', () => {
     ['/healthz', 200],
     ['/readyz', 200],
     ['/nope', 404],
-    ['/ws', 404], // a plain GET, not an upgrade
   ])('answers GET %s with %i', async (path, status) => {
     const server = await start();
     const res = await server.get(path);
     expect(res.status).toBe(status);
     await res.arrayBuffer();
+  });
+
+  it('answers a plain GET /ws (the endpoint opened in a browser) with 426 and how to connect', async () => {
+    const server = await start();
+    const res = await server.get('/ws?room=main');
+    expect(res.status).toBe(426);
+    expect(res.headers.get('upgrade')).toBe('websocket');
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect((await res.text()).trim()).toBe(
+      `This is a WebSocket endpoint: connect with a WebSocket client to ws://127.0.0.1:${server.port}/ws`,
+    );
   });
 });
 

@@ -28,8 +28,9 @@ class RecordListener {
   private wake: () => void = () => {};
 
   private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      const text = (data as Buffer).toString();
+    // The relay sends text frames, which ws hands over as one Buffer.
+    ws.on('message', (data: Buffer) => {
+      const text = data.toString('utf8');
       this.raw.push(text);
       this.records.push(JSON.parse(text) as InspectionRecord);
       this.wake();
@@ -178,6 +179,15 @@ describe('Stately inspector (--inspect)', () => {
     await expect(start({ inspect: true, inspectPort: taken, inspectHost: '127.0.0.1' })).rejects.toThrow(
       /^INSPECT_PORT: cannot listen on 127\.0\.0\.1:\d+: .*EADDRINUSE/,
     );
+  });
+
+  it('closes the relay it started when start-up then fails (the chat port is taken)', async () => {
+    const first = await start();
+    const relayPort = await freePort();
+    await expect(
+      start({ port: first.port, inspect: true, inspectPort: relayPort, inspectHost: '127.0.0.1' }),
+    ).rejects.toThrow(/EADDRINUSE/);
+    expect(await connectError(`ws://127.0.0.1:${relayPort}/`)).toBe('ECONNREFUSED');
   });
 });
 

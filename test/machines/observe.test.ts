@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Observer, statePaths } from '../../src/observe.js';
 import type { EchoMode } from '../../src/limits.js';
 import { createChat, type TestClient } from '../support/chat-harness.js';
@@ -39,7 +39,12 @@ function isIn(client: TestClient, name: string): boolean {
 }
 
 function observedChat(echo: EchoMode = 'anonymous') {
-  const chat = createChat({ limits: { rateBurst: 0 }, echo });
+  // As the server wires it: the observer hears each broadcast from fanout, not from the hub.
+  const chat = createChat({
+    limits: { rateBurst: 0 },
+    echo,
+    onBroadcast: (event, recipients, authorIsMember) => observer.broadcast(event, recipients, authorIsMember),
+  });
   const observer = new Observer(chat.hub, { livePage: true });
   const clients: TestClient[] = [];
   const sockets: EventEmitter[] = [];
@@ -48,7 +53,7 @@ function observedChat(echo: EchoMode = 'anonymous') {
     observer,
     clients,
     sockets,
-    open(): TestClient {
+    open: (): TestClient => {
       const client = chat.open();
       const socket = new EventEmitter();
       observer.track(client.id, socket, client.actor);
@@ -119,6 +124,21 @@ describe('observer', () => {
       'open.registered': 1,
       closed: 0,
     });
+  });
+
+  it("names the client in the feed's error entries once it is registered, and not before", () => {
+    const { open, observer } = observedChat();
+    const record = vi.spyOn(observer.live!, 'record');
+    const ann = open();
+    ann.send({ sender: 'Ann', text: '' });
+    ann.send('not JSON');
+    const other = open();
+    other.send({ sender: 'ann', text: '' });
+    const errors = record.mock.calls.map(([entry]) => entry).filter((entry) => entry.kind === 'error');
+    expect(errors).toEqual([
+      { kind: 'error', conn: ann.id, name: 'Ann', code: 'bad_frame' },
+      { kind: 'error', conn: other.id, name: null, code: 'name_taken' },
+    ]);
   });
 
   it('counts a socket close by its code', async () => {

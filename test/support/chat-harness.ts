@@ -12,7 +12,7 @@ import { createActor, SimulatedClock, type Actor, type InspectionEvent } from 'x
 import { hubMachine } from '../../machines/hub.machine.js';
 import type { ServerFrame } from '../../src/frames.js';
 import { fixedLimits, type ConnectionLimits, type EchoMode } from '../../src/limits.js';
-import { Fanout, type FrameSink } from '../../src/fanout.js';
+import { Fanout, type Broadcast, type FrameSink } from '../../src/fanout.js';
 import { readClientFrame } from '../../src/protocol.js';
 import type { ConnectionActor } from '../../src/transport.js';
 
@@ -55,6 +55,11 @@ export interface ChatOptions {
   inspect?: InspectionObserver;
   /** One hub per machine (cluster mode: one per node), clients spread over them in turn. */
   machines?: Array<typeof hubMachine>;
+  /**
+   * Told of every broadcast as the server tells its observer: with fanout's recipient count,
+   * and whether the author is a member there.
+   */
+  onBroadcast?: (event: Broadcast, recipients: number, authorIsMember: boolean) => void;
 }
 
 /** The text of one unmasked WebSocket text frame, as fanout encodes it. */
@@ -78,7 +83,10 @@ export function createChat(options: ChatOptions = {}) {
     const fanout = new Fanout(options.maxBufferedBytes ?? Number.MAX_SAFE_INTEGER, (id) =>
       clients.get(id)?.actor.send({ type: 'server.kick', cause: 'slow' }),
     );
-    hub.on('broadcast', (event) => fanout.broadcast(event));
+    hub.on('broadcast', (event) => {
+      const recipients = fanout.broadcast(event);
+      options.onBroadcast?.(event, recipients, fanout.has(event.author));
+    });
     hub.on('member.joined', ({ id }) => {
       const sink = sinks.get(id);
       if (sink !== undefined) fanout.add(id, sink);

@@ -81,6 +81,21 @@ describe('Fanout', () => {
     expect(sinks.a.steps).toEqual(['cork', { write: 'one' }, 'uncork']);
   });
 
+  it('answers how many members a broadcast was for: the author counts only with a frame of its own', () => {
+    const { fanout, sinks } = setUp();
+    expect(fanout.broadcast(broadcast('from elsewhere'))).toBe(3);
+    expect(fanout.broadcast(broadcast('a leave', 'a'))).toBe(2);
+    expect(fanout.broadcast(broadcast('a message', 'a', notice('own')))).toBe(3);
+    expect(fanout.has('a')).toBe(true);
+    expect(fanout.has('nobody')).toBe(false);
+    // A member whose socket is closing is skipped, yet counted until it leaves: as
+    // chat_deliveries_total has always counted it.
+    sinks.c.ws.readyState = 2;
+    expect(fanout.broadcast(broadcast('two'))).toBe(3);
+    fanout.remove('c');
+    expect(fanout.broadcast(broadcast('three'))).toBe(2);
+  });
+
   it("reports a member still past the buffer limit at the turn's end, once, after everyone has the turn's frames", async () => {
     const reports: { id: string; uncorked: string[] }[] = [];
     const sinks = { a: new RecordingSink(), b: new RecordingSink(), c: new RecordingSink() };

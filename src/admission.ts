@@ -1,0 +1,172 @@
+/**
+ * Upgrade admission: which HTTP connections on the chat port become WebSockets, and the
+ * limits they live under from then on.
+ *
+ *   'upgrade' ─▶ path is /ws? ─────── no ─▶ 404 ┐
+ *                origin allowed? ──── no ─▶ 403 ├─▶ refuse(): the answer, then the socket is dropped
+ *                a place free? ────── no ─▶ 503 ┘   (open sockets + handshakes in flight < MAX_CONNECTIONS)
+ *                └─▶ ws handshake (counted while in flight) ─▶ gate.open(ws, req)
+ *
+ * ws answers the handshakes it refuses itself (400, 405). Every socket keeps dropSocket for
+ * its errors, and an accepted one onPeerEnd, so no socket outlives its usefulness.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Config } from './config.js';
+import { closeCodes, closeReasons } from './errors.js';
+
+/** The one path that takes WebSocket upgrades. */
+export const WEBSOCKET_PATH = '/ws';
+
+/** A closing handshake that takes longer than this is cut short. */
+export const CLOSE_GRACE_MS = 2_000;
+
+/**
+ * The shortest HTTP idle time, whatever REGISTER_TIMEOUT_MS says. Node runs socket timers
+ * before it reads the sockets, so after an event-loop stall longer than the idle time a
+ * request that has already arrived would be reset instead of answered.
+ */
+const MIN_HTTP_IDLE_MS = 1_000;
+
+/**
+ * Frames one message may come in, at least; one more closes 1008. ws keeps every fragment
+ * of an unfinished message as a Buffer of about 110 bytes of heap, whatever its length, so
+ * its default of 16,384 let a client hold 1.7 MB with 112 KB of one-byte fragments, and
+ * never finish (pings may come between fragments, so heartbeats pass). Browsers send each
+ * message as one frame.
+ */
+const MIN_FRAGMENTS = 128;
+
+/**
+ * Socket reads ws may hold while a frame is incomplete, at least; one more closes 1008.
+ * Each costs about 100 bytes of heap however little it brought, so ws's default of 262,144
+ * let a client that sends one byte per TCP segment make the server hold 2 MB for 20 KB
+ * sent, for up to REGISTER_TIMEOUT_MS before registering and two heartbeats after (a
+ * client halfway through a frame cannot answer a ping).
+ */
+const MIN_BUFFERED_CHUNKS = 1024;
+
+/**
+ * Raises either floor to one piece per 512 bytes of MAX_PAYLOAD_BYTES, so that a message
+ * of that size may still come in fragments, or reads, of 512 bytes on average: smaller
+ * than any real sender's.
+ */
+const perPayload = (floor: number, maxPayloadBytes: number) => Math.max(floor, Math.ceil(maxPayloadBytes / 512));
+
+export type AdmissionConfig = Pick<
+  Config,
+  'maxPayloadBytes' | 'allowedOrigins' | 'maxConnections' | 'registerTimeoutMs'
+>;
+
+/** What admission asks of the server, and hands it. */
+export interface Gate {
+  /** True once close() began: upgrades get 503, and a handshake finishing now gets 1001. */
+  isStopping(): boolean;
+  /** WebSockets open now; admission adds the handshakes still in flight. */
+  openCount(): number;
+  /** A handshake finished: the WebSocket is the server's from here on. */
+  open(ws: WebSocket, req: IncomingMessage): void;
+}
+
+/** Takes the WebSocket upgrades of `http` that pass the checks above, and bounds its idle connections. */
+export function admitUpgrades(http: Server, config: AdmissionConfig, gate: Gate): void {
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.maxPayloadBytes,
+    maxFragments: perPayload(MIN_FRAGMENTS, config.maxPayloadBytes),
+    maxBufferedChunks: perPayload(MIN_BUFFERED_CHUNKS, config.maxPayloadBytes),
+    clientTracking: false,
+    perMessageDeflate: false,
+    skipUTF8Validation: true, // checked per frame in transport.ts: a bad_frame, not a 1007
+  });
+  let upgrading = 0;
+
+  // Node never times out a connection that sends nothing (headersTimeout starts at a
+  // request's first byte), and MAX_CONNECTIONS counts only WebSockets: silent connections
+  // would pile up until the process runs out of file descriptors. So an HTTP connection
+  // idle this long is dropped: no client gets longer to start than it has to register.
+  // Node stops watching a socket once it is upgraded; the /inspect feed clears the timeout
+  // on its stream.
+  http.timeout = Math.max(config.registerTimeoutMs, MIN_HTTP_IDLE_MS);
+
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', dropSocket);
+    const refusal = refusalFor(req);
+    if (refusal !== null) return refuse(socket, refusal);
+    upgrading++;
+    // ws never calls back for a handshake it refuses itself (no or bad key, unknown version,
+    // not a GET: it answers 400 or 405) or whose client is already gone: that socket's
+    // 'close' gives the place back, or refused handshakes would fill maxConnections for good.
+    let counted = true;
+    const release = () => {
+      if (counted) upgrading--;
+      counted = false;
+    };
+    socket.once('close', release);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      release();
+      socket.off('close', release);
+      // The handshake may finish after close() began: such a client is turned away at once.
+      if (gate.isStopping()) {
+        ws.close(closeCodes.shutdown, closeReasons.shutdown);
+      } else {
+        req.socket.on('end', onPeerEnd);
+        gate.open(ws, req);
+      }
+    });
+  });
+
+  function refusalFor(req: IncomingMessage): number | null {
+    if (pathOf(req.url) !== WEBSOCKET_PATH) return 404;
+    if (config.allowedOrigins !== null && !config.allowedOrigins.includes(req.headers.origin ?? '')) return 403;
+    if (gate.isStopping() || gate.openCount() + upgrading >= config.maxConnections) return 503;
+    return null;
+  }
+}
+
+/** The path of a request target, without its query; '' when it cannot be read. */
+export function pathOf(url: string | undefined): string {
+  try {
+    return new URL(url ?? '/', 'http://localhost').pathname;
+  } catch {
+    return '';
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
+
+/**
+ * A socket error before or during the upgrade. A plain function, not a closure: this
+ * listener stays on the socket for its whole life, and a closure here would keep the
+ * upgrade request (headers and all) alive with it.
+ */
+function dropSocket(this: Duplex): void {
+  this.destroy();
+}
+
+/**
+ * The client sent FIN. ws ends our side too, but our FIN queues behind the frames not yet
+ * sent, and ws arms no timer for a close begun this way: a client that has also stopped
+ * reading would keep its socket for good (and, if registered, its name until two missed
+ * heartbeats). It gets CLOSE_GRACE_MS without progress to take the rest, then is dropped.
+ * A plain function, not a closure, like dropSocket: nothing per connection.
+ */
+function onPeerEnd(this: Socket): void {
+  this.setTimeout(CLOSE_GRACE_MS, dropSocket);
+}
+
+/**
+ * Answers an upgrade we will not take with a plain HTTP status, then drops the socket once
+ * the answer is written. Ending it is not enough: our FIN leaves the socket half-open until
+ * the client closes its side, and a hostile client never does (Node no longer times out an
+ * upgraded socket), so refused sockets would pile up uncounted.
+ */
+function refuse(socket: Duplex, status: number): void {
+  const text = STATUS_TEXT[status] ?? 'Error';
+  socket.once('finish', dropSocket);
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`,
+  );
+}
