@@ -90,12 +90,15 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const cluster =
     config.redisUrl === null
       ? null
-      : await joinCluster(config.redisUrl, config.leaseMs, log.child({ component: 'cluster' })).catch(
-          async (err: unknown) => {
-            await inspection?.close();
-            throw err;
-          },
-        );
+      : await joinCluster(
+          config.redisUrl,
+          config.leaseMs,
+          log.child({ component: 'cluster' }),
+          inspectOption(inspection),
+        ).catch(async (err: unknown) => {
+          await inspection?.close();
+          throw err;
+        });
   const machine = cluster === null ? hubMachine : hubMachine.provide({ actors: clusterActors(cluster) });
   const hub = createActor(machine, { input: { echo: config.echo }, ...inspectOption(inspection) });
   const childOf = (id: string) => hub.getSnapshot().children[id] as ConnectionActor | undefined;
