@@ -2,6 +2,7 @@
  * One node's availability actor (availability.machine.ts) wired to the node: its recovery
  * and connections go in, and what the machine emits comes out as log lines, fresh
  * connections after a command that timed out, and the moment from which the node may reap.
+ * At start-up, node.ts logs the join and its grace itself.
  * ClusterNode (node.ts) asks it whether to serve and tells it what Redis did.
  */
 import { createActor, fromPromise, type ActorOptions, type AnyActorLogic } from 'xstate';
@@ -51,6 +52,9 @@ export class Availability {
     this.actor = createActor(machine, { input: { probeMs: timings.probeMs }, clock: unrefClock, inspect });
     this.actor.on('unavailable', ({ reason, err }) => this.becameUnavailable(reason, err));
     this.actor.on('recovered', (recovered) => this.recovered(recovered.rejoining, recovered));
+    this.actor.on('graceOver', ({ rejoining }) => {
+      if (rejoining) this.log.info('grace over; serving');
+    });
     this.actor.on('recoveryFailed', ({ rejoining, error }) => {
       if (rejoining) this.log.debug({ err: error }, 'recovery failed; will retry');
       else this.joinError = error instanceof Error ? error : new Error(String(error));
@@ -129,9 +133,18 @@ export class Availability {
     }
   }
 
-  private recovered(rejoining: boolean, { hadLease }: Recovered): void {
+  private recovered(rejoining: boolean, { hadLease, graceLeftMs }: Recovered): void {
     const outageMs = rejoining ? Date.now() - this.unavailableSince : null;
     this.reapFrom = Date.now() + reapDelayMs(outageMs, hadLease, this.timings);
-    if (rejoining) this.log.info({ outageMs }, 'redis reachable again; serving');
+    if (!rejoining) return; // start() says what a first join does
+    // Back on an emptied Redis, claims wait for the grace: "serving" only once it is over.
+    if (graceLeftMs > 0) {
+      this.log.info(
+        { outageMs, graceMs: graceLeftMs },
+        'redis reachable again; a grace is running (redis was found empty): refusing claims until it ends',
+      );
+    } else {
+      this.log.info({ outageMs }, 'redis reachable again; serving');
+    }
   }
 }

@@ -1,17 +1,20 @@
 /**
  * A node's availability machine (src/cluster/availability.machine.ts) against a real Redis:
- * reported to an inspector like the hub's actors, and a first join that fails ends
- * start-up with Redis's own error. test/machines/availability.machine.test.ts drives
- * every transition on a simulated clock.
+ * reported to an inspector like the hub's actors; a first join that fails ends start-up
+ * with Redis's own error; and what the node logs on its way back from an outage says
+ * when it truly serves again. test/machines/availability.machine.test.ts drives every
+ * transition on a simulated clock.
  */
+import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
 import type { InspectionEvent } from 'xstate';
 import { joinCluster } from '../../src/cluster/cluster.js';
 import { ConfigError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
-import { untilRedis } from '../support/cluster.js';
-import { describeWithRedis, RedisProcess, redisPerFile } from '../support/redis-server.js';
+import { TcpProxy, untilRedis } from '../support/cluster.js';
+import { describeWithRedis, openCluster, RedisProcess, redisPerFile } from '../support/redis-server.js';
+import { withTimeout } from '../support/ws-client.js';
 
 const redis = redisPerFile();
 const silent = createLogger('silent');
@@ -61,3 +64,93 @@ describeWithRedis('cluster: a node availability machine', () => {
     }
   });
 });
+
+describeWithRedis('cluster: what a node says on its way back from an outage', () => {
+  it('says a grace holds claims back when Redis came back empty, and says it serves only once the grace is over', async () => {
+    const redis = await RedisProcess.start();
+    await openCluster(redis.url);
+    const log = new LogCapture();
+    const node = await joinCluster(redis.url, 1_000, createLogger('info', log.stream));
+    try {
+      await redis.stop();
+      await log.said('redis unavailable; refusing claims and messages');
+      await redis.resume(); // empty: this node is the first back, and starts a grace of its lease
+      const back = await log.said(
+        'redis reachable again; a grace is running (redis was found empty): refusing claims until it ends',
+      );
+      expect(back.graceMs).toBeGreaterThan(0);
+      expect(back.graceMs).toBeLessThanOrEqual(1_000);
+      expect(node.isServing).toBe(false);
+      expect(await node.claim('c1', 'Alice')).toBe('unavailable');
+
+      const over = await log.said('grace over; serving', 2_000);
+      expect(over.at - back.at).toBeGreaterThanOrEqual(back.graceMs! - 50);
+      expect(node.isServing).toBe(true);
+      expect(await node.claim('c1', 'Alice')).toBe('granted');
+      const sequence = log.lines
+        .map((line) => line.msg)
+        .filter((msg) => /unavailable|reachable|grace|serving/.test(msg));
+      expect(sequence).toEqual([
+        'redis unavailable; refusing claims and messages',
+        'redis reachable again; a grace is running (redis was found empty): refusing claims until it ends',
+        'grace over; serving',
+      ]);
+    } finally {
+      await node.close();
+      await redis.stop();
+    }
+  });
+
+  it('says it serves as soon as it is back when Redis kept its data', async () => {
+    const proxy = await TcpProxy.start(redis().port);
+    const log = new LogCapture();
+    const node = await joinCluster(proxy.url, 1_000, createLogger('info', log.stream));
+    try {
+      await proxy.cut();
+      await log.said('redis unavailable; refusing claims and messages');
+      await proxy.mend();
+      const back = await log.said('redis reachable again; serving');
+      expect(back.outageMs).toBeGreaterThanOrEqual(0);
+      expect(node.isServing).toBe(true);
+      expect(log.lines.filter((line) => line.msg.includes('grace'))).toEqual([]);
+    } finally {
+      await node.close();
+      await proxy.cut();
+    }
+  });
+});
+
+interface LogLine {
+  msg: string;
+  graceMs?: number;
+  outageMs?: number;
+  /** When the line was written (local ms). */
+  at: number;
+}
+
+/** A pino destination that keeps every line, and waits (bounded) for a given one. */
+class LogCapture {
+  readonly lines: LogLine[] = [];
+  private readonly waiting = new Set<() => void>();
+  readonly stream = new Writable({
+    write: (chunk: Buffer, _encoding, done) => {
+      this.lines.push({ ...(JSON.parse(chunk.toString()) as LogLine), at: Date.now() });
+      for (const check of this.waiting) check();
+      done();
+    },
+  });
+
+  /** The first line with message `msg`, once it has been written. */
+  said(msg: string, timeoutMs = 5_000): Promise<LogLine> {
+    let check = () => {};
+    const found = new Promise<LogLine>((resolve) => {
+      check = () => {
+        const line = this.lines.find((l) => l.msg === msg);
+        if (line !== undefined) resolve(line);
+      };
+      this.waiting.add(check);
+      check();
+    });
+    return withTimeout(found, timeoutMs, `the log line "${msg}"`).finally(() => this.waiting.delete(check));
+  }
+}
