@@ -4,15 +4,24 @@
  */
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { InspectOption } from './availability.js';
 import { ClusterNode } from './node.js';
 import { redisBus } from './redis-bus.js';
 import { redisRegistry } from './redis-registry.js';
 
 export type { ClusterNode };
 
-/** A node that has joined the cluster; a Redis that cannot be reached stops start-up. */
-export async function joinCluster(redisUrl: string, leaseMs: number, log: Logger): Promise<ClusterNode> {
-  const node = new ClusterNode({ redisUrl, leaseMs, log });
+/**
+ * A node that has joined the cluster; a Redis that cannot be reached stops start-up.
+ * With `inspect` (src/inspector.ts, inspectOption), its availability actor is inspected too.
+ */
+export async function joinCluster(
+  redisUrl: string,
+  leaseMs: number,
+  log: Logger,
+  options: { inspect?: InspectOption } = {},
+): Promise<ClusterNode> {
+  const node = new ClusterNode({ redisUrl, leaseMs, log, inspect: options.inspect });
   try {
     await node.start();
   } catch (err) {

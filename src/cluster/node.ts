@@ -3,11 +3,9 @@
  * the names its clients hold; the registry and bus actors (redis-registry.ts, redis-bus.ts)
  * are thin adapters over it.
  *
- *   connecting ──▶ available ◀──────────────── recovering
- *                      │ a command fails,          ▲ both connections up: re-assert the
- *                      │ a lease is gone           │ names, publish owed joins
- *                      ▼                           │
- *                  unavailable ──(every probeMs, and on reconnect)──┘
+ * Whether it may serve is the availability machine's call (availability.machine.ts, wired
+ * to the node in availability.ts): it goes unavailable when a command fails or the lease
+ * is gone, and recovers (recovery.ts) every probeMs and whenever a connection is back.
  *
  * While not available, claims and messages are answered `server_unavailable` at once and
  * /readyz is 503. A write that failed, or whose fate is unknown (a timeout), is not simply
@@ -21,23 +19,26 @@ import { randomUUID } from 'node:crypto';
 import type { ChatEvent } from '../frames.js';
 import type { Logger } from '../log.js';
 import { foldName } from '../protocol.js';
+import { Availability, type InspectOption } from './availability.js';
+import type { AvailabilityState } from './availability.machine.js';
 import { EventLog, type Delivery } from './event-log.js';
 import { clusterTimings, LeaseKeeper, type ClusterTimings } from './lease.js';
-import { reapDelayMs, Recovery, type HeldNames } from './recovery.js';
+import { Recovery, type HeldNames } from './recovery.js';
 import { ClusterStore } from './store.js';
 
 export type ClaimResult = 'granted' | 'taken' | 'unavailable';
-type State = 'connecting' | 'available' | 'unavailable' | 'recovering' | 'closed';
 
 export interface ClusterNodeOptions {
   redisUrl: string;
   leaseMs: number;
   log: Logger;
+  /** `--inspect`: the availability actor is reported to the Stately inspector. */
+  inspect?: InspectOption;
 }
 
 /** What a test or an operator may want to know about a node; not a stable interface. */
 export interface ClusterDebugState {
-  state: State;
+  state: AvailabilityState;
   pendingScripts: number;
   /** The seq of the last event delivered to the hub, and the last one Redis handed out. */
   deliveredSeq: number;
@@ -52,18 +53,11 @@ export class ClusterNode {
   private readonly lease: LeaseKeeper;
   private readonly recovery: Recovery;
   private readonly log: Logger;
-  private state: State = 'connecting';
-  /** Local ms from which this node may reap other nodes (recovery.ts, reapDelayMs). */
-  private reapFrom = Infinity;
-  private unavailableSince = 0;
-  /** Until then (local ms), names nobody has re-asserted yet may still be re-asserted: no claims. */
-  private graceUntil = 0;
+  private readonly availability: Availability;
   /** conn -> name as shown, for every name granted here and not given back. */
   private readonly held = new Map<string, string>();
   /** Conns whose join could not be written yet; written, in order, before service resumes. */
   private readonly owedJoins = new Set<string>();
-  private waiters: Array<() => void> = [];
-  private probeTimer: NodeJS.Timeout | null = null;
   private onRevoke: (conn: string) => void = () => {};
   private lastError: Error | null = null;
 
@@ -75,7 +69,7 @@ export class ClusterNode {
       this.store,
       {
         whenAvailable: () => this.whenAvailable(),
-        lost: (reason, err) => this.lost(reason, err),
+        lost: (reason, err) => this.availability.lost(reason, err),
         leftInLog: (conn) => this.revoke(conn),
       },
       this.log,
@@ -84,9 +78,9 @@ export class ClusterNode {
       this.store,
       this.timings,
       {
-        lease: () => (this.state === 'available' ? this.recovery.currentLease : null),
-        mayReap: () => this.state === 'available' && Date.now() >= this.reapFrom,
-        lost: (reason, err) => this.lost(reason, err),
+        lease: () => (this.availability.isAvailable ? this.recovery.currentLease : null),
+        mayReap: () => this.availability.mayReap,
+        lost: (reason, err) => this.availability.lost(reason, err),
       },
       this.log,
     );
@@ -97,15 +91,20 @@ export class ClusterNode {
       writeJoin: (conn) => this.writeJoin(conn),
     };
     this.recovery = new Recovery(this.store, this.events, names, this.log);
+    this.availability = new Availability(
+      this.store,
+      () => this.recovery.run(),
+      this.timings,
+      this.log,
+      options.inspect,
+    );
     for (const connection of [this.store.commands, this.store.reader]) {
       connection.on('error', (err: Error) => {
         this.lastError = err;
         this.log.debug({ err }, 'redis connection error');
       });
-      connection.on('close', () => this.lost('redis connection closed'));
-      connection.on('ready', () => {
-        if (this.state === 'unavailable') void this.recover();
-      });
+      connection.on('close', () => this.availability.lost('redis connection closed'));
+      connection.on('ready', () => this.availability.ready());
     }
   }
 
@@ -113,10 +112,9 @@ export class ClusterNode {
   async start(): Promise<void> {
     try {
       await this.store.connect();
-      await this.recover();
-      if (this.state !== 'available') throw new Error('the connection to redis did not stay up');
+      await this.availability.join();
     } catch (err) {
-      this.state = 'closed';
+      this.availability.close();
       this.store.disconnect();
       // ioredis reports "Connection is closed"; the cause (ECONNREFUSED, a bad password) came as an 'error' event.
       throw this.lastError ?? err;
@@ -125,20 +123,20 @@ export class ClusterNode {
     // A grace runs on an empty Redis (a first start, or lost data): until it ends, older
     // nodes may still re-assert names, and a roster read now would lack them.
     // Said before the wait: until it ends the process does not listen, not even for /healthz.
-    const graceLeft = this.graceUntil - Date.now();
-    if (graceLeft > 0) {
+    const graceLeft = this.availability.graceLeftMs;
+    if (graceLeft !== null) {
       this.log.info(
         { graceMs: graceLeft },
         'a grace is running (redis was found empty): waiting it out before serving',
       );
-      await new Promise((resolve) => setTimeout(resolve, graceLeft));
+      await this.availability.whenGraceOver();
     }
     this.log.info({ leaseMs: this.timings.leaseMs }, 'joined the cluster');
   }
 
   /** Available and taking claims: what /readyz reports. */
   get isServing(): boolean {
-    return this.state === 'available' && Date.now() >= this.graceUntil;
+    return this.availability.isServing;
   }
 
   /** Where revoked names are reported (the registry actor). */
@@ -157,7 +155,7 @@ export class ClusterNode {
   }
 
   async claim(conn: string, name: string): Promise<ClaimResult> {
-    if (this.state !== 'available' || Date.now() < this.graceUntil) return 'unavailable';
+    if (!this.availability.isServing) return 'unavailable';
     try {
       const result = await this.store.claim(foldName(name), conn, name, this.recovery.currentLease);
       if (result === 1) {
@@ -166,9 +164,9 @@ export class ClusterNode {
       }
       if (result === 0) return 'taken';
       if (result === -3) return 'unavailable'; // ghosts of a data loss still to be announced: soon
-      this.lost('lease gone');
+      this.availability.lost('lease gone');
     } catch (err) {
-      this.lost('claim failed', err);
+      this.availability.lost('claim failed', err);
     }
     return 'unavailable';
   }
@@ -179,47 +177,47 @@ export class ClusterNode {
     if (name === undefined) return;
     this.held.delete(conn);
     this.owedJoins.delete(conn);
-    if (this.state !== 'available') {
+    if (!this.availability.isAvailable) {
       this.recovery.heldNamesChanged(); // recovery frees it
       return;
     }
-    this.store.release(foldName(name), conn).catch((err: unknown) => this.lost('release failed', err));
+    this.store.release(foldName(name), conn).catch((err: unknown) => this.availability.lost('release failed', err));
   }
 
   /** Writes a chat event to the log; false when it could not be (the author is told). */
   async publish(event: ChatEvent): Promise<boolean> {
     switch (event.type) {
       case 'join':
-        if (this.state !== 'available') {
+        if (!this.availability.isAvailable) {
           this.owedJoins.add(event.from);
           return true;
         }
         try {
           if (!(await this.writeJoin(event.from))) {
             this.owedJoins.add(event.from);
-            this.lost('lease gone');
+            this.availability.lost('lease gone');
           }
         } catch (err) {
           this.owedJoins.add(event.from); // retried after recovery; a join that did land is not written twice
-          this.lost('join failed', err);
+          this.availability.lost('join failed', err);
         }
         return true;
       case 'leave':
         // Not available: recovery finds the name still held in Redis and announces the leave.
-        if (this.state === 'available') {
+        if (this.availability.isAvailable) {
           await this.store
             .leave(foldName(event.name), event.from)
-            .catch((err: unknown) => this.lost('leave failed', err));
+            .catch((err: unknown) => this.availability.lost('leave failed', err));
         }
         return true;
       case 'message': {
-        if (this.state !== 'available') return false;
+        if (!this.availability.isAvailable) return false;
         try {
           const seq = await this.store.say(foldName(event.name), event.from, event.text, event.ts);
-          if (seq === -1) this.lost('lease gone');
+          if (seq === -1) this.availability.lost('lease gone');
           return seq > 0;
         } catch (err) {
-          this.lost('message failed', err);
+          this.availability.lost('message failed', err);
           return false;
         }
       }
@@ -228,30 +226,28 @@ export class ClusterNode {
 
   /** Resolves once every name this node holds has been re-asserted and service is back. */
   whenAvailable(): Promise<void> {
-    if (this.state === 'available') return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return this.availability.whenAvailable();
   }
 
   /** Leaves the cluster: this node's names are dropped and their leaves announced now, not after a lease. */
   async close(): Promise<void> {
-    const wasAvailable = this.state === 'available';
-    this.state = 'closed';
+    const wasAvailable = this.availability.isAvailable;
     this.lease.stop();
     this.events.stop();
-    if (this.probeTimer !== null) clearTimeout(this.probeTimer);
+    this.availability.close(); // after events.stop(): the log reader, woken, sees that it must end
     if (wasAvailable) {
       await this.store
         .dropNode(this.id, false)
         .catch((err: unknown) => this.log.warn({ err }, 'could not leave the cluster'));
     }
     await this.store.quit();
-    this.wake();
   }
 
   /** For tests and diagnosis: where the node stands. Not a stable interface. */
   async debugState(): Promise<ClusterDebugState> {
-    const loggedSeq = this.state === 'closed' ? 0 : await this.store.lastSeq();
-    return { state: this.state, pendingScripts: this.store.pending, deliveredSeq: this.events.seq, loggedSeq };
+    const state = this.availability.state;
+    const loggedSeq = state === 'closed' ? 0 : await this.store.lastSeq();
+    return { state, pendingScripts: this.store.pending, deliveredSeq: this.events.seq, loggedSeq };
   }
 
   /** Writes the join of a held name; false when the node's lease is gone. */
@@ -269,56 +265,5 @@ export class ClusterNode {
     this.owedJoins.delete(conn);
     this.log.info({ conn }, 'name lost during an outage');
     this.onRevoke(conn);
-  }
-
-  private lost(reason: string, err?: unknown): void {
-    if (this.state !== 'available') return;
-    this.state = 'unavailable';
-    this.unavailableSince = Date.now();
-    this.log.warn({ reason, err }, 'redis unavailable; refusing claims and messages');
-    // A command that timed out may sit on a dead socket: start both connections afresh.
-    if (err !== undefined) {
-      this.store.commands.disconnect(true);
-      this.store.reader.disconnect(true);
-    }
-    this.probe();
-  }
-
-  private probe(): void {
-    if (this.probeTimer !== null || this.state === 'closed') return;
-    this.probeTimer = setTimeout(() => {
-      this.probeTimer = null;
-      if (this.state === 'unavailable') void this.recover().finally(() => this.state === 'unavailable' && this.probe());
-    }, this.timings.probeMs);
-    this.probeTimer.unref();
-  }
-
-  /** Brings the node back in line with Redis (recovery.ts), then serves again. */
-  private async recover(): Promise<void> {
-    if ((this.state !== 'unavailable' && this.state !== 'connecting') || !this.store.isReady) return;
-    const first = this.state === 'connecting';
-    this.state = 'recovering';
-    try {
-      const recovered = await this.recovery.run();
-      if (this.state !== 'recovering') return; // closed meanwhile
-      this.graceUntil = Date.now() + recovered.graceLeftMs;
-      this.state = 'available';
-      const outageMs = first ? null : Date.now() - this.unavailableSince;
-      this.reapFrom = Date.now() + reapDelayMs(outageMs, recovered.hadLease, this.timings);
-      if (!first) this.log.info({ outageMs }, 'redis reachable again; serving');
-      this.wake();
-    } catch (err) {
-      if (this.state !== 'recovering') return;
-      this.state = first ? 'connecting' : 'unavailable';
-      if (first) throw err;
-      this.log.debug({ err }, 'recovery failed; will retry');
-      this.probe();
-    }
-  }
-
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const resolve of waiters) resolve();
   }
 }
