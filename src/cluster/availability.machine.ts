@@ -15,7 +15,7 @@
  * `available.grace`: Redis came back empty and other nodes may still re-assert their names,
  * so claims wait (`graceLeftMs`, which Redis times); the log is read and written meanwhile.
  */
-import { assign, emit, fromPromise, setup, waitFor, type ActorRefFrom, type SnapshotFrom } from 'xstate';
+import { assertEvent, assign, emit, fromPromise, setup, waitFor, type ActorRefFrom, type SnapshotFrom } from 'xstate';
 import type { Recovered } from './recovery.js';
 
 export interface AvailabilityInput {
@@ -70,8 +70,8 @@ export const availabilityMachine = setup({
   },
   actions: {
     announceLost: emit(({ event }) => {
-      const lost = event as Extract<AvailabilityEvent, { type: 'redis.lost' }>;
-      return { type: 'unavailable' as const, reason: lost.reason, err: lost.err };
+      assertEvent(event, 'redis.lost');
+      return { type: 'unavailable' as const, reason: event.reason, err: event.err };
     }),
     markRejoining: assign({ rejoining: true }),
     keepGrace: assign((_, recovered: Recovered) => ({ graceLeftMs: recovered.graceLeftMs })),
