@@ -21,5 +21,8 @@ export interface ConnectionLimits {
 /** Rules every connection follows beyond the settings: SPEC §2 and §5 fix these numbers. */
 export const fixedLimits = { maxRefusals: 5, maxBadFrames: 10 } as const satisfies Partial<ConnectionLimits>;
 
+/** The limits settings choose (settings.ts); the others are fixed. */
+export type ConfigurableLimits = Omit<ConnectionLimits, keyof typeof fixedLimits>;
+
 /** What the author of a message gets back (SPEC §3): its copy without `sender`, with it, or none. */
 export type EchoMode = 'anonymous' | 'named' | 'off';

@@ -2,20 +2,15 @@
  * Every setting: its environment variable, its flag, its default and its parser.
  * A flag's environment name is the flag in capitals with `_` for `-`.
  */
-import type { EchoMode } from './limits.js';
+import type { ConfigurableLimits, EchoMode } from './limits.js';
 import { boolean, duration, host, integer, oneOf, originList, redisUrl, text } from './setting-parsers.js';
 
-export interface Config {
+/** Every setting's value; the per-connection limits among them are declared in limits.ts. */
+export interface Config extends ConfigurableLimits {
   port: number;
   host: string;
   logLevel: string;
   echo: EchoMode;
-  nameMaxLength: number;
-  textMaxLength: number;
-  registerTimeoutMs: number;
-  heartbeatMs: number;
-  rateBurst: number;
-  ratePerSec: number;
   maxPayloadBytes: number;
   maxBufferedBytes: number;
   maxConnections: number;
