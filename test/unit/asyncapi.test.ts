@@ -2,8 +2,8 @@
  * docs/asyncapi.yaml against the code: a valid AsyncAPI 3.0 document, a message for every
  * frame type the server can send and for nothing else, every error code with its text,
  * every close code, and client schemas that accept exactly what the server reads as a
- * registration or a chat message. The last tests show that the frame check, which
- * compiles the document's schemas, can fail.
+ * registration or a chat message. The socket tests check real frames against it too
+ * (test/support/frame-contract.ts); the last tests here show that check can fail.
  */
 import type { AsyncAPIDocumentInterface, MessageInterface } from '@asyncapi/parser';
 import { Ajv } from 'ajv';
@@ -20,7 +20,13 @@ import {
   serverFrameSchemas,
   type JsonSchema,
 } from '../support/asyncapi.js';
-import { createServerFrameCheck, ServerFrameMismatch, type ServerFrameCheck } from '../support/frame-contract.js';
+import {
+  assertServerFrame,
+  createServerFrameCheck,
+  ServerFrameMismatch,
+  takeMismatches,
+  type ServerFrameCheck,
+} from '../support/frame-contract.js';
 
 const said = { type: 'message', name: 'Alice', from: 'c1', text: 'Hello', ts: 1_764_000_000_000 } as const;
 const others = chatFrame(said, 42);
@@ -157,5 +163,12 @@ describe('the server frame check', () => {
     expect(() => check(frame)).toThrow(ServerFrameMismatch);
     expect(() => check(frame)).toThrow(JSON.stringify(frame));
     expect(() => check(frame)).toThrow(detail);
+  });
+
+  it('as the harness runs it, throws and keeps the mismatch so that the test fails even if unread', () => {
+    assertServerFrame(welcome, 'Alice');
+    expect(() => assertServerFrame({ ...welcome, extra: 1 }, 'Alice')).toThrow(/^Alice: server frame/);
+    // Taken here, so that this test passes; frame-contract-setup.ts would fail it otherwise.
+    expect(takeMismatches().map((err) => err.message)).toEqual([expect.stringContaining('additionalProperty')]);
   });
 });
