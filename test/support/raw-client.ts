@@ -9,6 +9,7 @@
  *   await client.closeCode();                      // 1002
  */
 import { connect, type Socket } from 'node:net';
+import { assertServerFrame } from './frame-contract.js';
 import { DEFAULT_WAIT_MS, nextEvent, withTimeout } from './ws-client.js';
 
 /** A TCP connection to the server, open. */
@@ -113,16 +114,18 @@ export class RawClient {
     this.socket.write(frame);
   }
 
-  /** The next text frame from the server, parsed. */
+  /** The next text frame from the server, parsed; rejects if it breaks docs/asyncapi.yaml. */
   async nextJson(what = 'a text frame'): Promise<unknown> {
     await this.until(() => this.frames.some((frame) => frame.opcode === OPCODE.text), what);
     const index = this.frames.findIndex((frame) => frame.opcode === OPCODE.text);
-    return JSON.parse(
+    const frame: unknown = JSON.parse(
       this.frames
         .splice(0, index + 1)
         .at(-1)!
         .payload.toString('utf8'),
     );
+    assertServerFrame(frame, 'raw client');
+    return frame;
   }
 
   /**

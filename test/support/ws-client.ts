@@ -19,8 +19,9 @@ import { WebSocket, type ClientOptions, type RawData } from 'ws';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { startServer, type ChatServer } from '../../src/server.js';
+import { assertServerFrame } from './frame-contract.js';
 
-/** A server frame as received: the JSON object, unchecked. */
+/** A server frame as received: the JSON object, untyped; checked on arrival against docs/asyncapi.yaml. */
 export type Frame = Record<string, unknown>;
 
 export const DEFAULT_WAIT_MS = 2_000;
@@ -51,7 +52,10 @@ type Waiter = { resolve: (frame: Frame) => void; reject: (err: Error) => void };
 export class TestSocket {
   /** Frames received and not yet taken by nextFrame. */
   private readonly queue: Frame[] = [];
-  /** A frame that is not one JSON object in a text frame breaks SPEC §1; reported on the next read. */
+  /**
+   * A frame that is not one JSON object in a text frame breaks SPEC §1, and one that does
+   * not match docs/asyncapi.yaml breaks the published contract; reported on the next read.
+   */
   private broken: Error | null = null;
   private waiter: Waiter | null = null;
   private readonly closed: Promise<{ code: number; reason: string }>;
@@ -199,7 +203,12 @@ export class TestSocket {
         `${this.label}: server sent ${isBinary ? 'a binary frame' : `a frame that is not a JSON object: ${(data as Buffer).toString()}`}`,
       );
     } else {
-      this.queue.push(frame);
+      try {
+        assertServerFrame(frame, this.label);
+        this.queue.push(frame);
+      } catch (err) {
+        this.broken ??= err as Error;
+      }
     }
     if (this.waiter === null) return;
     const waiter = this.waiter;
