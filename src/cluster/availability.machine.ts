@@ -164,10 +164,3 @@ export function whenAvailable(actor: AvailabilityActor): Promise<void> {
   if (settled(actor.getSnapshot())) return Promise.resolve();
   return waitFor(actor, settled).then(() => undefined);
 }
-
-/** Resolves once no grace runs any more: it ended, or the node was lost or closed meanwhile. */
-export function whenGraceOver(actor: AvailabilityActor): Promise<void> {
-  return waitFor(actor, (snapshot) => snapshot.status !== 'active' || !snapshot.matches({ available: 'grace' })).then(
-    () => undefined,
-  );
-}

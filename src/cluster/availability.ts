@@ -12,7 +12,6 @@ import {
   availabilityState,
   isServing,
   whenAvailable,
-  whenGraceOver,
   type AvailabilityActor,
   type AvailabilityEvent,
   type AvailabilityState,
@@ -107,11 +106,6 @@ export class Availability {
   /** Resolves once available, or closed. */
   whenAvailable(): Promise<void> {
     return whenAvailable(this.actor);
-  }
-
-  /** Resolves once no grace runs: it ended, or the node was lost or closed meanwhile. */
-  whenGraceOver(): Promise<void> {
-    return whenGraceOver(this.actor);
   }
 
   close(): void {

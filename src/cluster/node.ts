@@ -129,7 +129,9 @@ export class ClusterNode {
         { graceMs: graceLeft },
         'a grace is running (redis was found empty): waiting it out before serving',
       );
-      await this.availability.whenGraceOver();
+      // A plain timer, as long as Redis said: a blip meanwhile must not cut the wait short,
+      // and the wait keeps the process alive (the machine's clock does not).
+      await new Promise((resolve) => setTimeout(resolve, graceLeft));
     }
     this.log.info({ leaseMs: this.timings.leaseMs }, 'joined the cluster');
   }
