@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -29,18 +30,35 @@ const PACKAGES: Record<Layer, (specifier: string) => boolean> = {
 
 const ORDER: Layer[] = ['pure', 'machines', 'adapters'];
 
-/** Every module `source` names in an import or export, static or dynamic. */
+/** A dynamic import whose module is computed: no reading of the source can tell what it loads. */
+const COMPUTED = '(a computed import)';
+
+/**
+ * Every module `source` names, as TypeScript's parser reads it: import and export
+ * declarations, `import x = require(…)`, `import(…)` and `import('…').Type`.
+ */
 function importsOf(source: string): string[] {
   const found: string[] = [];
-  for (const match of source.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*'([^']+)'/g)) found.push(match[1]!);
-  for (const match of source.matchAll(/(?:^|\n)\s*import\s*'([^']+)'/g)) found.push(match[1]!);
-  for (const match of source.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g)) found.push(match[1]!);
+  const named = (node: ts.Node | undefined) => {
+    if (node !== undefined && ts.isStringLiteralLike(node)) found.push(node.text);
+    else if (node !== undefined) found.push(COMPUTED);
+  };
+  const visit = (node: ts.Node): void => {
+    if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) named(node.moduleSpecifier);
+    else if (ts.isExternalModuleReference(node)) named(node.expression);
+    else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword)
+      named(node.arguments[0]);
+    else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument)) named(node.argument.literal);
+    ts.forEachChild(node, visit);
+  };
+  visit(ts.createSourceFile('module.ts', source, ts.ScriptTarget.Latest, true));
   return found;
 }
 
 /** The rule `file` breaks by importing `specifier`, or null when it may. Paths are relative to the root. */
 function violation(file: string, specifier: string): string | null {
   const layer = layerOf(file);
+  if (specifier === COMPUTED) return layer === 'adapters' ? null : `${file} (${layer}) has an import it computes`;
   if (!specifier.startsWith('.')) {
     return PACKAGES[layer](specifier) ? null : `${file} (${layer}) imports the package ${specifier}`;
   }
@@ -80,10 +98,16 @@ describe('import direction: pure protocol -> machines/ -> adapters', () => {
     expect(violation('machines/bus.ts', 'node:events')).toMatch(/package node:events/);
     expect(violation('machines/bus.ts', '../src/protocol.js')).toBeNull();
     expect(violation('src/server.ts', '../machines/hub.machine.js')).toBeNull();
-    expect(importsOf("import type { A } from './a.js';\nexport { b } from '../b.js';\nawait import('ws');")).toEqual([
-      './a.js',
-      '../b.js',
-      'ws',
-    ]);
+    const tricky = [
+      "/* a comment first */ import { a } from './a.js';",
+      'import { \'quoted\' as q } from "./b.js";',
+      'export * from "./c.js";',
+      "import d = require('./d.js');",
+      'const e = await import(`./e.js`);',
+      "type F = import('./f.js').F;",
+      'const g = await import(where);',
+    ].join('\n');
+    expect(importsOf(tricky)).toEqual(['./a.js', './b.js', './c.js', './d.js', './e.js', './f.js', COMPUTED]);
+    expect(violation('machines/bus.ts', COMPUTED)).toMatch(/computes/);
   });
 });
