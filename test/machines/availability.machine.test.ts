@@ -4,69 +4,8 @@
  * processes, are test/cluster/*.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { createActor, fromPromise, SimulatedClock } from 'xstate';
-import {
-  availabilityMachine,
-  availabilityState,
-  isServing,
-  whenAvailable,
-  type AvailabilityEmitted,
-} from '../../src/cluster/availability.machine.js';
-import type { Recovered } from '../../src/cluster/recovery.js';
-
-const PROBE_MS = 250;
-const kept: Recovered = { graceLeftMs: 0, hadLease: true };
-
-/** One recovery attempt, settled by the test. */
-interface Attempt {
-  succeed(recovered?: Recovered): Promise<void>;
-  fail(error: Error): Promise<void>;
-}
-
-/** Lets a settled promise reach the machine (fromPromise reports on a later tick). */
-const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-function startNode() {
-  const clock = new SimulatedClock();
-  const attempts: Attempt[] = [];
-  let connected = true;
-  const machine = availabilityMachine.provide({
-    actors: {
-      recovery: fromPromise<Recovered>(
-        () =>
-          new Promise((resolve, reject) =>
-            attempts.push({
-              succeed: async (recovered = kept) => (resolve(recovered), await flush()),
-              fail: async (error) => (reject(error), await flush()),
-            }),
-          ),
-      ),
-    },
-    guards: { connected: () => connected },
-  });
-  const actor = createActor(machine, { clock, input: { probeMs: PROBE_MS } });
-  const emitted: AvailabilityEmitted[] = [];
-  actor.on('*', (event) => emitted.push(event));
-  actor.start();
-  const state = () => availabilityState(actor.getSnapshot());
-  const lastAttempt = () => attempts.at(-1)!;
-  return {
-    actor,
-    clock,
-    attempts,
-    emitted,
-    state,
-    lastAttempt,
-    setConnected: (up: boolean) => (connected = up),
-    /** Joins (first recovery succeeds), then loses Redis: the node is unavailable. */
-    async joinThenLose(): Promise<void> {
-      actor.send({ type: 'redis.ready' });
-      await lastAttempt().succeed();
-      actor.send({ type: 'redis.lost', reason: 'claim failed', err: new Error('timeout') });
-      expect(state()).toBe('unavailable');
-    },
-  };
-}
+import { isServing, whenAvailable } from '../../src/cluster/availability.machine.js';
+import { flush, kept, PROBE_MS, startNode } from '../support/availability-harness.js';
 
 describe('joining', () => {
   it('waits in connecting until both connections are up, then recovers and serves', async () => {
