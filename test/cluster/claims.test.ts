@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { join, nameTaken } from '../support/expected.js';
 import { describeWithRedis, redisPerFile } from '../support/redis-server.js';
-import { serverPerTest, type TestSocket } from '../support/ws-client.js';
+import { type TestSocket } from '../support/ws-client.js';
+import { serverPerTest } from '../support/test-server.js';
 
 const redis = redisPerFile();
 const start = serverPerTest();

@@ -9,7 +9,8 @@ import { join, leave } from '../support/expected.js';
 import { TcpProxy, untilRedis, waitReadyz } from '../support/cluster.js';
 import { describeWithRedis, redisPerFile } from '../support/redis-server.js';
 import { startServerProcess } from '../support/server-process.js';
-import { claim, serverPerTest, TestSocket } from '../support/ws-client.js';
+import { TestSocket } from '../support/ws-client.js';
+import { claim, serverPerTest } from '../support/test-server.js';
 
 const redis = redisPerFile();
 const start = serverPerTest();

@@ -7,7 +7,8 @@ import { expect, it } from 'vitest';
 import { error, join, leave, nameTaken, welcome } from '../support/expected.js';
 import { TcpProxy, untilRedis } from '../support/cluster.js';
 import { describeWithRedis, openCluster, RedisProcess } from '../support/redis-server.js';
-import { serverPerTest, type Frame, type TestSocket } from '../support/ws-client.js';
+import { type Frame, type TestSocket } from '../support/ws-client.js';
+import { serverPerTest } from '../support/test-server.js';
 
 const start = serverPerTest();
 const LEASE_MS = 3_000;

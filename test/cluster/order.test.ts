@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { expectOwnCopy, join, leave, message, welcome } from '../support/expected.js';
 import { describeWithRedis, redisPerFile } from '../support/redis-server.js';
-import { serverPerTest, type Frame, type TestServer, type TestSocket } from '../support/ws-client.js';
+import { type Frame, type TestSocket } from '../support/ws-client.js';
+import { serverPerTest, type TestServer } from '../support/test-server.js';
 
 const redis = redisPerFile();
 const start = serverPerTest();

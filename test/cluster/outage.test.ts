@@ -16,7 +16,7 @@ import { createChat, type Chat } from '../support/chat-harness.js';
 import { error, expectOwnCopy, join, leave, message, welcome } from '../support/expected.js';
 import { settle, TcpProxy, untilRedis, waitReadyz } from '../support/cluster.js';
 import { describeWithRedis, openCluster, RedisProcess } from '../support/redis-server.js';
-import { serverPerTest } from '../support/ws-client.js';
+import { serverPerTest } from '../support/test-server.js';
 
 const start = serverPerTest();
 const LEASE_MS = 2_000;

@@ -11,7 +11,7 @@ import type { Locator, Page } from 'playwright-core';
 import { connectionMachine } from '../../machines/connection.machine.js';
 import type { Config } from '../../src/config.js';
 import { statePathsOf } from '../../src/statechart.js';
-import { startTestServer, type TestServer } from '../support/ws-client.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
 import { chromiumAvailable, launchChromium, type Browser } from './browser.js';
 import { askForName, joinChat, say, waitForMessage, WAIT_MS } from './chat-page.js';
 import { Relay } from './relay.js';

@@ -6,7 +6,8 @@
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { error, expectOwnCopy } from '../support/expected.js';
-import { serverPerTest, withTimeout, type Frame, type TestSocket } from '../support/ws-client.js';
+import { withTimeout, type Frame, type TestSocket } from '../support/ws-client.js';
+import { serverPerTest } from '../support/test-server.js';
 
 const start = serverPerTest();
 

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { error, expectOwnCopy, join, message, nameTaken, welcome } from '../support/expected.js';
-import { serverPerTest, type Frame } from '../support/ws-client.js';
+import { type Frame } from '../support/ws-client.js';
+import { serverPerTest } from '../support/test-server.js';
 
 const start = serverPerTest();
 

@@ -8,7 +8,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { join } from '../support/expected.js';
-import { claim, TestSocket, withTimeout } from '../support/ws-client.js';
+import { TestSocket, withTimeout } from '../support/ws-client.js';
+import { claim } from '../support/test-server.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** tsx compiles on start; generous, but bounded. */

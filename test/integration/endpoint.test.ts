@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { error, welcome } from '../support/expected.js';
-import { serverPerTest, TestSocket, UpgradeRefused } from '../support/ws-client.js';
+import { TestSocket, UpgradeRefused } from '../support/ws-client.js';
+import { serverPerTest } from '../support/test-server.js';
 
 const start = serverPerTest();
 

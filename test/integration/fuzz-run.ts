@@ -3,7 +3,8 @@
  * connection is checked against what the oracle (fuzz-oracle.ts) predicts.
  */
 import { expect } from 'vitest';
-import { claim, DEFAULT_WAIT_MS, TestSocket, type Frame } from '../support/ws-client.js';
+import { DEFAULT_WAIT_MS, TestSocket, type Frame } from '../support/ws-client.js';
+import { claim } from '../support/test-server.js';
 import { judge, MAX_BAD_FRAMES } from './fuzz-oracle.js';
 import { SLOTS, type Step } from './fuzz-steps.js';
 

@@ -20,7 +20,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
-import { claim, TestSocket } from '../support/ws-client.js';
+import { TestSocket } from '../support/ws-client.js';
+import { claim } from '../support/test-server.js';
 import { run } from './fuzz-run.js';
 import { step } from './fuzz-steps.js';
 

@@ -7,7 +7,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { inspectOption, redactText } from '../../src/inspector.js';
-import { DEFAULT_WAIT_MS, serverPerTest, withTimeout } from '../support/ws-client.js';
+import { DEFAULT_WAIT_MS, withTimeout } from '../support/ws-client.js';
+import { serverPerTest } from '../support/test-server.js';
 
 const start = serverPerTest();
 

@@ -8,7 +8,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { expectOwnCopy, join, leave, message, welcome } from '../support/expected.js';
-import { DEFAULT_WAIT_MS, serverPerTest } from '../support/ws-client.js';
+import { DEFAULT_WAIT_MS } from '../support/ws-client.js';
+import { serverPerTest } from '../support/test-server.js';
 
 const start = serverPerTest();
 

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { error, join, leave, message } from '../support/expected.js';
 import { parseMetrics, sample, type Samples } from '../support/metrics-text.js';
-import { claim, serverPerTest, type TestServer } from '../support/ws-client.js';
+import { claim, serverPerTest, type TestServer } from '../support/test-server.js';
 
 const start = serverPerTest();
 

@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { connectionMachine } from '../../machines/connection.machine.js';
 import type { LiveUpdate } from '../../src/live-view.js';
 import { statePathsOf } from '../../src/statechart.js';
-import { DEFAULT_WAIT_MS, serverPerTest, withTimeout, type TestServer } from '../support/ws-client.js';
+import { DEFAULT_WAIT_MS, withTimeout } from '../support/ws-client.js';
+import { serverPerTest, type TestServer } from '../support/test-server.js';
 
 const start = serverPerTest();
 

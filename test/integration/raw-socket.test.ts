@@ -9,7 +9,8 @@ import { join, leave, message, welcome } from '../support/expected.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { parseMetrics, sample } from '../support/metrics-text.js';
 import { clientFrame, OPCODE, RawClient, rawSocket, upgradeHead, upgradeStatus } from '../support/raw-client.js';
-import { DEFAULT_WAIT_MS, serverPerTest, withTimeout, type TestServer, type TestSocket } from '../support/ws-client.js';
+import { DEFAULT_WAIT_MS, withTimeout, type TestSocket } from '../support/ws-client.js';
+import { serverPerTest, type TestServer } from '../support/test-server.js';
 
 const start = serverPerTest();
 

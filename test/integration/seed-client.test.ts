@@ -10,7 +10,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { DEFAULT_WAIT_MS, serverPerTest, withTimeout } from '../support/ws-client.js';
+import { DEFAULT_WAIT_MS, withTimeout } from '../support/ws-client.js';
+import { serverPerTest } from '../support/test-server.js';
 
 const SEED_CLIENT = `const socket = new WebSocket("ws://localhost:8080/ws");
 

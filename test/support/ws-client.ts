@@ -1,6 +1,6 @@
 /**
  * The one client harness for real sockets: a `ws` client that queues every frame it
- * receives, plus a helper that starts a server on 127.0.0.1 for one test.
+ * receives (test-server.ts starts a server on 127.0.0.1 for one test).
  *
  *   const start = serverPerTest();             // closes the servers in afterEach
  *   const server = await start({ rateBurst: 3 });
@@ -14,11 +14,7 @@
  * ping, or a frame caused by a later action, comes after anything the earlier actions caused.
  */
 import { once } from 'node:events';
-import { afterEach } from 'vitest';
 import { WebSocket, type ClientOptions, type RawData } from 'ws';
-import { loadConfig, type Config } from '../../src/config.js';
-import { createLogger } from '../../src/log.js';
-import { startServer, type ChatServer } from '../../src/server.js';
 import { assertServerFrame } from './frame-contract.js';
 
 /** A server frame as received: the JSON object, untyped; checked on arrival against docs/asyncapi.yaml. */
@@ -237,73 +233,6 @@ export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: str
     );
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-// ---------------------------------------------------------------- servers
-
-/** Asks for `name` and waits for the welcome (consumed); anything else fails. */
-export async function claim(socket: TestSocket, name: string): Promise<void> {
-  socket.send({ sender: name, text: '' });
-  const frame = await socket.nextFrame(DEFAULT_WAIT_MS, `the welcome for ${name}`);
-  if (frame.type !== 'welcome') throw new Error(`${name} was not welcomed: ${JSON.stringify(frame)}`);
-}
-
-export interface TestServer {
-  readonly port: number;
-  /** ws://127.0.0.1:PORT/ws */
-  readonly url: string;
-  readonly config: Config;
-  /** The Stately inspector's bridge page when `inspect` is on; else null. */
-  readonly inspectorUrl: string | null;
-  connect(options?: OpenOptions): Promise<TestSocket>;
-  /** Connects, asks for `name` and returns the socket once welcomed (the welcome is consumed). */
-  register(name: string, options?: OpenOptions): Promise<TestSocket>;
-  /** GET on the HTTP side of the same port. */
-  get(path: string): Promise<Response>;
-  close(): Promise<void>;
-}
-
-/** Starts a server on 127.0.0.1, an ephemeral port, logging nothing; `overrides` win. */
-export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
-  const config: Config = { ...loadConfig([], {}), port: 0, host: '127.0.0.1', logLevel: 'silent', ...overrides };
-  const server: ChatServer = await startServer(config, { log: createLogger('silent') });
-  const url = `ws://127.0.0.1:${server.port}/ws`;
-  const sockets: TestSocket[] = [];
-  const connect = async (options: OpenOptions = {}) => {
-    const socket = await TestSocket.open(url, options);
-    sockets.push(socket);
-    return socket;
-  };
-  return {
-    port: server.port,
-    url,
-    config,
-    inspectorUrl: server.inspectorUrl,
-    connect,
-    async register(name, options = {}) {
-      const socket = await connect({ label: name, ...options });
-      await claim(socket, name);
-      return socket;
-    },
-    get: (path) => fetch(`http://127.0.0.1:${server.port}${path}`, { signal: AbortSignal.timeout(DEFAULT_WAIT_MS) }),
-    async close() {
-      await server.close();
-      for (const socket of sockets) socket.terminate();
-    },
-  };
-}
-
-/** Returns a starter whose servers are all closed after each test. */
-export function serverPerTest(): (overrides?: Partial<Config>) => Promise<TestServer> {
-  const started: TestServer[] = [];
-  afterEach(async () => {
-    await Promise.all(started.splice(0).map((server) => server.close()));
-  });
-  return async (overrides) => {
-    const server = await startTestServer(overrides);
-    started.push(server);
-    return server;
-  };
 }
 
 /** Resolves when `emitter` emits `event`, or rejects naming it after `timeoutMs`. */
