@@ -46,6 +46,7 @@ const ASSETS: Record<string, { file: string; type: keyof typeof TYPES }> = {
   '/assets/inspect.css': { file: join(WEB, 'inspect.css'), type: 'css' },
   '/assets/inspect.js': { file: join(BUILT, 'inspect.js'), type: 'js' },
   '/assets/dom.js': { file: join(BUILT, 'dom.js'), type: 'js' },
+  '/assets/wording.js': { file: join(BUILT, 'wording.js'), type: 'js' },
 };
 
 /** Pages load only their own files and talk only to their own origin. */

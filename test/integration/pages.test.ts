@@ -84,6 +84,7 @@ describe('chat page', () => {
     for (const [path, type] of [
       ['/assets/chat.js', 'text/javascript; charset=utf-8'],
       ['/assets/dom.js', 'text/javascript; charset=utf-8'],
+      ['/assets/wording.js', 'text/javascript; charset=utf-8'],
       ['/assets/base.css', 'text/css; charset=utf-8'],
       ['/assets/chat.css', 'text/css; charset=utf-8'],
     ]) {
