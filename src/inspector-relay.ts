@@ -1,7 +1,7 @@
 /**
  * Our relay for the Stately inspector, in place of `createInspectorServer` from
  * `@statelyai/inspect/server`: that one listens on every interface with no host option,
- * opens a browser and relays to anyone who connects (SPEC §6). This one binds to
+ * opens a browser and relays to anyone who connects. This one binds to
  * INSPECT_HOST, opens nothing, and takes records only from the server's own inspector.
  *
  *   hub + connections ─▶ WebSocket inspector ──ws /source/<key>──▶ relay ──ws /──▶ bridge page

@@ -1,6 +1,6 @@
 /**
  * The rules every connection follows: the configurable ones (config.ts reads them from the
- * environment and flags) and the fixed ones SPEC §2 and §5 set.
+ * environment and flags) and the fixed ones the protocol sets (PROTOCOL.md).
  */
 
 /** Per-connection rules, shared by reference between every connection of one server. */
@@ -18,11 +18,11 @@ export interface ConnectionLimits {
   maxBadFrames: number;
 }
 
-/** Rules every connection follows beyond the settings: SPEC §2 and §5 fix these numbers. */
+/** Rules every connection follows beyond the settings: the protocol fixes these numbers (PROTOCOL.md). */
 export const fixedLimits = { maxRefusals: 5, maxBadFrames: 10 } as const satisfies Partial<ConnectionLimits>;
 
 /** The limits settings choose (settings.ts); the others are fixed. */
 export type ConfigurableLimits = Omit<ConnectionLimits, keyof typeof fixedLimits>;
 
-/** What the author of a message gets back (SPEC §3): its copy without `sender`, with it, or none. */
+/** What the author of a message gets back (PROTOCOL.md): its copy without `sender`, with it, or none. */
 export type EchoMode = 'anonymous' | 'named' | 'off';

@@ -8,7 +8,7 @@ import { HelpRequested, loadConfig, usage, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { startServer } from './server.js';
 
-/** SPEC §6: a stop finishes within 5 s; past this, give up waiting and exit anyway. */
+/** A stop finishes within 5 s (docs/operations.md); past this, give up waiting and exit anyway. */
 const STOP_DEADLINE_MS = 4_500;
 
 function readConfig(): Config {

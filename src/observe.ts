@@ -138,7 +138,7 @@ export function statePaths(value: StateValue, prefix = ''): string[] {
   );
 }
 
-/** The states /metrics reports (SPEC's words for them); they add up to the open connections. */
+/** The states /metrics reports (the protocol's words for them); they add up to the open connections. */
 const METRIC_STATES = ['awaitingName', 'registered'];
 
 /** Counts by state name, wherever in the machine each state sits (`open.registered` -> `registered`). */

@@ -40,7 +40,7 @@ const ECHO_MODES: EchoMode[] = ['anonymous', 'named', 'off'];
 
 const setting = <K extends keyof Config>(s: Setting<K>): Setting<K> => s;
 
-/** The table `--help` prints, in the order SPEC §6 lists them. */
+/** The table `--help` prints, in the order the README's settings table lists them. */
 export const settings = [
   setting({
     key: 'port',

@@ -82,7 +82,7 @@ function carryOut(socket: WebSocket, effect: ConnectionEffect): void {
 
 /**
  * The frame's text, or null when its bytes are not UTF-8. The server skips ws's own check,
- * which would fail the whole connection with 1007: SPEC §5 makes a frame that is not JSON
+ * which would fail the whole connection with 1007: the protocol makes a frame that is not JSON
  * a bad_frame the client survives, and bytes that are not text are not JSON.
  */
 function textOf(data: RawData): string | null {

@@ -6,7 +6,7 @@
  *                                          announcing one leave per joined name; announce
  *                                          ghosts once the grace after a data loss is over
  *
- * SPEC §7 wants a dead node's users announced within LEASE_MS of its death. The lease key
+ * A dead node's users must be announced within LEASE_MS of its death. The lease key
  * therefore lives a little less than LEASE_MS (leaseTtlMs): what is left covers one reaper
  * round and the delivery.
  *

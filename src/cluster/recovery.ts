@@ -39,7 +39,7 @@ export interface Recovered {
  * when their leases may have run out meanwhile and they need that long to renew: at start
  * (`outageMs` null: this node cannot know), and after an outage long enough that this
  * node's own lease could have run out. After a shorter blip the others' leases are as
- * alive as this one's: waiting would only delay a dead node's leaves past the lease (SPEC §7).
+ * alive as this one's: waiting would only delay a dead node's leaves past the lease (docs/cluster.md).
  */
 export function reapDelayMs(outageMs: number | null, hadLease: boolean, timings: ClusterTimings): number {
   const leasesMayHaveLapsed = outageMs === null || !hadLease || outageMs > timings.refreshMs;

@@ -1,6 +1,6 @@
 /**
  * The cluster bus, as actor logic the hub invokes in place of the in-memory one
- * (src/bus.ts). Publishing writes to the shared log and delivers nothing; every node,
+ * (machines/bus.ts). Publishing writes to the shared log and delivers nothing; every node,
  * this one included, delivers what its log reader returns, in the log's order, numbered
  * by the log. A message that cannot be written comes back as `bus.failed`.
  */
