@@ -4,29 +4,8 @@
  */
 import { CLUSTER_NODES } from './cluster-target.js';
 import { MATCHED_SHARE, perSec, type FanoutResult, type Window } from './fanout-run.js';
-import type { Columns, Figure } from './report.js';
+import { comparing, type Columns, type Figure } from './report.js';
 import type { BenchContext } from './runner.js';
-
-/** Figure makers for one comparison: `key`'s value in the baseline run and in the measured one. */
-function comparing(columns: Columns | undefined, baseline: FanoutResult, measured: FanoutResult, prefix = '') {
-  return (
-    key: string,
-    label: string,
-    unit: string,
-    decimals: number,
-    pick: (r: FanoutResult) => number,
-    target?: Figure['target'],
-  ): Figure => ({
-    key: prefix + key,
-    label,
-    unit,
-    decimals,
-    baseline: pick(baseline),
-    measured: pick(measured),
-    ...(columns === undefined ? {} : { columns }),
-    ...(target === undefined ? {} : { target }),
-  });
-}
 
 const perDelivery = (us: (w: Window) => number, pickWindow: (r: FanoutResult) => Window) => (r: FanoutResult) =>
   us(pickWindow(r)) / pickWindow(r).deliveries;
@@ -87,7 +66,7 @@ export function referenceFigures(ctx: BenchContext, ref: FanoutResult, chat: Fan
   ];
 }
 
-function correctness(figure: ReturnType<typeof comparing>): Figure[] {
+function correctness(figure: ReturnType<typeof comparing<FanoutResult>>): Figure[] {
   return [
     figure('correctness.lost', 'lost deliveries (whole run)', '', 0, (r) => r.lost),
     figure('correctness.duplicated', 'duplicated deliveries', '', 0, (r) => r.duplicated),

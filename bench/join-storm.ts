@@ -11,7 +11,7 @@
  *   npm run bench -- --only storm            (N = 3,000; --large adds N = 10,000)
  */
 import { Load, sourceAddresses } from './load.js';
-import type { Figure } from './report.js';
+import { comparing } from './report.js';
 import { isMain, runBench, sleep, within, type BenchContext, type Scenario } from './runner.js';
 import { Target, TARGETS, type TargetKind } from './target.js';
 
@@ -104,22 +104,7 @@ export function joinStorm(clients?: number): Scenario {
       const results = {} as Record<TargetKind, StormResult>;
       for (const kind of TARGETS) results[kind] = await runOne(ctx, kind, n);
       const { reference: ref, chat } = results;
-      const both = (
-        key: string,
-        label: string,
-        unit: string,
-        decimals: number,
-        pick: (r: StormResult) => number,
-        target?: Figure['target'],
-      ): Figure => ({
-        key: prefix + key,
-        label,
-        unit,
-        decimals,
-        baseline: pick(ref),
-        measured: pick(chat),
-        ...(target === undefined ? {} : { target }),
-      });
+      const both = comparing(undefined, ref, chat, prefix);
       return [
         both('storm.joinsPerSec', `join storm (N=${n}): joins/s`, '', 0, (r) => r.joinsPerSec, {
           op: '>=',

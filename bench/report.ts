@@ -31,6 +31,30 @@ export interface Figure {
   target?: Target;
 }
 
+/**
+ * Figure makers for one comparison: each figure is `pick` of the baseline run's result and
+ * of the measured one's, under `prefix + key`.
+ */
+export function comparing<R>(columns: Columns | undefined, baseline: R, measured: R, prefix = '') {
+  return (
+    key: string,
+    label: string,
+    unit: string,
+    decimals: number,
+    pick: (r: R) => number,
+    target?: Figure['target'],
+  ): Figure => ({
+    key: prefix + key,
+    label,
+    unit,
+    decimals,
+    baseline: pick(baseline),
+    measured: pick(measured),
+    ...(columns === undefined ? {} : { columns }),
+    ...(target === undefined ? {} : { target }),
+  });
+}
+
 export const columnsOf = (figure: Figure): Columns => figure.columns ?? REFERENCE_VS_CHAT;
 
 export function ratioOf(figure: Figure): number | null {
