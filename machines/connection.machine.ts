@@ -3,9 +3,10 @@
  *
  *   open ─────────────────────────────────────────────┐
  *   │ awaitingName ──(hub.accepted)──▶ registered      │
- *   │   choosing ⇄ claiming                            │
+ *   │   choosing ⇄ claiming  (a name)                  │
+ *   │   choosing ⇄ resuming  (a session)               │
  *   └─ timeout, refusals, bad frames, socket closed, ──┴──▶ closed (tells the hub, which
- *      kick, missed heartbeat                                frees the name and stops us)
+ *      kick, missed heartbeat, taken over                    keeps or ends the session)
  *
  * `closed` is deliberately not a `final` state. A child reaching a final state sends its
  * parent an `xstate.done.actor.<id>` event, and XState memoizes transition candidates per
@@ -20,8 +21,8 @@
 import { assertEvent, assign, emit, enqueueActions, sendParent, setup } from 'xstate';
 import type { ConnectionEmitted, ConnectionEvent, HubEvent } from './events.js';
 import type { ConnectionLimits } from '../src/limits.js';
-import { closeCodes, closeReasons, type ErrorCode, type LeaveCause } from '../src/errors.js';
-import { errorFrame, isValidName, isValidText, normaliseName } from '../src/protocol.js';
+import { closeCodes, closeReasons, isCleanClose, type ErrorCode, type LeaveCause } from '../src/errors.js';
+import { errorFrame, isValidCid, isValidName, isValidText, normaliseName } from '../src/protocol.js';
 import { isOverLimit, spendToken, type RateLimit, type TokenBucket } from '../src/rate-limit.js';
 
 export interface ConnectionInput {
@@ -56,6 +57,10 @@ export const connectionMachine = setup({
     heartbeat: ({ context }) => context.limits.heartbeatMs,
   },
   guards: {
+    namesSession: ({ event }) => {
+      assertEvent(event, 'client.frame');
+      return event.session !== undefined;
+    },
     lacksName: ({ event }) => {
       assertEvent(event, 'client.frame');
       return event.sender === undefined;
@@ -64,9 +69,13 @@ export const connectionMachine = setup({
       assertEvent(event, 'client.frame');
       return !isValidName(event.sender ?? '', context.limits.nameMaxLength);
     },
-    textInvalid: ({ context, event }) => {
+    messageInvalid: ({ context, event }) => {
       assertEvent(event, 'client.frame');
-      return !isValidText(event.text ?? '', context.limits.textMaxLength);
+      return !isValidText(event.text ?? '', context.limits.textMaxLength) || !isValidCid(event.cid);
+    },
+    cleanClose: ({ event }) => {
+      assertEvent(event, 'client.closed');
+      return isCleanClose(event.code);
     },
     rateLimited: ({ context, event }) => {
       assertEvent(event, ['client.frame', 'client.badFrame']);
@@ -129,11 +138,23 @@ export const connectionMachine = setup({
 
     claimName: sendParent(({ context, event }): HubEvent => {
       assertEvent(event, 'client.frame');
-      return { type: 'conn.claim', id: context.id, name: normaliseName(event.sender ?? '') };
+      return {
+        type: 'conn.claim',
+        id: context.id,
+        name: normaliseName(event.sender ?? ''),
+        history: event.history ?? 0,
+      };
+    }),
+    resumeSession: sendParent(({ context, event }): HubEvent => {
+      assertEvent(event, 'client.frame');
+      const { session, epoch, since } = event;
+      return { type: 'conn.resume', id: context.id, secret: session ?? '', epoch, since };
     }),
     say: sendParent(({ context, event }): HubEvent => {
       assertEvent(event, 'client.frame');
-      return { type: 'conn.say', id: context.id, text: event.text ?? '', at: event.at };
+      const say: HubEvent = { type: 'conn.say', id: context.id, text: event.text ?? '', at: event.at };
+      if (event.cid !== undefined) say.cid = event.cid;
+      return say;
     }),
     tellHubGone: sendParent(({ context }): HubEvent => ({
       type: 'conn.gone',
@@ -160,7 +181,11 @@ export const connectionMachine = setup({
       initial: 'awaitingName',
       // Ways out that hold whatever the client is doing.
       on: {
-        'client.closed': { target: 'closed', actions: { type: 'noteCause', params: 'close' } },
+        // The client's own clean close ends its session; any other end keeps it for a resume.
+        'client.closed': [
+          { guard: 'cleanClose', target: 'closed', actions: { type: 'noteCause', params: 'close' } },
+          { target: 'closed', actions: { type: 'noteCause', params: 'dropped' } },
+        ],
         // ws has already begun the close (1009, 1008 or 1002); what is left is to count it as the server's doing.
         'client.brokeRule': { target: 'closed', actions: { type: 'noteCause', params: 'policy' } },
         'server.kick': [
@@ -215,6 +240,11 @@ export const connectionMachine = setup({
           },
           on: {
             'hub.accepted': { target: 'registered', actions: 'takeName' },
+            // Not a refusal: the client may go on and choose a name.
+            'hub.resumeRefused': {
+              target: '.choosing',
+              actions: { type: 'replyError', params: ({ event }) => event.code },
+            },
             'hub.refused': [
               {
                 guard: 'hubUnavailable',
@@ -231,6 +261,7 @@ export const connectionMachine = setup({
             choosing: {
               on: {
                 'client.frame': [
+                  { guard: 'namesSession', target: 'resuming', actions: 'resumeSession' },
                   { guard: 'lacksName', actions: ['countBadFrame', { type: 'replyError', params: 'not_registered' }] },
                   { guard: 'nameInvalid', actions: ['countRefusal', { type: 'replyError', params: 'invalid_name' }] },
                   { target: 'claiming', actions: 'claimName' },
@@ -239,6 +270,12 @@ export const connectionMachine = setup({
             },
             // The hub is deciding (in cluster mode that takes a round trip to the shared store).
             claiming: {
+              on: {
+                'client.frame': { actions: ['countBadFrame', { type: 'replyError', params: 'not_registered' }] },
+              },
+            },
+            // The hub is finding the session.
+            resuming: {
               on: {
                 'client.frame': { actions: ['countBadFrame', { type: 'replyError', params: 'not_registered' }] },
               },
@@ -260,7 +297,7 @@ export const connectionMachine = setup({
             'client.pong': { actions: 'notePong' },
             'client.frame': [
               { guard: 'rateLimited', actions: 'tellRateLimited' },
-              { guard: 'textInvalid', actions: ['spendToken', { type: 'replyError', params: 'invalid_message' }] },
+              { guard: 'messageInvalid', actions: ['spendToken', { type: 'replyError', params: 'invalid_message' }] },
               { actions: ['spendToken', 'say'] },
             ],
             'client.badFrame': [
@@ -268,6 +305,13 @@ export const connectionMachine = setup({
               { actions: ['spendToken', 'countBadFrame', { type: 'replyError', params: 'bad_frame' }] },
             ],
             'hub.failed': { actions: { type: 'replyError', params: ({ event }) => event.code } },
+            'hub.takenOver': {
+              target: '#connection.closed',
+              actions: {
+                type: 'hangUp',
+                params: { cause: 'takenOver', code: closeCodes.takenOver, reason: closeReasons.takenOver },
+              },
+            },
           },
         },
       },

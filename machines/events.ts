@@ -3,7 +3,7 @@
  * are in src/frames.ts).
  * Plain data only: nothing here touches a socket, a timer or the process.
  */
-import type { ErrorCode, LeaveCause } from '../src/errors.js';
+import type { ErrorCode, LeaveCause, SessionEndCause } from '../src/errors.js';
 import type { ChatEvent, ClientBadFrameEvent, ClientFrameEvent, ServerFrame } from '../src/frames.js';
 import type { ConnectionLimits } from '../src/limits.js';
 
@@ -13,8 +13,8 @@ export type ConnectionEvent =
   | ClientFrameEvent
   | ClientBadFrameEvent
   | { type: 'client.pong' }
-  /** The socket is gone (the peer closed it, or it broke). */
-  | { type: 'client.closed' }
+  /** The socket is gone: the peer closed it (with `code`), or it broke (1006). */
+  | { type: 'client.closed'; code: number }
   /** The client broke a rule ws enforces (a limit: 1009, 1008; RFC 6455: 1002); ws is closing the socket. */
   | { type: 'client.brokeRule' }
   /** The server ends this client: it fell too far behind, or the server is stopping. */
@@ -22,6 +22,10 @@ export type ConnectionEvent =
   /** The name is granted; the welcome itself comes in order with the broadcasts. */
   | { type: 'hub.accepted'; name: string }
   | { type: 'hub.refused'; code: Extract<ErrorCode, 'name_taken' | 'server_unavailable'> }
+  /** The session asked for is unknown, ended or expired: choose a name instead. */
+  | { type: 'hub.resumeRefused'; code: Extract<ErrorCode, 'session_expired'> }
+  /** A newer connection resumed this connection's session: close with 4002. */
+  | { type: 'hub.takenOver' }
   /** The hub could not act on a chat message (cluster mode: the shared store is down). */
   | { type: 'hub.failed'; code: Extract<ErrorCode, 'server_unavailable'> }
   /** Cluster mode: the name was given up during an outage; the cluster has been told this client left. */
@@ -39,14 +43,20 @@ export type ConnectionEmitted =
 
 export type HubEvent =
   | { type: 'conn.open'; id: string; limits: ConnectionLimits }
-  | { type: 'conn.claim'; id: string; name: string }
-  | { type: 'conn.say'; id: string; text: string; at: number }
+  /** `history`: how many past messages to send after the welcome (0: none). */
+  | { type: 'conn.claim'; id: string; name: string; history: number }
+  /** A first frame that names a session. `secret` never reaches a log or the inspector. */
+  | { type: 'conn.resume'; id: string; secret: string; epoch?: string; since?: string }
+  | { type: 'conn.say'; id: string; text: string; at: number; cid?: string }
   | { type: 'conn.gone'; id: string; cause: LeaveCause }
+  /** A session ended (its window ran out, or the hub ended it): its leave is due. */
+  | { type: 'session.ended'; session: string; cause: SessionEndCause }
   | { type: 'registry.granted'; id: string; name: string }
   | { type: 'registry.refused'; id: string; code: Extract<ErrorCode, 'name_taken' | 'server_unavailable'> }
   /** A granted name is no longer this connection's (cluster mode, after an outage). */
   | { type: 'registry.revoked'; id: string; code: Extract<ErrorCode, 'name_lost'> }
-  | { type: 'bus.delivered'; event: ChatEvent; seq: number }
+  /** `ts`: when the bus put it in order (a message keeps its own: when the server received it). */
+  | { type: 'bus.delivered'; event: ChatEvent; seq: number; ts: number }
   | { type: 'bus.failed'; event: ChatEvent; code: Extract<ErrorCode, 'server_unavailable'> }
   | { type: 'server.shutdown' };
 
@@ -68,4 +78,25 @@ export type HubEmitted =
    * Serialized once by src/fanout.ts, however many members there are.
    */
   | { type: 'broadcast'; frame: ServerFrame; author: string; authorFrame: ServerFrame | null }
+  /** Frames for one member alone, in order with the broadcasts: a replay, a resent message's copy. */
+  | { type: 'send'; id: string; frames: ServerFrame[] }
+  /**
+   * `id` resumed a session: it gets `frames` (its welcome, then the replay), and from then
+   * on receives broadcasts. `tookOver` is the connection it replaced, if one was open.
+   */
+  | {
+      type: 'member.resumed';
+      id: string;
+      name: string;
+      frames: ServerFrame[];
+      recovered: boolean;
+      replayed: number;
+      tookOver: string | null;
+    }
+  /** A resume named a session that is unknown, ended or expired. */
+  | { type: 'resume.refused'; id: string }
+  /** A session's connection was lost; the session waits RESUME_WINDOW_MS for a resume. */
+  | { type: 'session.detached'; id: string; name: string; session: string }
+  /** A session ended and its leave was announced (or, while stopping, it simply ended). */
+  | { type: 'session.ended'; session: string; name: string; cause: SessionEndCause }
   | { type: 'connection.crashed'; id: string; error: unknown };

@@ -1,67 +1,116 @@
 /**
- * The root actor. It spawns one connection actor per accepted socket, asks the registry
- * for names, and hands joins, messages and leaves to the bus, which puts them in one total
- * order; whatever the bus delivers, the hub emits as a `broadcast` for src/fanout.ts.
+ * The root actor. It spawns one connection actor per accepted socket and one session actor
+ * per granted name, asks the registry for names, and hands joins, messages and leaves to
+ * the bus, which puts them in one total order; whatever the bus delivers, the hub emits as
+ * a `broadcast` for src/fanout.ts and keeps in its history for resumes.
  *
  *   connection ──conn.claim──▶ hub ──registry.claim──▶ registry ──granted/refused──▶ hub
+ *   connection ──conn.resume─▶ hub (finds the session, takes it over, replays history)
  *   connection ──conn.say────▶ hub ──bus.publish─────▶ bus ──────bus.delivered─────▶ hub ──▶ broadcast
+ *   session ───session.ended─▶ hub ──bus.publish(leave)
  *
  * Registry and bus are injected actors: in memory by default, swapped with `.provide()`.
  * The hub emits one event per broadcast, never one per recipient: the copying is fanout's.
  */
-import { assertEvent, enqueueActions, sendTo, setup, spawnChild } from 'xstate';
+import { assertEvent, enqueueActions, sendTo, setup, spawnChild, type ActorRefFrom } from 'xstate';
 import { connectionMachine } from './connection.machine.js';
 import type { BusRequest, HubEmitted, HubEvent, RegistryRequest } from './events.js';
-import type { ChatEvent } from '../src/frames.js';
+import type { ChatEvent, ChatFrame } from '../src/frames.js';
 import type { EchoMode } from '../src/limits.js';
-import { chatFrame, echoFrame, welcomeFrame } from '../src/protocol.js';
+import { chatFrame, echoFrame, parsePosition, replayed, welcomeFrame } from '../src/protocol.js';
+import { keepsSession, type LeaveCause, type SessionEndCause } from '../src/errors.js';
 import { memoryRegistry } from './registry.js';
 import { memoryBus } from './bus.js';
-import type { LeaveCause } from '../src/errors.js';
+import { History, type HistoryEntry } from './history.js';
+import { sessionMachine, type SessionContext } from './session.machine.js';
+
+/** Where sessions' secrets and ids come from: randomness and hashing are the adapters' (src/session-keys.ts). */
+export interface SessionKeys {
+  /** A new session id: unique across a cluster, and no secret. */
+  newId(): string;
+  /** A new secret (at least 128 random bits) and the hash of it, the only form the server keeps. */
+  newSecret(): { secret: string; hash: string };
+  hash(secret: string): string;
+}
+
+export interface SessionSettings {
+  /** How long a session whose connection was lost stays resumable (0: its leave is announced at once). */
+  resumeWindowMs: number;
+  /** Sessions waiting for a resume at most; past it the oldest ends. */
+  maxWaiting: number;
+  historySize: number;
+  historyBytes: number;
+}
 
 export interface HubInput {
   echo: EchoMode;
+  /** The lineage of ids this hub hands out (PROTOCOL.md, Sessions). */
+  epoch: string;
+  sessions: SessionSettings;
+  keys: SessionKeys;
+  /** The clock the in-memory bus stamps joins and leaves with. */
+  now?: () => number;
 }
 
 export interface HubContext {
   echo: EchoMode;
+  epoch: string;
+  settings: SessionSettings;
+  keys: SessionKeys;
+  now: () => number;
   /**
-   * Registered connections on this server: connection id -> name. The one record the hub
-   * changes in place (see `addMember`): a copy per join would make N joins cost O(N²).
+   * Registered connections on this server: connection id -> name. Changed in place (see
+   * `addMember`): a copy per join would make N joins cost O(N²).
    */
   members: Record<string, string>;
   /** Every online name, in the order the bus delivered their joins. */
   roster: string[];
+  /** Connection id -> the session it is attached to. In place, like `members`. */
+  sessionOf: Record<string, string>;
+  /** Secret hash -> session id: how a resume finds its session. In place. */
+  sessionByHash: Record<string, string>;
+  /** Sessions waiting for a resume, oldest first (session id -> true). In place. */
+  waiting: Record<string, true>;
+  waitingCount: number;
+  /** Connection id -> the messages of history it asked for, until its welcome is sent. In place. */
+  historyWanted: Record<string, number>;
+  /** What was delivered lately; a mutable object that inspects as its size (see History.toJSON). */
+  history: History;
 }
 
-/** What reaches the hub when a connection actor throws: a bug, never a client's mistake. */
+/** What reaches the hub when a child actor throws: a bug, never a client's mistake. */
 type ChildErrorEvent = { type: `xstate.error.actor.${string}`; error: unknown };
 
 const CHILD_ERROR_PREFIX = 'xstate.error.actor.';
+
+/** Session actors are children too; their ids cannot clash with a connection's. */
+const SESSION_PREFIX = 'session:';
+
+type SessionActor = ActorRefFrom<typeof sessionMachine>;
 
 function publish(event: ChatEvent): BusRequest {
   return { type: 'bus.publish', event };
 }
 
 /**
- * Members are added and removed in place. Copying the record on every join and leave, as
- * immutable updates do, costs O(N) each: 4.5 million entry copies to seat 3,000 clients.
- * It stays plain JSON, so snapshots still log and inspect as before; only past snapshots
- * share it, and nothing reads members from a past snapshot.
+ * Records the hub changes in place. Copying one on every join and leave, as immutable
+ * updates do, costs O(N) each: 4.5 million entry copies to seat 3,000 clients. They stay
+ * plain JSON, so snapshots still log and inspect as before; only past snapshots share them,
+ * and nothing reads them from a past snapshot.
  */
-function addMember(members: Record<string, string>, id: string, name: string): Record<string, string> {
-  members[id] = name;
-  return members;
+function put<V>(record: Record<string, V>, key: string, value: V): Record<string, V> {
+  record[key] = value;
+  return record;
 }
 
-function removeMember(members: Record<string, string>, id: string): Record<string, string> {
-  delete members[id];
-  return members;
+function drop<V>(record: Record<string, V>, key: string): Record<string, V> {
+  delete record[key];
+  return record;
 }
 
 /** A record without a prototype: any id is a plain key, and it never takes a per-key shape. */
-function emptyRecord(): Record<string, string> {
-  return Object.create(null) as Record<string, string>;
+function emptyRecord<V>(): Record<string, V> {
+  return Object.create(null) as Record<string, V>;
 }
 
 function isActive<Child extends { getSnapshot(): { status: string } }>(child: Child | undefined): child is Child {
@@ -70,6 +119,39 @@ function isActive<Child extends { getSnapshot(): { status: string } }>(child: Ch
 
 function isChildError(event: HubEvent | ChildErrorEvent): event is ChildErrorEvent {
   return event.type.startsWith(CHILD_ERROR_PREFIX);
+}
+
+type Children = Record<string, { getSnapshot(): unknown } | undefined>;
+
+/** The session actor `session`, if it is running and has not ended. */
+function liveSession(children: Children, session: string | undefined): SessionActor | undefined {
+  if (session === undefined) return undefined;
+  const actor = children[SESSION_PREFIX + session] as SessionActor | undefined;
+  if (!isActive(actor) || actor.getSnapshot().matches('ended')) return undefined;
+  return actor;
+}
+
+function sessionContext(actor: SessionActor): SessionContext {
+  return actor.getSnapshot().context;
+}
+
+/**
+ * One history entry as `session` would have received it live, marked as a replay: its
+ * own messages in the echo form (none when echo is off), everything else as everyone got it.
+ */
+function replayFor(entry: HistoryEntry, session: string, echo: EchoMode): ChatFrame | null {
+  if (entry.session !== session || entry.frame.type !== 'message') return replayed(entry.frame);
+  const own = echoFrame(entry.frame, echo, entry.cid);
+  return own === null ? null : replayed(own);
+}
+
+function replayAll(entries: HistoryEntry[], session: string, echo: EchoMode): ChatFrame[] {
+  const frames: ChatFrame[] = [];
+  for (const entry of entries) {
+    const frame = replayFor(entry, session, echo);
+    if (frame !== null) frames.push(frame);
+  }
+  return frames;
 }
 
 export const hubMachine = setup({
@@ -81,6 +163,7 @@ export const hubMachine = setup({
   },
   actors: {
     connection: connectionMachine,
+    session: sessionMachine,
     registry: memoryRegistry,
     bus: memoryBus,
   },
@@ -101,14 +184,17 @@ export const hubMachine = setup({
         return { id: event.id, limits: event.limits };
       },
     }),
-    askRegistry: sendTo('registry', ({ event }): RegistryRequest => {
+    askRegistry: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'conn.claim');
-      return { type: 'registry.claim', id: event.id, name: event.name };
+      const { id, name, history } = event;
+      if (history > 0) enqueue.assign({ historyWanted: put(context.historyWanted, id, history) });
+      enqueue.sendTo('registry', { type: 'registry.claim', id, name } satisfies RegistryRequest);
     }),
 
     /**
-     * A granted name: the connection may chat from now on. It starts receiving broadcasts
-     * only when its join comes back from the bus, so it hears exactly what follows its join.
+     * A granted name starts a session, and the connection may chat from now on. It starts
+     * receiving broadcasts only when its join comes back from the bus, so it hears exactly
+     * what follows its join.
      */
     admit: enqueueActions(({ context, event, self, enqueue }) => {
       assertEvent(event, 'registry.granted');
@@ -116,14 +202,24 @@ export const hubMachine = setup({
       const child = self.getSnapshot().children[id];
       if (!isActive(child)) {
         enqueue.sendTo('registry', { type: 'registry.release', id, name } satisfies RegistryRequest);
+        enqueue.assign({ historyWanted: drop(context.historyWanted, id) });
         return;
       }
-      enqueue.assign({ members: addMember(context.members, id, name) });
+      const session = context.keys.newId();
+      enqueue.spawnChild('session', {
+        id: SESSION_PREFIX + session,
+        input: { id: session, name, claimedBy: id, resumeWindowMs: context.settings.resumeWindowMs },
+      });
+      enqueue.assign({
+        members: put(context.members, id, name),
+        sessionOf: put(context.sessionOf, id, session),
+      });
       enqueue.sendTo(child, { type: 'hub.accepted', name });
-      enqueue.sendTo('bus', publish({ type: 'join', name, from: id }));
+      enqueue.sendTo('bus', publish({ type: 'join', name, from: id, session }));
     }),
-    refuse: enqueueActions(({ event, self, enqueue }) => {
+    refuse: enqueueActions(({ context, event, self, enqueue }) => {
       assertEvent(event, 'registry.refused');
+      enqueue.assign({ historyWanted: drop(context.historyWanted, event.id) });
       const child = self.getSnapshot().children[event.id];
       if (isActive(child)) enqueue.sendTo(child, { type: 'hub.refused', code: event.code });
     }),
@@ -139,78 +235,251 @@ export const hubMachine = setup({
       return { type: 'registry.release', id: event.id, name: event.name };
     }),
 
-    publishMessage: sendTo('bus', ({ context, event }) => {
-      assertEvent(event, 'conn.say');
-      return publish({
-        type: 'message',
-        name: context.members[event.id] ?? '',
-        from: event.id,
-        text: event.text,
-        ts: event.at,
+    /**
+     * A first frame that names a session. A live one (attached elsewhere, or waiting in its
+     * window) moves to this connection: an open connection of it is closed with 4002 and
+     * announced to nobody, and this one gets a welcome and, when history still reaches back
+     * to `since` in this epoch, every event after it. Both are emitted in one go, before
+     * anything else can be delivered: replay and live frames meet at an exact position.
+     */
+    resume: enqueueActions(({ context, event, self, enqueue }) => {
+      assertEvent(event, 'conn.resume');
+      const { id } = event;
+      const children = self.getSnapshot().children as Children;
+      const conn = children[id] as ActorRefFrom<typeof connectionMachine> | undefined;
+      if (!isActive(conn)) return;
+      const actor = liveSession(children, context.sessionByHash[context.keys.hash(event.secret)]);
+      if (actor === undefined) {
+        enqueue.sendTo(conn, { type: 'hub.resumeRefused', code: 'session_expired' });
+        enqueue.emit({ type: 'resume.refused', id });
+        return;
+      }
+      const { id: session, name, conn: previous } = sessionContext(actor);
+      if (previous !== null) {
+        enqueue.assign({
+          members: drop(context.members, previous),
+          sessionOf: drop(context.sessionOf, previous),
+        });
+        enqueue.emit({ type: 'member.left', id: previous, name, cause: 'takenOver' satisfies LeaveCause });
+        const old = children[previous] as ActorRefFrom<typeof connectionMachine> | undefined;
+        if (isActive(old)) enqueue.sendTo(old, { type: 'hub.takenOver' });
+      } else {
+        enqueue.assign({ waiting: drop(context.waiting, session), waitingCount: context.waitingCount - 1 });
+      }
+      enqueue.assign({ members: put(context.members, id, name), sessionOf: put(context.sessionOf, id, session) });
+      enqueue.sendTo(actor, { type: 'session.attach', conn: id });
+      enqueue.sendTo(conn, { type: 'hub.accepted', name });
+
+      const since = event.epoch === context.epoch ? parsePosition(event.since) : null;
+      const missed = since === null ? null : context.history.after(since);
+      const welcome = welcomeFrame(name, context.roster, {
+        session: event.secret,
+        epoch: context.epoch,
+        resumed: true,
+        recovered: missed !== null,
       });
+      const replay = missed === null ? [] : replayAll(missed, session, context.echo);
+      enqueue.emit({
+        type: 'member.resumed',
+        id,
+        name,
+        frames: [welcome, ...replay],
+        recovered: missed !== null,
+        replayed: replay.length,
+        tookOver: previous,
+      });
+    }),
+
+    /**
+     * A message from a member. A `cid` its session sent before is not published again:
+     * the sender gets its copy again (when it gets copies at all), or, while the first is
+     * still on its way, will get it when it arrives.
+     */
+    publishMessage: enqueueActions(({ context, event, self, enqueue }) => {
+      assertEvent(event, 'conn.say');
+      const { id, text, at, cid } = event;
+      const session = context.sessionOf[id] ?? '';
+      const name = context.members[id] ?? '';
+      const actor = liveSession(self.getSnapshot().children as Children, session);
+      if (cid !== undefined && actor !== undefined) {
+        const sent = sessionContext(actor).sent;
+        if (Object.hasOwn(sent, cid)) {
+          const landed = sent[cid];
+          if (landed === null || landed === undefined || context.echo === 'off') return;
+          const copy = echoFrame(
+            { type: 'message', sender: name, text, id: landed.id, ts: landed.ts },
+            context.echo,
+            cid,
+          );
+          if (copy !== null) enqueue.emit({ type: 'send', id, frames: [copy] });
+          return;
+        }
+        enqueue.sendTo(actor, { type: 'session.sending', cid });
+      }
+      const message: ChatEvent = { type: 'message', name, from: id, session, text, ts: at };
+      if (cid !== undefined) message.cid = cid;
+      enqueue.sendTo('bus', publish(message));
     }),
     /** The bus could not take an event: the member who caused it hears why. */
     tellFailed: enqueueActions(({ event, self, enqueue }) => {
       assertEvent(event, 'bus.failed');
-      if (event.event.type !== 'message') return;
-      const child = self.getSnapshot().children[event.event.from];
+      const failed = event.event;
+      if (failed.type !== 'message') return;
+      const children = self.getSnapshot().children as Children;
+      const actor = liveSession(children, failed.session);
+      // Not sent: a resend of the same cid must be published, not ignored.
+      if (actor !== undefined && failed.cid !== undefined) {
+        const sent = sessionContext(actor).sent;
+        if (sent[failed.cid] === null) delete sent[failed.cid];
+      }
+      const author = actor === undefined ? failed.from : (sessionContext(actor).conn ?? failed.from);
+      const child = children[author] as ActorRefFrom<typeof connectionMachine> | undefined;
       if (isActive(child)) enqueue.sendTo(child, { type: 'hub.failed', code: event.code });
     }),
     /**
      * One event in the bus's order. The roster follows joins and leaves in that same order,
-     * so a welcome lists exactly who is online at the moment of the join.
+     * so a welcome lists exactly who is online at the moment of the join. A message's
+     * author is whatever connection its session has now: it may have resumed elsewhere
+     * since it sent it.
      */
-    deliver: enqueueActions(({ context, event, enqueue }) => {
+    deliver: enqueueActions(({ context, event, self, enqueue }) => {
       assertEvent(event, 'bus.delivered');
-      const { event: chat, seq } = event;
-      const frame = chatFrame(chat, seq);
+      const { event: chat, seq, ts } = event;
+      const frame = chatFrame(chat, seq, ts);
+      const cid = chat.type === 'message' ? chat.cid : undefined;
+      const entry: HistoryEntry = { seq, frame, session: chat.session, cid };
       switch (chat.type) {
         case 'join': {
           const roster = [...context.roster, chat.name];
           enqueue.assign({ roster });
           // A local member that left before its join came back is not added.
           const isLocal = context.members[chat.from] === chat.name;
-          if (isLocal) enqueue.emit({ type: 'member.joined', id: chat.from, name: chat.name });
-          const authorFrame = isLocal ? welcomeFrame(chat.name, roster) : null;
+          if (!isLocal) {
+            context.history.add(entry);
+            enqueue.emit({ type: 'broadcast', frame, author: chat.from, authorFrame: null });
+            return;
+          }
+          const { secret, hash } = context.keys.newSecret();
+          enqueue.assign({ sessionByHash: put(context.sessionByHash, hash, chat.session) });
+          const actor = liveSession(self.getSnapshot().children as Children, chat.session);
+          if (actor !== undefined) enqueue.sendTo(actor, { type: 'session.issued', hash });
+          const wanted = context.historyWanted[chat.from] ?? 0;
+          const past = wanted > 0 ? context.history.lastMessages(Math.min(wanted, context.settings.historySize)) : [];
+          context.history.add(entry);
+          enqueue.emit({ type: 'member.joined', id: chat.from, name: chat.name });
+          const authorFrame = welcomeFrame(chat.name, roster, { session: secret, epoch: context.epoch });
           enqueue.emit({ type: 'broadcast', frame, author: chat.from, authorFrame });
+          if (wanted > 0) {
+            enqueue.assign({ historyWanted: drop(context.historyWanted, chat.from) });
+            const frames = replayAll(past, chat.session, context.echo);
+            if (frames.length > 0) enqueue.emit({ type: 'send', id: chat.from, frames });
+          }
           return;
         }
         case 'leave':
+          context.history.add(entry);
           enqueue.assign({ roster: context.roster.filter((name) => name !== chat.name) });
           enqueue.emit({ type: 'broadcast', frame, author: chat.from, authorFrame: null });
           return;
-        case 'message':
-          enqueue.emit({ type: 'broadcast', frame, author: chat.from, authorFrame: echoFrame(frame, context.echo) });
+        case 'message': {
+          context.history.add(entry);
+          const actor = liveSession(self.getSnapshot().children as Children, chat.session);
+          const author = actor === undefined ? chat.from : (sessionContext(actor).conn ?? chat.from);
+          if (actor !== undefined && cid !== undefined)
+            enqueue.sendTo(actor, { type: 'session.sent', cid, id: frame.id, ts: frame.ts });
+          enqueue.emit({ type: 'broadcast', frame, author, authorFrame: echoFrame(frame, context.echo, cid) });
           return;
+        }
       }
     }),
 
-    /** A connection ended: stop its actor, free its name and, if `announce`, tell everyone. */
-    forget: enqueueActions(({ context, event, enqueue }, params: { announce: boolean }) => {
+    /**
+     * A connection ended. Its actor stops; if it was a member, it no longer receives
+     * broadcasts, and its session either waits for a resume (its connection was lost) or
+     * ends now (the client closed cleanly, broke a rule, or there is no window).
+     */
+    forget: enqueueActions(({ context, event, self, enqueue }, params: { keep: boolean }) => {
       assertEvent(event, 'conn.gone');
       const { id, cause } = event;
       enqueue.stopChild(id);
+      enqueue.assign({ historyWanted: drop(context.historyWanted, id) });
       const name = context.members[id];
       if (name === undefined) return;
-      enqueue.assign({ members: removeMember(context.members, id) });
+      const session = context.sessionOf[id];
+      enqueue.assign({ members: drop(context.members, id), sessionOf: drop(context.sessionOf, id) });
       enqueue.emit({ type: 'member.left', id, name, cause });
-      enqueue.sendTo('registry', { type: 'registry.release', id, name } satisfies RegistryRequest);
-      if (params.announce) enqueue.sendTo('bus', publish({ type: 'leave', name, from: id }));
+      const actor = liveSession(self.getSnapshot().children as Children, session);
+      if (actor === undefined || session === undefined) return;
+      const keep = params.keep && keepsSession(cause) && context.settings.resumeWindowMs > 0;
+      if (!keep) {
+        enqueue.sendTo(actor, { type: 'session.end', cause: cause satisfies SessionEndCause });
+        return;
+      }
+      enqueue.sendTo(actor, { type: 'session.detach' });
+      enqueue.emit({ type: 'session.detached', id, name, session });
+      let waitingCount = context.waitingCount + 1;
+      put(context.waiting, session, true);
+      // Past the bound, the session that has waited longest ends now instead of at its window's end.
+      for (const oldest of Object.keys(context.waiting)) {
+        if (waitingCount <= context.settings.maxWaiting) break;
+        drop(context.waiting, oldest);
+        waitingCount--;
+        const evicted = liveSession(self.getSnapshot().children as Children, oldest);
+        if (evicted !== undefined) enqueue.sendTo(evicted, { type: 'session.end', cause: 'evicted' });
+      }
+      enqueue.assign({ waiting: context.waiting, waitingCount });
     }),
-    /** A connection actor threw. Report it, then treat it as gone: one broken client, not all. */
+
+    /**
+     * A session ended: its actor stops, its name is freed and, if `announce`, everyone
+     * hears it left, once. While the server stops, nobody is told.
+     */
+    closeSession: enqueueActions(({ context, event, self, enqueue }, params: { announce: boolean }) => {
+      assertEvent(event, 'session.ended');
+      const actorId = SESSION_PREFIX + event.session;
+      const actor = self.getSnapshot().children[actorId] as SessionActor | undefined;
+      if (actor === undefined) return;
+      const { name, claimedBy, hash, conn } = sessionContext(actor);
+      enqueue.stopChild(actorId);
+      if (hash !== null) enqueue.assign({ sessionByHash: drop(context.sessionByHash, hash) });
+      if (Object.hasOwn(context.waiting, event.session)) {
+        enqueue.assign({ waiting: drop(context.waiting, event.session), waitingCount: context.waitingCount - 1 });
+      }
+      enqueue.emit({ type: 'session.ended', session: event.session, name, cause: event.cause });
+      enqueue.sendTo('registry', { type: 'registry.release', id: claimedBy, name } satisfies RegistryRequest);
+      if (params.announce)
+        enqueue.sendTo('bus', publish({ type: 'leave', name, from: conn ?? claimedBy, session: event.session }));
+    }),
+    /** A child actor threw. Report it, then treat it as gone: one broken client, not all. */
     dropCrashed: enqueueActions(({ event, enqueue }) => {
       if (!isChildError(event)) return;
       const id = event.type.slice(CHILD_ERROR_PREFIX.length);
       enqueue.emit({ type: 'connection.crashed', id, error: event.error });
-      enqueue.raise({ type: 'conn.gone', id, cause: 'error' satisfies LeaveCause });
+      if (id.startsWith(SESSION_PREFIX))
+        enqueue.raise({ type: 'session.ended', session: id.slice(SESSION_PREFIX.length), cause: 'error' });
+      else enqueue.raise({ type: 'conn.gone', id, cause: 'error' satisfies LeaveCause });
     }),
   },
 }).createMachine({
   id: 'hub',
-  context: ({ input }) => ({ echo: input.echo, members: emptyRecord(), roster: [] }),
+  context: ({ input }) => ({
+    echo: input.echo,
+    epoch: input.epoch,
+    settings: input.sessions,
+    keys: input.keys,
+    now: input.now ?? Date.now,
+    members: emptyRecord(),
+    roster: [],
+    sessionOf: emptyRecord(),
+    sessionByHash: emptyRecord(),
+    waiting: emptyRecord(),
+    waitingCount: 0,
+    historyWanted: emptyRecord(),
+    history: new History({ maxEntries: input.sessions.historySize, maxBytes: input.sessions.historyBytes }),
+  }),
   invoke: [
     { id: 'registry', src: 'registry' },
-    { id: 'bus', src: 'bus' },
+    { id: 'bus', src: 'bus', input: ({ context }) => ({ now: context.now }) },
   ],
   initial: 'running',
   on: {
@@ -221,22 +490,25 @@ export const hubMachine = setup({
       on: {
         'conn.open': { actions: 'spawnConnection' },
         'conn.claim': { actions: 'askRegistry' },
+        'conn.resume': { actions: 'resume' },
         'registry.granted': { actions: 'admit' },
         'registry.refused': { actions: 'refuse' },
         'registry.revoked': { actions: 'revoke' },
         'conn.say': { guard: 'isMember', actions: 'publishMessage' },
         'bus.delivered': { actions: 'deliver' },
         'bus.failed': { actions: 'tellFailed' },
-        'conn.gone': { actions: { type: 'forget', params: { announce: true } } },
+        'conn.gone': { actions: { type: 'forget', params: { keep: true } } },
+        'session.ended': { actions: { type: 'closeSession', params: { announce: true } } },
         'server.shutdown': { target: 'stopping' },
       },
     },
     // Every client is being closed with 1001; announcing each leave to the others would
-    // be a storm of N² frames nobody reads.
+    // be a storm of N² frames nobody reads. A single process keeps no session past its stop.
     stopping: {
       on: {
         'registry.granted': { actions: 'releaseGranted' },
-        'conn.gone': { actions: { type: 'forget', params: { announce: false } } },
+        'conn.gone': { actions: { type: 'forget', params: { keep: false } } },
+        'session.ended': { actions: { type: 'closeSession', params: { announce: false } } },
       },
     },
   },

@@ -5,6 +5,7 @@
  */
 import { ConfigError } from './errors.js';
 import { fixedLimits, type ConnectionLimits } from './limits.js';
+import type { SessionSettings } from '../machines/hub.machine.js';
 import { envName, settings, type Config } from './settings.js';
 
 /** Re-exported: the rest of the server knows the Config by the module that loads it. */
@@ -90,5 +91,15 @@ export function connectionLimits(config: Config): ConnectionLimits {
     rateBurst: config.rateBurst,
     ratePerSec: config.ratePerSec,
     ...fixedLimits,
+  };
+}
+
+/** What the hub needs to keep sessions and history. Sessions waiting at most: MAX_CONNECTIONS. */
+export function sessionSettings(config: Config): SessionSettings {
+  return {
+    resumeWindowMs: config.resumeWindowMs,
+    maxWaiting: config.maxConnections,
+    historySize: config.historySize,
+    historyBytes: config.historyBytes,
   };
 }

@@ -13,6 +13,7 @@ export const errors = {
   rate_limited: { text: 'Too many messages; slow down' },
   server_unavailable: { text: 'The chat is temporarily unavailable; try again shortly' },
   name_lost: { text: 'Your name was released while the chat was unavailable; reconnect and choose a name' },
+  session_expired: { text: 'That session is unknown or has ended; choose a name' },
 } as const satisfies Record<string, { text: string }>;
 
 export type ErrorCode = keyof typeof errors;
@@ -28,6 +29,8 @@ export const closeCodes = {
   full: 1013,
   /** Private-use range (RFC 6455 §7.4.2): cluster mode gave this client's name up. */
   nameLost: 4001,
+  /** Private-use range: a newer connection resumed this client's session. */
+  takenOver: 4002,
 } as const;
 
 export type CloseCode = (typeof closeCodes)[keyof typeof closeCodes];
@@ -40,10 +43,36 @@ export const closeReasons = {
   shutdown: 'server shutting down',
   internal: 'internal error',
   nameLost: 'name lost while the chat was unavailable',
+  takenOver: 'session taken over by a newer connection',
 } as const;
 
-/** Why a client left; logged, and later counted by metrics. `lost`: cluster mode gave its name up. */
-export type LeaveCause = 'close' | 'heartbeat' | 'slow' | 'policy' | 'shutdown' | 'error' | 'lost';
+/**
+ * Why a connection ended; logged, and counted by metrics. `close`: the client's own clean
+ * close (1000 or 1001); `dropped`: its socket ended any other way; `lost`: cluster mode gave
+ * its name up; `takenOver`: a newer connection resumed its session.
+ */
+export type LeaveCause =
+  'close' | 'dropped' | 'heartbeat' | 'slow' | 'policy' | 'shutdown' | 'error' | 'lost' | 'takenOver';
+
+/**
+ * Why a session ended and its leave was announced: how its last connection ended (when
+ * that ends a session at once), or `expired` (nobody resumed it within RESUME_WINDOW_MS),
+ * or `evicted` (the oldest waiting session, when MAX_CONNECTIONS sessions were waiting).
+ */
+export type SessionEndCause = LeaveCause | 'expired' | 'evicted';
+
+/**
+ * Connection ends that keep the session for a resume (PROTOCOL.md, Sessions): everything
+ * but the client's own clean close, a broken rule, and a name cluster mode gave up.
+ */
+export function keepsSession(cause: LeaveCause): boolean {
+  return cause !== 'close' && cause !== 'policy' && cause !== 'lost' && cause !== 'takenOver';
+}
+
+/** A client's own close with one of these codes ends its session; any other keeps it. */
+export function isCleanClose(code: number): boolean {
+  return code === 1000 || code === 1001;
+}
 
 /** A setting that cannot be used. main.ts prints its message as one line and exits 1. */
 export class ConfigError extends Error {

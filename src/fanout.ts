@@ -91,6 +91,13 @@ export class Fanout {
     return own !== undefined && authorFrame === null ? this.members.size - 1 : this.members.size;
   }
 
+  /** Frames for one member alone (a replay, a resent message's copy), in order with the broadcasts. */
+  sendTo(id: string, frames: readonly ServerFrame[]): void {
+    const member = this.members.get(id);
+    if (member === undefined) return;
+    for (const frame of frames) this.write(member, encodeTextFrame(JSON.stringify(frame)));
+  }
+
   /**
    * Uncorks every socket written to this turn, so each sends its frames in one go, then
    * reports the members whose socket still holds more than the limit: the kernel has had

@@ -8,12 +8,14 @@
  * is sent or counted beyond a short history for the next one to open the page.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ErrorCode, LeaveCause } from './errors.js';
+import type { ErrorCode, LeaveCause, SessionEndCause } from './errors.js';
 
 export type LifecycleEntry =
   | { kind: 'opened'; conn: string }
   | { kind: 'joined'; conn: string; name: string }
   | { kind: 'left'; conn: string; name: string; cause: LeaveCause }
+  | { kind: 'resumed'; conn: string; name: string; recovered: boolean; replayed: number }
+  | { kind: 'ended'; name: string; cause: SessionEndCause }
   | { kind: 'error'; conn: string; name: string | null; code: ErrorCode }
   | { kind: 'closed'; conn: string; code: number }
   | { kind: 'crashed'; conn: string };
@@ -151,6 +153,8 @@ export class LiveView {
         this.errors[entry.code] = (this.errors[entry.code] ?? 0) + 1;
         return;
       case 'crashed':
+      case 'resumed':
+      case 'ended':
         return;
     }
   }

@@ -7,7 +7,7 @@
  * Connections per state are read from the actors themselves at scrape time.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import { closeCodes, errors, type ErrorCode, type LeaveCause } from './errors.js';
+import { closeCodes, errors, type ErrorCode, type LeaveCause, type SessionEndCause } from './errors.js';
 
 /** Connections per machine state, e.g. `{ awaitingName: 3, registered: 40 }`. */
 export type StateCounts = Record<string, number>;
@@ -19,6 +19,8 @@ const REFUSAL_REASONS: RefusalReason[] = ['invalid_name', 'name_taken', 'server_
 /** Every cause, so that each series starts at 0; the compiler says when one is missing. */
 const LEAVE_CAUSES = Object.keys({
   close: true,
+  dropped: true,
+  takenOver: true,
   heartbeat: true,
   slow: true,
   policy: true,
@@ -26,6 +28,11 @@ const LEAVE_CAUSES = Object.keys({
   error: true,
   lost: true,
 } satisfies Record<LeaveCause, true>);
+const SESSION_END_CAUSES = [...LEAVE_CAUSES, 'expired', 'evicted'] satisfies string[];
+
+/** How a resume went: replayed what was missed, welcomed without a replay, or no such session. */
+export type ResumeOutcome = 'recovered' | 'not_recovered' | 'expired';
+const RESUME_OUTCOMES: ResumeOutcome[] = ['recovered', 'not_recovered', 'expired'];
 
 const OUR_CLOSE_CODES = new Set<number>(Object.values(closeCodes));
 
@@ -69,7 +76,21 @@ export class Metrics {
     ['reason'],
   );
   private readonly clientErrors = this.counter('chat_errors_total', 'error frames sent to clients, by code', ['code']);
-  private readonly leaves = this.counter('chat_leaves_total', 'registered clients that left, by cause', ['cause']);
+  private readonly leaves = this.counter(
+    'chat_leaves_total',
+    "registered clients' connections that ended, by cause (a session may outlive them: chat_sessions_ended_total)",
+    ['cause'],
+  );
+  private readonly sessionsEnded = this.counter(
+    'chat_sessions_ended_total',
+    'sessions that ended and were announced as left, by cause (expired: not resumed within RESUME_WINDOW_MS)',
+    ['cause'],
+  );
+  private readonly resumes = this.counter('chat_resumes_total', 'resume attempts, by outcome', ['outcome']);
+  private readonly replayedFrames = this.counter(
+    'chat_replayed_frames_total',
+    'frames sent again from history (resumes and history on arrival)',
+  );
   private readonly slowKicks = this.counter(
     'chat_slow_consumer_kicks_total',
     'clients ended because their unsent data passed MAX_BUFFERED_BYTES',
@@ -79,8 +100,19 @@ export class Metrics {
     'connection actors that threw (a bug; closed with 1011)',
   );
 
-  /** @param countStates reads the live connections per machine state (called on every scrape) */
-  constructor(countStates: () => StateCounts) {
+  /**
+   * @param countStates reads the live connections per machine state (called on every scrape)
+   * @param countDetached reads the sessions waiting for a resume (likewise)
+   */
+  constructor(countStates: () => StateCounts, countDetached: () => number) {
+    new Gauge({
+      name: 'chat_sessions_detached',
+      help: 'sessions whose connection was lost, waiting for a resume',
+      registers: [this.registry],
+      collect() {
+        this.set(countDetached());
+      },
+    });
     this.readAtScrape(
       'chat_messages_received_total',
       "chat messages accepted from this server's clients and broadcast",
@@ -105,6 +137,23 @@ export class Metrics {
     for (const reason of REFUSAL_REASONS) this.refused.inc({ reason }, 0);
     for (const code of Object.keys(errors)) this.clientErrors.inc({ code }, 0);
     for (const cause of LEAVE_CAUSES) this.leaves.inc({ cause }, 0);
+    for (const cause of SESSION_END_CAUSES) this.sessionsEnded.inc({ cause }, 0);
+    for (const outcome of RESUME_OUTCOMES) this.resumes.inc({ outcome }, 0);
+    this.replayedFrames.inc(0);
+  }
+
+  sessionEnded(cause: SessionEndCause): void {
+    this.sessionsEnded.inc({ cause });
+  }
+
+  resumed(outcome: ResumeOutcome, replayed = 0): void {
+    this.resumes.inc({ outcome });
+    if (replayed > 0) this.replayedFrames.inc(replayed);
+  }
+
+  /** Frames of `history` sent on arrival. */
+  replayed(frames: number): void {
+    this.replayedFrames.inc(frames);
   }
 
   connectionOpened(): void {

@@ -42,7 +42,10 @@ export class Observer {
     private readonly hub: HubActor,
     options: ObserverOptions,
   ) {
-    this.metrics = new Metrics(() => byName(this.countStates(), METRIC_STATES));
+    this.metrics = new Metrics(
+      () => byName(this.countStates(), METRIC_STATES),
+      () => this.hub.getSnapshot().context.waitingCount,
+    );
     this.live = options.livePage ? new LiveView(() => this.countStates()) : null;
 
     hub.on('member.joined', ({ id, name }) => {
@@ -52,6 +55,20 @@ export class Observer {
     hub.on('member.left', ({ id, name, cause }) => {
       this.metrics.memberLeft(cause);
       this.live?.record({ kind: 'left', conn: id, name, cause });
+    });
+    hub.on('member.resumed', ({ id, name, recovered, replayed }) => {
+      this.metrics.resumed(recovered ? 'recovered' : 'not_recovered', replayed);
+      this.live?.record({ kind: 'resumed', conn: id, name, recovered, replayed });
+    });
+    hub.on('resume.refused', () => this.metrics.resumed('expired'));
+    hub.on('session.ended', ({ name, cause }) => {
+      this.metrics.sessionEnded(cause);
+      this.live?.record({ kind: 'ended', name, cause });
+    });
+    hub.on('send', ({ frames }) => {
+      let replayed = 0;
+      for (const frame of frames) if (frame.type !== 'welcome' && frame.type !== 'error' && frame.replay) replayed++;
+      if (replayed > 0) this.metrics.replayed(replayed);
     });
     hub.on('connection.crashed', ({ id }) => {
       this.metrics.connectionCrashed();

@@ -2,7 +2,7 @@
  * The wire protocol as pure functions: raw frame -> typed event, the name and text rules,
  * and builders for every server frame. No I/O; the machines and tests call these directly.
  */
-import type { ChatEvent, ClientBadFrameEvent, ClientFrameEvent, ServerFrame } from './frames.js';
+import type { ChatEvent, ChatFrame, ClientBadFrameEvent, ClientFrameEvent, ServerFrame } from './frames.js';
 import type { EchoMode } from './limits.js';
 import { errors, type ErrorCode } from './errors.js';
 
@@ -12,7 +12,8 @@ export const SERVER_NAME = 'Server';
 
 /**
  * Reads one WebSocket message. A binary frame, invalid JSON, anything but an object, or a
- * `sender`/`text` that is present but not a string makes a bad frame. Unknown fields are
+ * known field of the wrong type makes a bad frame: `sender`, `text`, `session`, `epoch`,
+ * `since` and `cid` must be strings, `history` a whole number from 0 up. Unknown fields are
  * ignored; `null` counts as absent, as lenient JSON clients send it for "no value".
  */
 export function readClientFrame(data: string | null, at: number): ClientFrameEvent | ClientBadFrameEvent {
@@ -24,14 +25,23 @@ export function readClientFrame(data: string | null, at: number): ClientFrameEve
     return { type: 'client.badFrame', at };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { type: 'client.badFrame', at };
-  const sender = optionalString(value, 'sender');
-  const text = optionalString(value, 'text');
-  if (sender === false || text === false) return { type: 'client.badFrame', at };
   const event: ClientFrameEvent = { type: 'client.frame', at };
-  if (sender !== undefined) event.sender = sender;
-  if (text !== undefined) event.text = text.replace(LONE_SURROGATE, '\uFFFD');
+  for (const key of STRING_FIELDS) {
+    const field = optionalField(value, key);
+    if (field === undefined) continue;
+    if (typeof field !== 'string') return { type: 'client.badFrame', at };
+    event[key] = key === 'text' ? field.replace(LONE_SURROGATE, '\uFFFD') : field;
+  }
+  const history = optionalField(value, 'history');
+  if (history !== undefined) {
+    if (typeof history !== 'number' || !Number.isSafeInteger(history) || history < 0)
+      return { type: 'client.badFrame', at };
+    event.history = history;
+  }
   return event;
 }
+
+const STRING_FIELDS = ['sender', 'text', 'session', 'epoch', 'since', 'cid'] as const;
 
 /**
  * Half of a surrogate pair with no other half: JSON's `\ud800` can say it, UTF-8 cannot.
@@ -40,13 +50,12 @@ export function readClientFrame(data: string | null, at: number): ClientFrameEve
  */
 const LONE_SURROGATE = /\p{Cs}/gu;
 
-/** The field's string value, undefined when absent or null, false when of another type. */
-function optionalString(object: object, key: 'sender' | 'text'): string | undefined | false {
+/** The field's value, undefined when absent or null. */
+function optionalField(object: object, key: string): unknown {
   // Own properties only: a `__proto__` key from JSON.parse is data, never a prototype.
   if (!Object.hasOwn(object, key)) return undefined;
   const value: unknown = (object as Record<string, unknown>)[key];
-  if (value === null || value === undefined) return undefined;
-  return typeof value === 'string' ? value : false;
+  return value === null ? undefined : value;
 }
 
 // ---------------------------------------------------------------- what shows
@@ -137,25 +146,59 @@ export function errorFrame(code: ErrorCode): ServerFrame {
   return { type: 'error', sender: SERVER_NAME, code, text: errors[code].text };
 }
 
-export function welcomeFrame(name: string, users: string[]): ServerFrame {
-  return { type: 'welcome', sender: SERVER_NAME, text: `Welcome, ${name}!`, name, users };
+/** The session fields of a welcome: a new session's, or a resumed one's with whether it recovered. */
+export type WelcomeSession =
+  { session: string; epoch: string } | { session: string; epoch: string; resumed: true; recovered: boolean };
+
+export function welcomeFrame(name: string, users: string[], session: WelcomeSession): ServerFrame {
+  return { type: 'welcome', sender: SERVER_NAME, text: `Welcome, ${name}!`, name, users, ...session };
 }
 
-/** The frame every other member receives for a chat event with sequence number `seq`. */
-export function chatFrame(event: ChatEvent, seq: number): ServerFrame {
+/** The frame every other member receives for a chat event with sequence number `seq`, ordered at `ts`. */
+export function chatFrame(event: ChatEvent, seq: number, ts: number): ChatFrame {
+  const id = String(seq);
   switch (event.type) {
     case 'join':
-      return { type: 'join', sender: SERVER_NAME, text: `${event.name} has joined the chat`, name: event.name };
+      return { type: 'join', sender: SERVER_NAME, text: `${event.name} has joined the chat`, name: event.name, id, ts };
     case 'leave':
-      return { type: 'leave', sender: SERVER_NAME, text: `${event.name} has left the chat`, name: event.name };
+      return { type: 'leave', sender: SERVER_NAME, text: `${event.name} has left the chat`, name: event.name, id, ts };
     case 'message':
-      return { type: 'message', sender: event.name, text: event.text, id: String(seq), ts: event.ts };
+      return { type: 'message', sender: event.name, text: event.text, id, ts: event.ts };
   }
 }
 
-/** The sender's own copy of its message under each echo mode; null when it gets none. */
-export function echoFrame(frame: ServerFrame, mode: EchoMode): ServerFrame | null {
+/**
+ * The sender's own copy of its message under each echo mode; null when it gets none.
+ * It carries the message's `cid`, if the client gave one, so the client can match it.
+ */
+export function echoFrame(frame: ChatFrame, mode: EchoMode, cid: string | undefined): ChatFrame | null {
   if (frame.type !== 'message' || mode === 'off') return null;
-  if (mode === 'named') return frame;
-  return { type: 'message', text: frame.text, id: frame.id, ts: frame.ts };
+  const own: ChatFrame =
+    mode === 'named' ? { ...frame } : { type: 'message', text: frame.text, id: frame.id, ts: frame.ts };
+  if (cid !== undefined) own.cid = cid;
+  return own;
+}
+
+/** A frame sent again from history: as it was, marked `replay`. */
+export function replayed(frame: ChatFrame): ChatFrame {
+  return { ...frame, replay: true };
+}
+
+/** Longest `cid` a chat message may carry, in code points (PROTOCOL.md). */
+export const CID_MAX_LENGTH = 64;
+
+/** Whether a chat message's `cid` may be used: absent, or 1 to CID_MAX_LENGTH code points. */
+export function isValidCid(cid: string | undefined): boolean {
+  if (cid === undefined) return true;
+  return cid.length > 0 && cid.length <= CID_MAX_LENGTH * 2 && codePointLength(cid) <= CID_MAX_LENGTH;
+}
+
+/**
+ * A resume's `since` as a sequence number, or null when it is not a decimal integer the
+ * server could have sent (then nothing can be recovered from it).
+ */
+export function parsePosition(since: string | undefined): number | null {
+  if (since === undefined || !/^(0|[1-9][0-9]{0,15})$/.test(since)) return null;
+  const seq = Number(since);
+  return Number.isSafeInteger(seq) ? seq : null;
 }

@@ -11,6 +11,7 @@
  *
  * Never touches `process`: main.ts owns signals and exit codes, tests own their servers.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { once } from 'node:events';
@@ -18,7 +19,7 @@ import type { WebSocket } from 'ws';
 import { createActor } from 'xstate';
 import { hubMachine } from '../machines/hub.machine.js';
 import { admitUpgrades, CLOSE_GRACE_MS } from './admission.js';
-import { connectionLimits, type Config } from './config.js';
+import { connectionLimits, sessionSettings, type Config } from './config.js';
 import { closeCodes, closeReasons } from './errors.js';
 import { Fanout } from './fanout.js';
 import { createRoutes } from './http-routes.js';
@@ -28,6 +29,7 @@ import { Observer } from './observe.js';
 import { createPages } from './pages.js';
 import { bindSocket, type ConnectionActor } from './transport.js';
 import { clusterActors, joinCluster, rosterDelivered } from './cluster/cluster.js';
+import { sessionKeys } from './session-keys.js';
 
 export interface ChatServer {
   /** The port actually bound (useful with `port: 0`). */
@@ -77,7 +79,16 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     if (cluster !== null) closers.add('cluster', () => cluster.close());
 
     const machine = cluster === null ? hubMachine : hubMachine.provide({ actors: clusterActors(cluster) });
-    const hub = createActor(machine, { input: { echo: config.echo }, ...inspectOption(inspection) });
+    const hub = createActor(machine, {
+      input: {
+        echo: config.echo,
+        // One process keeps ids and sessions in memory: a restart starts a new lineage.
+        epoch: randomUUID(),
+        sessions: sessionSettings(config),
+        keys: sessionKeys,
+      },
+      ...inspectOption(inspection),
+    });
     const childOf = (id: string) => hub.getSnapshot().children[id] as ConnectionActor | undefined;
     const connections = new Map<string, Connection>();
 
@@ -97,6 +108,19 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       fanout.remove(id);
       connections.get(id)?.log.info({ name, cause }, 'left');
     });
+    // A resumed member gets its welcome and replay first, then broadcasts like any other.
+    hub.on('member.resumed', ({ id, name, frames, recovered, replayed, tookOver }) => {
+      const connection = connections.get(id);
+      if (connection === undefined) return;
+      fanout.add(id, { ws: connection.socket, socket: connection.tcp });
+      fanout.sendTo(id, frames);
+      connection.log.info({ name, recovered, replayed, tookOver }, 'resumed');
+    });
+    hub.on('send', ({ id, frames }) => fanout.sendTo(id, frames));
+    hub.on('session.detached', ({ id, name, session }) =>
+      connections.get(id)?.log.info({ name, session }, 'session waiting for a resume'),
+    );
+    hub.on('session.ended', ({ name, session, cause }) => log.info({ name, session, cause }, 'session ended'));
     hub.on('connection.crashed', ({ id, error }) => {
       const connection = connections.get(id);
       (connection?.log ?? log).error({ err: error }, 'connection actor crashed');

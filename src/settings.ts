@@ -14,6 +14,9 @@ export interface Config extends ConfigurableLimits {
   maxPayloadBytes: number;
   maxBufferedBytes: number;
   maxConnections: number;
+  resumeWindowMs: number;
+  historySize: number;
+  historyBytes: number;
   allowedOrigins: string[] | null;
   redisUrl: string | null;
   leaseMs: number;
@@ -126,6 +129,27 @@ export const settings = [
     fallback: '10000',
     parse: integer(1),
     help: 'open connections; more get HTTP 503',
+  }),
+  setting({
+    key: 'resumeWindowMs',
+    flag: 'resume-window-ms',
+    fallback: '30000',
+    parse: duration(0),
+    help: "how long a lost connection's session stays resumable (0: the leave is announced at once)",
+  }),
+  setting({
+    key: 'historySize',
+    flag: 'history-size',
+    fallback: '100',
+    parse: integer(0, 1_000_000),
+    help: 'chat events kept for resumes and `history` (also the most `history` sends)',
+  }),
+  setting({
+    key: 'historyBytes',
+    flag: 'history-bytes',
+    fallback: '8388608',
+    parse: integer(0),
+    help: 'memory the kept events may hold, estimated',
   }),
   setting({
     key: 'allowedOrigins',

@@ -50,8 +50,8 @@ function onPong(this: WebSocket): void {
   runningActor(this)?.send({ type: 'client.pong' });
 }
 
-function onClose(this: WebSocket): void {
-  runningActor(this)?.send({ type: 'client.closed' });
+function onClose(this: WebSocket, code: number): void {
+  runningActor(this)?.send({ type: 'client.closed', code });
 }
 
 /**

@@ -18,7 +18,7 @@ const BLOCK_MS = 2_000;
 /** Entries per XREAD: enough to catch up quickly after a pause, small enough to stay fair. */
 const READ_BATCH = 1_000;
 
-export type Delivery = (event: ChatEvent, seq: number) => void;
+export type Delivery = (event: ChatEvent, seq: number, ts: number) => void;
 
 export interface Holder {
   name: string;
@@ -130,18 +130,22 @@ export class EventLog {
           conn: entry.conn,
           joinSeq: entry.seq,
         });
-        deliver({ type: 'join', name: entry.name, from }, entry.seq);
+        deliver({ type: 'join', name: entry.name, from, session: from }, entry.seq, entry.ts);
         return true;
       case 'l': {
         // The hub forgets a leaving name by the name as shown; so does this copy of its roster.
         const folded = foldName(entry.name);
         if (this.roster.get(folded)?.name === entry.name) this.roster.delete(folded);
-        deliver({ type: 'leave', name: entry.name, from }, entry.seq);
+        deliver({ type: 'leave', name: entry.name, from, session: from }, entry.seq, entry.ts);
         if (entry.node === this.store.node) this.hooks.leftInLog(entry.conn);
         return true;
       }
       case 'm':
-        deliver({ type: 'message', name: entry.name, from, text: entry.text, ts: entry.ts }, entry.seq);
+        deliver(
+          { type: 'message', name: entry.name, from, session: from, text: entry.text, ts: entry.ts },
+          entry.seq,
+          entry.ts,
+        );
         return true;
     }
   }
@@ -155,13 +159,15 @@ export class EventLog {
       const now = current.get(folded);
       if (now !== undefined && now.node === holder.node && now.conn === holder.conn) continue;
       this.roster.delete(folded);
-      deliver({ type: 'leave', name: holder.name, from: this.fromOf(holder.node, holder.conn) }, seq);
+      const from = this.fromOf(holder.node, holder.conn);
+      deliver({ type: 'leave', name: holder.name, from, session: from }, seq, Date.now());
       if (holder.node === this.store.node) this.hooks.leftInLog(holder.conn);
     }
     for (const entry of online) {
       if (this.roster.has(entry.folded)) continue;
       this.roster.set(entry.folded, { name: entry.name, node: entry.node, conn: entry.conn, joinSeq: entry.joinSeq! });
-      deliver({ type: 'join', name: entry.name, from: this.fromOf(entry.node, entry.conn) }, seq);
+      const from = this.fromOf(entry.node, entry.conn);
+      deliver({ type: 'join', name: entry.name, from, session: from }, seq, Date.now());
     }
     this.lastSeq = Math.max(this.lastSeq, seq);
     this.position = `${seq}-0`;

@@ -36,6 +36,12 @@ export const keys = {
 
 /** Helpers every script that writes to the log starts with. */
 export const prelude = `
+-- Redis's clock in milliseconds.
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
 -- Appends one event under the next sequence number, which is its stream id too, so ids
 -- grow with the log. A counter that Redis lost restarts from the time in microseconds,
 -- above every id handed out before (string.format keeps all digits; tostring would not).
@@ -50,15 +56,9 @@ local function append(seqKey, logKey, maxLen, kind, node, conn, name, text, ts)
   if kind == 'm' then
     redis.call('XADD', logKey, 'MAXLEN', '~', maxLen, id, 'k', kind, 'o', node, 'c', conn, 'u', name, 'x', text, 't', ts)
   else
-    redis.call('XADD', logKey, 'MAXLEN', '~', maxLen, id, 'k', kind, 'o', node, 'c', conn, 'u', name)
+    redis.call('XADD', logKey, 'MAXLEN', '~', maxLen, id, 'k', kind, 'o', node, 'c', conn, 'u', name, 't', string.format('%d', nowMs()))
   end
   return n
-end
-
--- Redis's clock in milliseconds.
-local function nowMs()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
 -- The entry of a name if node/conn holds it, else nil.

@@ -9,10 +9,10 @@ import type { BusRequest, HubEvent } from '../../machines/events.js';
 import type { ClusterNode } from './node.js';
 
 export function redisBus(node: ClusterNode) {
-  return fromCallback<BusRequest>(({ sendBack, receive }) => {
+  return fromCallback<BusRequest, { now: () => number }>(({ sendBack, receive }) => {
     let running = true;
-    node.deliverTo((event, seq) => {
-      if (running) sendBack({ type: 'bus.delivered', event, seq } satisfies HubEvent);
+    node.deliverTo((event, seq, ts) => {
+      if (running) sendBack({ type: 'bus.delivered', event, seq, ts } satisfies HubEvent);
     });
     receive(({ event }) => {
       void node.publish(event).then((written) => {

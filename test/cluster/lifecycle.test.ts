@@ -15,6 +15,7 @@ import { ConfigError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { describeWithRedis, RedisProcess, redisPerFile } from '../support/redis-server.js';
 import { withTimeout } from '../support/ws-client.js';
+import { hubInput } from '../support/hub-input.js';
 
 const redis = redisPerFile();
 const silent = createLogger('silent');
@@ -89,7 +90,7 @@ describeWithRedis('cluster: a node starting and closing', () => {
     }).enable();
     const node = await joinCluster(redis().url, 1_000, silent);
     const hub = createActor(hubMachine.provide({ actors: clusterActors(node) }), {
-      input: { echo: 'anonymous' },
+      input: hubInput(),
     }).start();
     await rosterDelivered(node);
     expect(await connectionsOf(node.id)).toHaveLength(2);

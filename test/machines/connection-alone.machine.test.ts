@@ -29,7 +29,7 @@ describe('connection machine alone, under a recording parent', () => {
     expect(toHub()).toEqual([]);
     expect(emitted).toEqual([{ type: 'frame', frame: expect.objectContaining({ code: 'invalid_name' }) }]);
     conn.send({ type: 'client.frame', sender: ' Zoe\u0301 ', text: '', at: 2 });
-    expect(toHub()).toEqual([{ type: 'conn.claim', id: 'c1', name: 'Zo\u00e9' }]);
+    expect(toHub()).toEqual([{ type: 'conn.claim', id: 'c1', name: 'Zo\u00e9', history: 0 }]);
   });
 
   it('sends conn.say once accepted, with the receive time', () => {
@@ -41,7 +41,7 @@ describe('connection machine alone, under a recording parent', () => {
   });
 
   it.each([
-    ['close', (c: ReturnType<typeof start>) => c.conn.send({ type: 'client.closed' })],
+    ['close', (c: ReturnType<typeof start>) => c.conn.send({ type: 'client.closed', code: 1000 })],
     ['policy', (c: ReturnType<typeof start>) => c.clock.increment(defaultLimits.registerTimeoutMs)],
     ['slow', (c: ReturnType<typeof start>) => c.conn.send({ type: 'server.kick', cause: 'slow' })],
   ])('tells its parent conn.gone with cause %s', (cause, end) => {

@@ -117,7 +117,14 @@ describe('endings of a registered client', () => {
     expect(alice.ending).toEqual({ kind: 'terminate' });
     for (const other of [bob, carol]) {
       expect(other.take().filter((f) => f.type === 'leave')).toEqual([
-        { type: 'leave', sender: 'Server', text: 'Alice has left the chat', name: 'Alice' },
+        {
+          type: 'leave',
+          sender: 'Server',
+          text: 'Alice has left the chat',
+          name: 'Alice',
+          id: expect.any(String),
+          ts: expect.any(Number),
+        },
       ]);
     }
     expect(chat.roster()).toEqual(['Bob', 'Carol']);
@@ -125,7 +132,7 @@ describe('endings of a registered client', () => {
 
   it.each([
     ['a slow-consumer kick terminates', { type: 'server.kick', cause: 'slow' } as const, { kind: 'terminate' }],
-    ['its socket closing ends it', { type: 'client.closed' } as const, null],
+    ['its socket closing ends it', { type: 'client.closed', code: 1000 } as const, null],
   ])('%s and the others get a leave', (_, event, ending) => {
     const chat = createChat();
     const alice = chat.join('Alice');

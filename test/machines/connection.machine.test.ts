@@ -4,6 +4,7 @@
  * A registered client's life is in connection-registered.machine.test.ts, the machine alone
  * under a recording parent in connection-alone.machine.test.ts.
  */
+import { TEST_EPOCH } from '../support/hub-input.js';
 import { describe, expect, it } from 'vitest';
 import { createChat, defaultLimits, errorCodes, isOpen } from '../support/chat-harness.js';
 
@@ -13,7 +14,15 @@ describe('registration', () => {
     const alice = chat.open();
     alice.send({ sender: 'Alice', text: 'ignored' });
     expect(alice.take()).toEqual([
-      { type: 'welcome', sender: 'Server', text: 'Welcome, Alice!', name: 'Alice', users: ['Alice'] },
+      {
+        type: 'welcome',
+        sender: 'Server',
+        text: 'Welcome, Alice!',
+        name: 'Alice',
+        users: ['Alice'],
+        session: 'secret-1',
+        epoch: TEST_EPOCH,
+      },
     ]);
     expect(alice.actor.getSnapshot().matches({ open: 'registered' })).toBe(true);
   });

@@ -12,6 +12,8 @@ import type { HubEmitted, HubEvent, RegistryRequest } from '../../machines/event
 import type { ServerFrame } from '../../src/frames.js';
 import type { EchoMode } from '../../src/limits.js';
 import { createChat, defaultLimits } from '../support/chat-harness.js';
+import type { ConnectionActor } from '../../src/transport.js';
+import { hubInput, TEST_EPOCH } from '../support/hub-input.js';
 
 const leaves = (frames: ServerFrame[]) => frames.filter((f) => f.type === 'leave').map((f) => f.name);
 /** What a client saw, reduced to what every client must agree on. */
@@ -26,7 +28,15 @@ describe('joining', () => {
     const carol = chat.open();
     carol.send({ sender: 'Carol', text: '' });
     expect(carol.take()).toEqual([
-      { type: 'welcome', sender: 'Server', text: 'Welcome, Carol!', name: 'Carol', users: ['Alice', 'Bob', 'Carol'] },
+      {
+        type: 'welcome',
+        sender: 'Server',
+        text: 'Welcome, Carol!',
+        name: 'Carol',
+        users: ['Alice', 'Bob', 'Carol'],
+        session: 'secret-3',
+        epoch: TEST_EPOCH,
+      },
     ]);
   });
 
@@ -35,7 +45,9 @@ describe('joining', () => {
     const alice = chat.join('Alice');
     const waiting = chat.open();
     chat.join('Bob');
-    expect(alice.take()).toEqual([{ type: 'join', sender: 'Server', text: 'Bob has joined the chat', name: 'Bob' }]);
+    expect(alice.take()).toEqual([
+      { type: 'join', sender: 'Server', text: 'Bob has joined the chat', name: 'Bob', id: '2', ts: 0 },
+    ]);
     expect(waiting.take()).toEqual([]);
   });
 
@@ -174,13 +186,13 @@ describe('leaving', () => {
 
 /** A hub built from `machine` with recording emitted events; clients driven by raw events. */
 function startHub(machine: typeof hubMachine) {
-  const hub = createActor(machine, { clock: new SimulatedClock(), input: { echo: 'anonymous' } });
+  const hub = createActor(machine, { clock: new SimulatedClock(), input: hubInput() });
   const emitted: HubEmitted[] = [];
   hub.on('*', (event) => emitted.push(event));
   hub.start();
   function open(id: string, name: string) {
     hub.send({ type: 'conn.open', id, limits: defaultLimits });
-    const conn = hub.getSnapshot().children[id]!;
+    const conn = hub.getSnapshot().children[id] as ConnectionActor;
     conn.send({ type: 'client.frame', sender: name, at: 0 });
     return conn;
   }
@@ -228,7 +240,7 @@ describe('with a registry that answers later', () => {
     const { hub, open, broadcasts } = startHub(hubMachine.provide({ actors: { registry: slow.registry } }));
     const conn = open('c1', 'Alice');
     expect(slow.requests).toEqual([{ type: 'registry.claim', id: 'c1', name: 'Alice' }]);
-    conn.send({ type: 'client.closed' });
+    conn.send({ type: 'client.closed', code: 1000 });
     slow.answer({ type: 'registry.granted', id: 'c1', name: 'Alice' });
     expect(slow.requests.at(-1)).toEqual({ type: 'registry.release', id: 'c1', name: 'Alice' });
     expect(broadcasts()).toEqual([]);
@@ -241,7 +253,9 @@ describe('with a registry that answers later', () => {
     const conn = open('c1', 'Alice');
     slow.answer({ type: 'registry.granted', id: 'c1', name: 'Alice' });
     const frames: ServerFrame[] = [];
-    conn.on('frame', ({ frame }: { frame: ServerFrame }) => frames.push(frame));
+    conn.on('frame', ({ frame }: { frame: ServerFrame }) => {
+      frames.push(frame);
+    });
     slow.answer({ type: 'registry.revoked', id: 'c1', code: 'name_lost' });
     expect(frames).toEqual([expect.objectContaining({ type: 'error', code: 'name_lost' })]);
     expect(conn.getSnapshot().status).toBe('stopped');

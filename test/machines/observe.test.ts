@@ -121,6 +121,7 @@ describe('observer', () => {
       'open.awaitingName': 1,
       'open.awaitingName.choosing': 1,
       'open.awaitingName.claiming': 0,
+      'open.awaitingName.resuming': 0,
       'open.registered': 1,
       closed: 0,
     });

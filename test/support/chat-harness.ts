@@ -15,6 +15,8 @@ import { fixedLimits, type ConnectionLimits, type EchoMode } from '../../src/lim
 import { Fanout, type Broadcast, type FrameSink } from '../../src/fanout.js';
 import { readClientFrame } from '../../src/protocol.js';
 import type { ConnectionActor } from '../../src/transport.js';
+import { hubInput } from './hub-input.js';
+import type { SessionSettings } from '../../machines/hub.machine.js';
 
 type InspectionObserver = (event: InspectionEvent) => void;
 
@@ -40,8 +42,8 @@ export interface TestClient {
   /** Sends a client frame: an object is JSON-encoded, a string sent as is, null is a binary frame. */
   send(frame: object | string | null): void;
   pong(): void;
-  /** The client goes away (its socket closed). */
-  disconnect(): void;
+  /** The socket ends: a clean close by the client (1000) unless another code is given (1006: dropped). */
+  disconnect(code?: number): void;
   /** Frames received since the previous take. */
   take(): ServerFrame[];
   readonly actor: ConnectionActor;
@@ -60,6 +62,8 @@ export interface ChatOptions {
    * and whether the author is a member there.
    */
   onBroadcast?: (event: Broadcast, recipients: number, authorIsMember: boolean) => void;
+  /** Session settings (default: no resume window, as before sessions). */
+  sessions?: Partial<SessionSettings>;
 }
 
 /** The text of one unmasked WebSocket text frame, as fanout encodes it. */
@@ -77,7 +81,7 @@ export function createChat(options: ChatOptions = {}) {
   const hubs = (options.machines ?? [hubMachine]).map((machine) => {
     const hub: Actor<typeof hubMachine> = createActor(machine, {
       clock,
-      input: { echo: options.echo ?? 'anonymous' },
+      input: hubInput({ echo: options.echo ?? 'anonymous', sessions: options.sessions, now: () => clock.now() }),
       ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
     });
     const fanout = new Fanout(options.maxBufferedBytes ?? Number.MAX_SAFE_INTEGER, (id) =>
@@ -92,6 +96,13 @@ export function createChat(options: ChatOptions = {}) {
       if (sink !== undefined) fanout.add(id, sink);
     });
     hub.on('member.left', ({ id }) => fanout.remove(id));
+    hub.on('member.resumed', ({ id, frames }) => {
+      const sink = sinks.get(id);
+      if (sink === undefined) return;
+      fanout.add(id, sink);
+      fanout.sendTo(id, frames);
+    });
+    hub.on('send', ({ id, frames }) => fanout.sendTo(id, frames));
     hub.start();
     return hub;
   });
@@ -120,8 +131,8 @@ export function createChat(options: ChatOptions = {}) {
       pong() {
         if (actor.getSnapshot().status === 'active') actor.send({ type: 'client.pong' });
       },
-      disconnect() {
-        if (actor.getSnapshot().status === 'active') actor.send({ type: 'client.closed' });
+      disconnect(code = 1000) {
+        if (actor.getSnapshot().status === 'active') actor.send({ type: 'client.closed', code });
       },
       take() {
         const fresh = client.frames.slice(taken);

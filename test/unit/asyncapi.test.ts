@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ServerFrame } from '../../src/frames.js';
 import { closeCodes, errors, type ErrorCode } from '../../src/errors.js';
-import { chatFrame, echoFrame, errorFrame, readClientFrame, welcomeFrame } from '../../src/protocol.js';
+import { chatFrame, echoFrame, errorFrame, readClientFrame, replayed, welcomeFrame } from '../../src/protocol.js';
 import {
   errorDiagnostics,
   operationMessages,
@@ -28,18 +28,34 @@ import {
   type ServerFrameCheck,
 } from '../support/frame-contract.js';
 
-const said = { type: 'message', name: 'Alice', from: 'c1', text: 'Hello', ts: 1_764_000_000_000 } as const;
-const others = chatFrame(said, 42);
+const AT = 1_764_000_000_000;
+const said = { type: 'message', name: 'Alice', from: 'c1', session: 's1', text: 'Hello', ts: AT } as const;
+const others = chatFrame(said, 42, AT);
+const session = { session: 'cXVpdGUgYSBzZWNyZXQ', epoch: 'e1' };
 
 /**
  * Frames made by the server's own builders, every type it can send. The compiler fails
  * here when ServerFrame gains a type, until this list (and so the document) has it.
  */
 const builtFrames = {
-  welcome: [welcomeFrame('Alice', ['Bob', 'Alice'])],
-  join: [chatFrame({ type: 'join', name: 'Alice', from: 'c1' }, 1)],
-  leave: [chatFrame({ type: 'leave', name: 'Alice', from: 'c1' }, 2)],
-  message: [others, echoFrame(others, 'anonymous')!, echoFrame(others, 'named')!],
+  welcome: [
+    welcomeFrame('Alice', ['Bob', 'Alice'], session),
+    welcomeFrame('Alice', ['Bob', 'Alice'], { ...session, resumed: true, recovered: true }),
+    welcomeFrame('Alice', [], { ...session, resumed: true, recovered: false }),
+  ],
+  join: [
+    chatFrame({ type: 'join', name: 'Alice', from: 'c1', session: 's1' }, 1, AT),
+    replayed(chatFrame({ type: 'join', name: 'Alice', from: 'c1', session: 's1' }, 1, AT)),
+  ],
+  leave: [chatFrame({ type: 'leave', name: 'Alice', from: 'c1', session: 's1' }, 2, AT)],
+  message: [
+    others,
+    echoFrame(others, 'anonymous', undefined)!,
+    echoFrame(others, 'named', undefined)!,
+    echoFrame(others, 'anonymous', 'k-1')!,
+    replayed(others),
+    replayed(echoFrame(others, 'anonymous', 'k-1')!),
+  ],
   error: (Object.keys(errors) as ErrorCode[]).map(errorFrame),
 } satisfies Record<ServerFrame['type'], ServerFrame[]>;
 

@@ -25,7 +25,7 @@ class RecordingSink implements FrameSink {
   };
 }
 
-const notice = (text: string): ServerFrame => ({ type: 'join', sender: 'Server', text, name: text });
+const notice = (text: string): ServerFrame => ({ type: 'join', sender: 'Server', text, name: text, id: '1', ts: 0 });
 const broadcast = (text: string, author = 'nobody', authorFrame: ServerFrame | null = null) =>
   ({ type: 'broadcast', frame: notice(text), author, authorFrame }) as const;
 const endOfTurn = () => new Promise((resolve) => setImmediate(resolve));

@@ -149,19 +149,26 @@ describe('server frames', () => {
   });
 
   it('builds the welcome with every online name', () => {
-    expect(JSON.stringify(welcomeFrame('Alice', ['Bob', 'Alice']))).toBe(
-      '{"type":"welcome","sender":"Server","text":"Welcome, Alice!","name":"Alice","users":["Bob","Alice"]}',
+    expect(JSON.stringify(welcomeFrame('Alice', ['Bob', 'Alice'], { session: 'S', epoch: 'E' }))).toBe(
+      '{"type":"welcome","sender":"Server","text":"Welcome, Alice!","name":"Alice","users":["Bob","Alice"],"session":"S","epoch":"E"}',
     );
+    expect(welcomeFrame('Alice', [], { session: 'S', epoch: 'E', resumed: true, recovered: false })).toMatchObject({
+      resumed: true,
+      recovered: false,
+    });
   });
 
   it('builds join, leave and message frames', () => {
-    expect(JSON.stringify(chatFrame({ type: 'join', name: 'Alice', from: 'c1' }, 1))).toBe(
-      '{"type":"join","sender":"Server","text":"Alice has joined the chat","name":"Alice"}',
+    expect(JSON.stringify(chatFrame({ type: 'join', name: 'Alice', from: 'c1', session: 's1' }, 1, AT))).toBe(
+      `{"type":"join","sender":"Server","text":"Alice has joined the chat","name":"Alice","id":"1","ts":${AT}}`,
     );
-    expect(JSON.stringify(chatFrame({ type: 'leave', name: 'Alice', from: 'c1' }, 2))).toBe(
-      '{"type":"leave","sender":"Server","text":"Alice has left the chat","name":"Alice"}',
+    expect(JSON.stringify(chatFrame({ type: 'leave', name: 'Alice', from: 'c1', session: 's1' }, 2, AT))).toBe(
+      `{"type":"leave","sender":"Server","text":"Alice has left the chat","name":"Alice","id":"2","ts":${AT}}`,
     );
-    expect(chatFrame({ type: 'message', name: 'Alice', from: 'c1', text: 'Hello', ts: AT }, 3)).toEqual({
+    // A message keeps the time the server received it.
+    expect(
+      chatFrame({ type: 'message', name: 'Alice', from: 'c1', session: 's1', text: 'Hello', ts: AT }, 3, 0),
+    ).toEqual({
       type: 'message',
       sender: 'Alice',
       text: 'Hello',
@@ -171,24 +178,42 @@ describe('server frames', () => {
   });
 
   describe('echoFrame', () => {
-    const message = chatFrame({ type: 'message', name: 'Alice', from: 'c1', text: 'Hello', ts: AT }, 3);
+    const message = chatFrame(
+      { type: 'message', name: 'Alice', from: 'c1', session: 's1', text: 'Hello', ts: AT },
+      3,
+      AT,
+    );
 
     it('anonymous: the same message without sender', () => {
-      const echo = echoFrame(message, 'anonymous');
+      const echo = echoFrame(message, 'anonymous', undefined);
       expect(echo).toEqual({ type: 'message', text: 'Hello', id: '3', ts: AT });
       expect(echo).not.toHaveProperty('sender');
     });
 
     it('named: the message as everyone else sees it', () => {
-      expect(echoFrame(message, 'named')).toEqual(message);
+      expect(echoFrame(message, 'named', undefined)).toEqual(message);
     });
 
     it('off: nothing', () => {
-      expect(echoFrame(message, 'off')).toBeNull();
+      expect(echoFrame(message, 'off', undefined)).toBeNull();
     });
 
-    it('never echoes anything but a message', () => {
-      expect(echoFrame(errorFrame('bad_frame'), 'named')).toBeNull();
+    it("carries the client's cid, in every mode that echoes", () => {
+      expect(echoFrame(message, 'anonymous', 'k1')).toEqual({
+        type: 'message',
+        text: 'Hello',
+        id: '3',
+        ts: AT,
+        cid: 'k1',
+      });
+      expect(echoFrame(message, 'named', 'k1')).toEqual({ ...message, cid: 'k1' });
+      expect(echoFrame(message, 'off', 'k1')).toBeNull();
+    });
+
+    it('never echoes a join or a leave', () => {
+      expect(
+        echoFrame(chatFrame({ type: 'join', name: 'A', from: 'c1', session: 's1' }, 1, AT), 'named', undefined),
+      ).toBeNull();
     });
   });
 });

@@ -30,6 +30,7 @@ describe('renderStateChart', () => {
       'open.awaitingName',
       'open.awaitingName.choosing',
       'open.awaitingName.claiming',
+      'open.awaitingName.resuming',
       'open.registered',
       'closed',
     ]);
@@ -45,6 +46,7 @@ describe('renderStateChart', () => {
     const text = textOf(renderStateChart(connectionMachine));
     for (const label of [
       // while open, whatever the client is doing
+      'client.closed [cleanClose]',
       'client.closed',
       'server.kick [forShutdown]',
       'server.kick',
@@ -60,7 +62,11 @@ describe('renderStateChart', () => {
       // registered
       'client.pong',
       'client.frame [rateLimited]',
-      'client.frame [textInvalid]',
+      'client.frame [messageInvalid]',
+      'hub.takenOver',
+      // resuming a session
+      'client.frame [namesSession]',
+      'hub.resumeRefused → choosing',
       'hub.failed',
       'after heartbeat ↺',
       'after heartbeat [pongOverdue]',
@@ -76,11 +82,12 @@ describe('renderStateChart', () => {
       ['open.awaitingName', 'open.registered'],
       ['open.awaitingName', 'closed'],
       ['open.awaitingName.choosing', 'open.awaitingName.claiming'],
+      ['open.awaitingName.choosing', 'open.awaitingName.resuming'],
       ['open.registered', 'closed'],
     ]) {
       expect(svg).toContain(`data-from="${from}" data-to="${to}"`);
     }
-    expect(svg.match(/class="edge"/g)).toHaveLength(5);
+    expect(svg.match(/class="edge"/g)).toHaveLength(6);
     expect(tagBalance(svg, 'g')).toBe(0);
   });
 

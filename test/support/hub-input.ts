@@ -1,0 +1,41 @@
+/**
+ * The hub's input for tests: predictable session ids and secrets, so that a test can
+ * resume a session by the secret it knows will be issued, and no window unless asked.
+ */
+import type { HubInput, SessionKeys, SessionSettings } from '../../machines/hub.machine.js';
+import type { EchoMode } from '../../src/limits.js';
+
+export const TEST_EPOCH = 'test-epoch';
+
+/** Ids s1, s2…; secrets secret-1, secret-2…, each hashed as `hash:` + the secret. */
+export function countingKeys(): SessionKeys {
+  let ids = 0;
+  let secrets = 0;
+  return {
+    newId: () => `s${++ids}`,
+    newSecret: () => {
+      const secret = `secret-${++secrets}`;
+      return { secret, hash: `hash:${secret}` };
+    },
+    hash: (secret) => `hash:${secret}`,
+  };
+}
+
+export const noSessions: SessionSettings = {
+  resumeWindowMs: 0,
+  maxWaiting: 10_000,
+  historySize: 100,
+  historyBytes: 8 * 1024 * 1024,
+};
+
+export function hubInput(
+  options: { echo?: EchoMode; sessions?: Partial<SessionSettings>; now?: () => number } = {},
+): HubInput {
+  return {
+    echo: options.echo ?? 'anonymous',
+    epoch: TEST_EPOCH,
+    sessions: { ...noSessions, ...options.sessions },
+    keys: countingKeys(),
+    now: options.now ?? (() => 0),
+  };
+}
