@@ -69,9 +69,13 @@ export function keepsSession(cause: LeaveCause): boolean {
   return cause !== 'close' && cause !== 'policy' && cause !== 'lost' && cause !== 'takenOver';
 }
 
-/** A client's own close with one of these codes ends its session; any other keeps it. */
+/**
+ * A client's own close with one of these codes ends its session; any other keeps it.
+ * 1005 is a close frame without a code, which is what a browser's `close()` sends: a close
+ * frame all the same, and the client's own choice to go.
+ */
 export function isCleanClose(code: number): boolean {
-  return code === 1000 || code === 1001;
+  return code === 1000 || code === 1001 || code === 1005;
 }
 
 /** A setting that cannot be used. main.ts prints its message as one line and exits 1. */

@@ -30,7 +30,7 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 25); // about 3,000 frames; FUZZ_RU
 describe('fuzzing over real sockets (SPEC §5)', () => {
   let server: ServerProcess;
   beforeAll(async () => {
-    server = await startServerProcess({ rateBurst: 0 });
+    server = await startServerProcess({ resumeWindowMs: 0, rateBurst: 0 });
   });
   afterAll(async () => server?.stop());
 

@@ -12,12 +12,14 @@ import { DEFAULT_WAIT_MS } from '../support/ws-client.js';
 import { serverPerTest } from '../support/test-server.js';
 
 const start = serverPerTest();
+/** §4 as it was: a lost connection's leave at once, no session kept (RESUME_WINDOW_MS=0; SPEC §8). */
+const LEAVE_AT_ONCE = { resumeWindowMs: 0 };
 
 describe('leaving (SPEC §4)', () => {
   it.each(['close', 'terminate'] as const)(
     'announces exactly one leave when a registered client goes (%s), and frees its name at once',
     async (how) => {
-      const server = await start();
+      const server = await start(LEAVE_AT_ONCE);
       const alice = await server.register('Alice');
       const bob = await server.register('Bob');
       if (how === 'close') alice.close();
@@ -72,7 +74,7 @@ describe('leaving (SPEC §4)', () => {
   });
 
   it('ends a slow consumer and announces its leave once', async () => {
-    const server = await start({ rateBurst: 0, textMaxLength: 60_000, maxBufferedBytes: 1 << 20 });
+    const server = await start({ ...LEAVE_AT_ONCE, rateBurst: 0, textMaxLength: 60_000, maxBufferedBytes: 1 << 20 });
     const alice = await server.register('Alice');
     const slow = await server.register('Slow');
     await alice.nextFrame(); // Slow's join
@@ -125,7 +127,7 @@ describe('heartbeat (SPEC §4)', () => {
   });
 
   it('ends a client that does not answer a ping, and the others get its leave', async () => {
-    const server = await start({ heartbeatMs: 100 });
+    const server = await start({ ...LEAVE_AT_ONCE, heartbeatMs: 100 });
     const bob = await server.register('Bob');
     const mute = await server.register('Mute', { autoPong: false });
     expect(await bob.nextFrame()).toEqual(join('Mute'));

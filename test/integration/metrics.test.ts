@@ -8,6 +8,8 @@ import { parseMetrics, sample, type Samples } from '../support/metrics-text.js';
 import { claim, serverPerTest, type TestServer } from '../support/test-server.js';
 
 const start = serverPerTest();
+/** §4 as it was: a lost connection's leave at once, no session kept (RESUME_WINDOW_MS=0; SPEC §8). */
+const LEAVE_AT_ONCE = { resumeWindowMs: 0 };
 
 async function scrape(server: TestServer): Promise<Samples> {
   const res = await server.get('/metrics');
@@ -81,7 +83,7 @@ describe('/metrics', () => {
   });
 
   it('counts close codes a client chose from the application range as "other", so no client adds series', async () => {
-    const server = await start();
+    const server = await start(LEAVE_AT_ONCE);
     const alice = await server.register('Alice');
     for (const [name, code] of [
       ['Bob', 4321],

@@ -13,6 +13,8 @@ import { DEFAULT_WAIT_MS, withTimeout, type TestSocket } from '../support/ws-cli
 import { serverPerTest, type TestServer } from '../support/test-server.js';
 
 const start = serverPerTest();
+/** §4 as it was: a lost connection's leave at once, no session kept (RESUME_WINDOW_MS=0; SPEC §8). */
+const LEAVE_AT_ONCE = { resumeWindowMs: 0 };
 
 /** A raw client registered as `name` beside Bob, who has heard its join. */
 async function rawMember(server: TestServer, bob: TestSocket, name = 'Eve'): Promise<RawClient> {
@@ -175,7 +177,7 @@ describe('hostile frames', () => {
   );
 
   it('drops a client that floods pings and never reads the pongs, with exactly one leave', async () => {
-    const server = await start();
+    const server = await start(LEAVE_AT_ONCE);
     const bob = await server.register('Bob');
     const flooder = await rawMember(server, bob, 'Flood');
 
@@ -213,7 +215,7 @@ describe('half-closed clients', () => {
   }
 
   it('delivers every frame still due to a client that half-closes and keeps reading', async () => {
-    const server = await start(roomy);
+    const server = await start({ ...roomy, ...LEAVE_AT_ONCE });
     const bob = await server.register('Bob');
     const eve = await rawMember(server, bob);
 
@@ -232,7 +234,7 @@ describe('half-closed clients', () => {
   }, 30_000);
 
   it('announces the leave of a client that half-closes with frames still unsent to it, without waiting for heartbeats', async () => {
-    const server = await start(roomy);
+    const server = await start({ ...roomy, ...LEAVE_AT_ONCE });
     const bob = await server.register('Bob');
     const eve = await rawMember(server, bob);
 

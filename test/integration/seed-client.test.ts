@@ -99,6 +99,8 @@ describe('the seed README example client, unchanged', () => {
       sender: 'Server',
       text: 'Alice has joined the chat',
       name: 'Alice',
+      id: expect.stringMatching(/^\d+$/),
+      ts: expect.any(Number),
     });
   });
 });

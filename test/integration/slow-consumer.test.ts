@@ -108,7 +108,12 @@ async function round(server: ServerProcess, tag: string, withStalled: boolean): 
 describe('a client that stops reading (SPEC §5)', () => {
   let server: ServerProcess;
   beforeAll(async () => {
-    server = await startServerProcess({ rateBurst: 0, textMaxLength: 10_000, maxBufferedBytes: LIMIT });
+    server = await startServerProcess({
+      resumeWindowMs: 0,
+      rateBurst: 0,
+      textMaxLength: 10_000,
+      maxBufferedBytes: LIMIT,
+    });
   });
   afterAll(async () => server?.stop());
 

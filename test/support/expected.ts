@@ -5,11 +5,15 @@
 import { expect } from 'vitest';
 import type { Frame } from './ws-client.js';
 
+/** Where a chat event sits (SPEC §8): an id in the one sequence, and a time. */
+const position = () => ({ id: expect.stringMatching(/^\d+$/), ts: expect.any(Number) });
+
 export const join = (name: string): Frame => ({
   type: 'join',
   sender: 'Server',
   text: `${name} has joined the chat`,
   name,
+  ...position(),
 });
 
 export const leave = (name: string): Frame => ({
@@ -17,6 +21,7 @@ export const leave = (name: string): Frame => ({
   sender: 'Server',
   text: `${name} has left the chat`,
   name,
+  ...position(),
 });
 
 /** SPEC §2 fixes name_taken's text (the seed's); other codes only need some text. */
@@ -34,6 +39,8 @@ export const welcome = (name: string, users: string[]): Frame => ({
     (got: unknown) => Array.isArray(got) && JSON.stringify([...got].sort()) === JSON.stringify([...users].sort()),
     `users to be ${JSON.stringify(users)} in any order`,
   ),
+  session: expect.stringMatching(/^[A-Za-z0-9_-]{22,}$/),
+  epoch: expect.any(String),
 });
 
 /** A chat message as other clients see it. */
@@ -41,8 +48,7 @@ export const message = (sender: string, text: string): Frame => ({
   type: 'message',
   sender,
   text,
-  id: expect.any(String),
-  ts: expect.any(Number),
+  ...position(),
 });
 
 /** The sender's own copy under the default echo (`anonymous`): no `sender` key at all. */
