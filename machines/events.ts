@@ -51,7 +51,18 @@ export type HubEvent =
   | { type: 'conn.gone'; id: string; cause: LeaveCause }
   /** A session ended (its window ran out, or the hub ended it): its leave is due. */
   | { type: 'session.ended'; session: string; cause: SessionEndCause }
-  | { type: 'registry.granted'; id: string; name: string }
+  | { type: 'registry.granted'; id: string; name: string; session: string }
+  /**
+   * The session whose secret hashes to what a resume showed now belongs to connection `id`.
+   * `previous`: the connection that held it before, if one did on this server (the hub closes
+   * it with 4002 if it is still open). A cluster registry answers only once this server has
+   * delivered every event up to the position the client asked for, when the log has it.
+   */
+  | { type: 'registry.resumed'; id: string; session: string; name: string; previous: string | null }
+  /** No live session has that secret. */
+  | { type: 'registry.unknown'; id: string }
+  /** Cluster mode: a connection on another server resumed `session`; it is no longer this server's. */
+  | { type: 'registry.moved'; session: string }
   | { type: 'registry.refused'; id: string; code: Extract<ErrorCode, 'name_taken' | 'server_unavailable'> }
   /** A granted name is no longer this connection's (cluster mode, after an outage). */
   | { type: 'registry.revoked'; id: string; code: Extract<ErrorCode, 'name_lost'> }
@@ -60,9 +71,16 @@ export type HubEvent =
   | { type: 'bus.failed'; event: ChatEvent; code: Extract<ErrorCode, 'server_unavailable'> }
   | { type: 'server.shutdown' };
 
-/** Requests the hub makes of its registry actor (in memory, or later Redis). */
+/** Requests the hub makes of its registry actor (in memory, or Redis in cluster mode). */
 export type RegistryRequest =
-  { type: 'registry.claim'; id: string; name: string } | { type: 'registry.release'; id: string; name: string };
+  /** `session` will hold the name; `hash` is its secret's, by which a resume finds it. */
+  | { type: 'registry.claim'; id: string; name: string; session: string; hash: string }
+  /** `since`: the position the client asks to be replayed from, if it gave one in this epoch. */
+  | { type: 'registry.resume'; id: string; hash: string; since: number | null }
+  /** The session's connection `id` was lost; the session waits `windowMs` for a resume. */
+  | { type: 'registry.detach'; id: string; name: string; session: string; windowMs: number }
+  /** The session ended: its name is free (a joined name's leave is published apart). */
+  | { type: 'registry.release'; id: string; name: string; session: string };
 
 /** Requests the hub makes of its bus actor, which puts chat events in one total order. */
 export type BusRequest = { type: 'bus.publish'; event: ChatEvent };

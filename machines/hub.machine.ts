@@ -23,6 +23,7 @@ import { memoryRegistry } from './registry.js';
 import { memoryBus } from './bus.js';
 import { History, type HistoryEntry } from './history.js';
 import { sessionMachine, type SessionContext } from './session.machine.js';
+import { Secret } from './secret.js';
 
 /** Where sessions' secrets and ids come from: randomness and hashing are the adapters' (src/session-keys.ts). */
 export interface SessionKeys {
@@ -67,8 +68,10 @@ export interface HubContext {
   roster: string[];
   /** Connection id -> the session it is attached to. In place, like `members`. */
   sessionOf: Record<string, string>;
-  /** Secret hash -> session id: how a resume finds its session. In place. */
-  sessionByHash: Record<string, string>;
+  /** Connection id -> the secret its welcome will carry, from its claim or resume until then. In place. */
+  secrets: Record<string, Secret>;
+  /** Connection id -> what its resume asked for, until the registry answers. In place. */
+  resuming: Record<string, { epoch?: string; since?: string }>;
   /** Sessions waiting for a resume, oldest first (session id -> true). In place. */
   waiting: Record<string, true>;
   waitingCount: number;
@@ -184,11 +187,15 @@ export const hubMachine = setup({
         return { id: event.id, limits: event.limits };
       },
     }),
+    /** A claim names its session up front: the registry keeps the name and the secret's hash together. */
     askRegistry: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'conn.claim');
       const { id, name, history } = event;
       if (history > 0) enqueue.assign({ historyWanted: put(context.historyWanted, id, history) });
-      enqueue.sendTo('registry', { type: 'registry.claim', id, name } satisfies RegistryRequest);
+      const { secret, hash } = context.keys.newSecret();
+      enqueue.assign({ secrets: put(context.secrets, id, new Secret(secret)) });
+      const session = context.keys.newId();
+      enqueue.sendTo('registry', { type: 'registry.claim', id, name, session, hash } satisfies RegistryRequest);
     }),
 
     /**
@@ -198,14 +205,12 @@ export const hubMachine = setup({
      */
     admit: enqueueActions(({ context, event, self, enqueue }) => {
       assertEvent(event, 'registry.granted');
-      const { id, name } = event;
+      const { id, name, session } = event;
       const child = self.getSnapshot().children[id];
       if (!isActive(child)) {
-        enqueue.sendTo('registry', { type: 'registry.release', id, name } satisfies RegistryRequest);
-        enqueue.assign({ historyWanted: drop(context.historyWanted, id) });
+        enqueue.sendTo('registry', { type: 'registry.release', id, name, session } satisfies RegistryRequest);
         return;
       }
-      const session = context.keys.newId();
       enqueue.spawnChild('session', {
         id: SESSION_PREFIX + session,
         input: { id: session, name, claimedBy: id, resumeWindowMs: context.settings.resumeWindowMs },
@@ -219,7 +224,10 @@ export const hubMachine = setup({
     }),
     refuse: enqueueActions(({ context, event, self, enqueue }) => {
       assertEvent(event, 'registry.refused');
-      enqueue.assign({ historyWanted: drop(context.historyWanted, event.id) });
+      enqueue.assign({
+        historyWanted: drop(context.historyWanted, event.id),
+        secrets: drop(context.secrets, event.id),
+      });
       const child = self.getSnapshot().children[event.id];
       if (isActive(child)) enqueue.sendTo(child, { type: 'hub.refused', code: event.code });
     }),
@@ -232,48 +240,77 @@ export const hubMachine = setup({
     /** A name granted while the server is stopping is handed straight back. */
     releaseGranted: sendTo('registry', ({ event }): RegistryRequest => {
       assertEvent(event, 'registry.granted');
-      return { type: 'registry.release', id: event.id, name: event.name };
+      return { type: 'registry.release', id: event.id, name: event.name, session: event.session };
+    }),
+
+    /** A first frame that names a session: the registry finds it by its secret's hash. */
+    askResume: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'conn.resume');
+      const { id, secret, epoch, since } = event;
+      enqueue.assign({
+        secrets: put(context.secrets, id, new Secret(secret)),
+        resuming: put(context.resuming, id, { epoch, since }),
+      });
+      const position = epoch === context.epoch ? parsePosition(since) : null;
+      const hash = context.keys.hash(secret);
+      enqueue.sendTo('registry', { type: 'registry.resume', id, hash, since: position } satisfies RegistryRequest);
+    }),
+    refuseResume: enqueueActions(({ context, event, self, enqueue }) => {
+      assertEvent(event, 'registry.unknown');
+      const { id } = event;
+      enqueue.assign({ secrets: drop(context.secrets, id), resuming: drop(context.resuming, id) });
+      const conn = self.getSnapshot().children[id] as ActorRefFrom<typeof connectionMachine> | undefined;
+      if (isActive(conn)) enqueue.sendTo(conn, { type: 'hub.resumeRefused', code: 'session_expired' });
+      enqueue.emit({ type: 'resume.refused', id });
     }),
 
     /**
-     * A first frame that names a session. A live one (attached elsewhere, or waiting in its
-     * window) moves to this connection: an open connection of it is closed with 4002 and
-     * announced to nobody, and this one gets a welcome and, when history still reaches back
-     * to `since` in this epoch, every event after it. Both are emitted in one go, before
-     * anything else can be delivered: replay and live frames meet at an exact position.
+     * The registry moved a live session (attached elsewhere, or waiting in its window) to
+     * this connection: an open connection of it here is closed with 4002 and announced to
+     * nobody, and this one gets a welcome and, when history still reaches back to `since`
+     * in this epoch, every event after it. Both are emitted in one go, before anything else
+     * can be delivered: replay and live frames meet at an exact position.
      */
-    resume: enqueueActions(({ context, event, self, enqueue }) => {
-      assertEvent(event, 'conn.resume');
-      const { id } = event;
+    completeResume: enqueueActions(({ context, event, self, enqueue }) => {
+      assertEvent(event, 'registry.resumed');
+      const { id, session, name, previous } = event;
       const children = self.getSnapshot().children as Children;
-      const conn = children[id] as ActorRefFrom<typeof connectionMachine> | undefined;
-      if (!isActive(conn)) return;
-      const actor = liveSession(children, context.sessionByHash[context.keys.hash(event.secret)]);
-      if (actor === undefined) {
-        enqueue.sendTo(conn, { type: 'hub.resumeRefused', code: 'session_expired' });
-        enqueue.emit({ type: 'resume.refused', id });
-        return;
-      }
-      const { id: session, name, conn: previous } = sessionContext(actor);
-      if (previous !== null) {
-        enqueue.assign({
-          members: drop(context.members, previous),
-          sessionOf: drop(context.sessionOf, previous),
-        });
+      const secret = context.secrets[id];
+      const asked = context.resuming[id] ?? {};
+      enqueue.assign({ secrets: drop(context.secrets, id), resuming: drop(context.resuming, id) });
+      const actor = liveSession(children, session);
+      const wasWaiting = Object.hasOwn(context.waiting, session);
+      if (wasWaiting)
+        enqueue.assign({ waiting: drop(context.waiting, session), waitingCount: context.waitingCount - 1 });
+      const takesOver = previous !== null && previous !== id && Object.hasOwn(context.members, previous);
+      if (takesOver) {
+        enqueue.assign({ members: drop(context.members, previous), sessionOf: drop(context.sessionOf, previous) });
         enqueue.emit({ type: 'member.left', id: previous, name, cause: 'takenOver' satisfies LeaveCause });
         const old = children[previous] as ActorRefFrom<typeof connectionMachine> | undefined;
         if (isActive(old)) enqueue.sendTo(old, { type: 'hub.takenOver' });
-      } else {
-        enqueue.assign({ waiting: drop(context.waiting, session), waitingCount: context.waitingCount - 1 });
+      }
+      if (actor === undefined) {
+        // Resumed from another server (or its actor was gone): it starts here.
+        enqueue.spawnChild('session', {
+          id: SESSION_PREFIX + session,
+          input: { id: session, name, claimedBy: id, resumeWindowMs: context.settings.resumeWindowMs },
+        });
+      } else enqueue.sendTo(actor, { type: 'session.attach', conn: id });
+
+      const conn = children[id] as ActorRefFrom<typeof connectionMachine> | undefined;
+      if (!isActive(conn) || secret === undefined) {
+        // Gone while the registry looked: the session is this server's now, and waits as if just lost.
+        enqueue.raise({ type: 'conn.gone', id, cause: 'dropped' });
+        enqueue.assign({ members: put(context.members, id, name), sessionOf: put(context.sessionOf, id, session) });
+        return;
       }
       enqueue.assign({ members: put(context.members, id, name), sessionOf: put(context.sessionOf, id, session) });
-      enqueue.sendTo(actor, { type: 'session.attach', conn: id });
       enqueue.sendTo(conn, { type: 'hub.accepted', name });
 
-      const since = event.epoch === context.epoch ? parsePosition(event.since) : null;
+      const since = asked.epoch === context.epoch ? parsePosition(asked.since) : null;
       const missed = since === null ? null : context.history.after(since);
       const welcome = welcomeFrame(name, context.roster, {
-        session: event.secret,
+        session: secret.value,
         epoch: context.epoch,
         resumed: true,
         recovered: missed !== null,
@@ -286,8 +323,31 @@ export const hubMachine = setup({
         frames: [welcome, ...replay],
         recovered: missed !== null,
         replayed: replay.length,
-        tookOver: previous,
+        tookOver: takesOver ? previous : null,
       });
+    }),
+
+    /**
+     * Cluster mode: a connection on another server resumed a session of this one. Its open
+     * connection here, if any, is closed with 4002; nobody hears of it, and the name stays
+     * the session's.
+     */
+    letGo: enqueueActions(({ context, event, self, enqueue }) => {
+      assertEvent(event, 'registry.moved');
+      const { session } = event;
+      const actorId = SESSION_PREFIX + session;
+      const actor = self.getSnapshot().children[actorId] as SessionActor | undefined;
+      if (actor === undefined) return;
+      const { conn, name } = sessionContext(actor);
+      if (conn !== null && context.sessionOf[conn] === session) {
+        enqueue.assign({ members: drop(context.members, conn), sessionOf: drop(context.sessionOf, conn) });
+        enqueue.emit({ type: 'member.left', id: conn, name, cause: 'takenOver' satisfies LeaveCause });
+        const old = self.getSnapshot().children[conn] as ActorRefFrom<typeof connectionMachine> | undefined;
+        if (isActive(old)) enqueue.sendTo(old, { type: 'hub.takenOver' });
+      }
+      if (Object.hasOwn(context.waiting, session))
+        enqueue.assign({ waiting: drop(context.waiting, session), waitingCount: context.waitingCount - 1 });
+      enqueue.stopChild(actorId);
     }),
 
     /**
@@ -359,15 +419,13 @@ export const hubMachine = setup({
             enqueue.emit({ type: 'broadcast', frame, author: chat.from, authorFrame: null });
             return;
           }
-          const { secret, hash } = context.keys.newSecret();
-          enqueue.assign({ sessionByHash: put(context.sessionByHash, hash, chat.session) });
-          const actor = liveSession(self.getSnapshot().children as Children, chat.session);
-          if (actor !== undefined) enqueue.sendTo(actor, { type: 'session.issued', hash });
+          const secret = context.secrets[chat.from];
+          enqueue.assign({ secrets: drop(context.secrets, chat.from) });
           const wanted = context.historyWanted[chat.from] ?? 0;
           const past = wanted > 0 ? context.history.lastMessages(Math.min(wanted, context.settings.historySize)) : [];
           context.history.add(entry);
           enqueue.emit({ type: 'member.joined', id: chat.from, name: chat.name });
-          const authorFrame = welcomeFrame(chat.name, roster, { session: secret, epoch: context.epoch });
+          const authorFrame = welcomeFrame(chat.name, roster, { session: secret?.value ?? '', epoch: context.epoch });
           enqueue.emit({ type: 'broadcast', frame, author: chat.from, authorFrame });
           if (wanted > 0) {
             enqueue.assign({ historyWanted: drop(context.historyWanted, chat.from) });
@@ -402,7 +460,11 @@ export const hubMachine = setup({
       assertEvent(event, 'conn.gone');
       const { id, cause } = event;
       enqueue.stopChild(id);
-      enqueue.assign({ historyWanted: drop(context.historyWanted, id) });
+      enqueue.assign({
+        historyWanted: drop(context.historyWanted, id),
+        secrets: drop(context.secrets, id),
+        resuming: drop(context.resuming, id),
+      });
       const name = context.members[id];
       if (name === undefined) return;
       const session = context.sessionOf[id];
@@ -416,6 +478,13 @@ export const hubMachine = setup({
         return;
       }
       enqueue.sendTo(actor, { type: 'session.detach' });
+      enqueue.sendTo('registry', {
+        type: 'registry.detach',
+        id,
+        name,
+        session,
+        windowMs: context.settings.resumeWindowMs,
+      } satisfies RegistryRequest);
       enqueue.emit({ type: 'session.detached', id, name, session });
       let waitingCount = context.waitingCount + 1;
       put(context.waiting, session, true);
@@ -439,14 +508,18 @@ export const hubMachine = setup({
       const actorId = SESSION_PREFIX + event.session;
       const actor = self.getSnapshot().children[actorId] as SessionActor | undefined;
       if (actor === undefined) return;
-      const { name, claimedBy, hash, conn } = sessionContext(actor);
+      const { name, claimedBy, conn } = sessionContext(actor);
       enqueue.stopChild(actorId);
-      if (hash !== null) enqueue.assign({ sessionByHash: drop(context.sessionByHash, hash) });
       if (Object.hasOwn(context.waiting, event.session)) {
         enqueue.assign({ waiting: drop(context.waiting, event.session), waitingCount: context.waitingCount - 1 });
       }
       enqueue.emit({ type: 'session.ended', session: event.session, name, cause: event.cause });
-      enqueue.sendTo('registry', { type: 'registry.release', id: claimedBy, name } satisfies RegistryRequest);
+      enqueue.sendTo('registry', {
+        type: 'registry.release',
+        id: conn ?? claimedBy,
+        name,
+        session: event.session,
+      } satisfies RegistryRequest);
       if (params.announce)
         enqueue.sendTo('bus', publish({ type: 'leave', name, from: conn ?? claimedBy, session: event.session }));
     }),
@@ -471,7 +544,8 @@ export const hubMachine = setup({
     members: emptyRecord(),
     roster: [],
     sessionOf: emptyRecord(),
-    sessionByHash: emptyRecord(),
+    secrets: emptyRecord(),
+    resuming: emptyRecord(),
     waiting: emptyRecord(),
     waitingCount: 0,
     historyWanted: emptyRecord(),
@@ -490,7 +564,10 @@ export const hubMachine = setup({
       on: {
         'conn.open': { actions: 'spawnConnection' },
         'conn.claim': { actions: 'askRegistry' },
-        'conn.resume': { actions: 'resume' },
+        'conn.resume': { actions: 'askResume' },
+        'registry.resumed': { actions: 'completeResume' },
+        'registry.unknown': { actions: 'refuseResume' },
+        'registry.moved': { actions: 'letGo' },
         'registry.granted': { actions: 'admit' },
         'registry.refused': { actions: 'refuse' },
         'registry.revoked': { actions: 'revoke' },

@@ -37,15 +37,12 @@ export interface SessionInput {
 export interface SessionContext extends SessionInput {
   /** The connection it is attached to; null while detached. */
   conn: string | null;
-  /** The hash of its secret, once the welcome has carried the secret out. */
-  hash: string | null;
   /** `cid` -> where it landed, oldest first; at most REMEMBERED_CIDS. Changed in place. */
   sent: Record<string, SentRecord>;
   endCause: SessionEndCause | null;
 }
 
 export type SessionEvent =
-  | { type: 'session.issued'; hash: string }
   | { type: 'session.attach'; conn: string }
   | { type: 'session.detach' }
   | { type: 'session.end'; cause: SessionEndCause }
@@ -88,12 +85,6 @@ export const sessionMachine = setup({
       },
     }),
     detach: assign({ conn: null }),
-    noteHash: assign({
-      hash: ({ event }) => {
-        assertEvent(event, 'session.issued');
-        return event.hash;
-      },
-    }),
     noteSending: assign({
       sent: ({ context, event }) => {
         assertEvent(event, 'session.sending');
@@ -122,11 +113,10 @@ export const sessionMachine = setup({
   },
 }).createMachine({
   id: 'session',
-  context: ({ input }) => ({ ...input, conn: input.claimedBy, hash: null, sent: emptySent(), endCause: null }),
+  context: ({ input }) => ({ ...input, conn: input.claimedBy, sent: emptySent(), endCause: null }),
   initial: 'attached',
   // What a session remembers, whatever its state.
   on: {
-    'session.issued': { actions: 'noteHash' },
     'session.sending': { actions: 'noteSending' },
     'session.sent': { actions: 'noteSent' },
     'session.end': { target: '.ended', actions: 'noteEnd' },
@@ -152,7 +142,6 @@ export const sessionMachine = setup({
       // Nothing leaves `ended`; the hub stops the actor when it hears of it.
       on: {
         'session.end': {},
-        'session.issued': {},
         'session.sending': {},
         'session.sent': {},
       },

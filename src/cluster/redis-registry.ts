@@ -19,7 +19,12 @@ export function redisRegistry(node: ClusterNode) {
             // A name granted after the hub stopped is dropped with the node when it leaves.
             if (!running) return;
             if (result === 'granted')
-              sendBack({ type: 'registry.granted', id: request.id, name: request.name } satisfies HubEvent);
+              sendBack({
+                type: 'registry.granted',
+                id: request.id,
+                name: request.name,
+                session: request.session,
+              } satisfies HubEvent);
             else
               sendBack({
                 type: 'registry.refused',
@@ -30,6 +35,11 @@ export function redisRegistry(node: ClusterNode) {
           return;
         case 'registry.release':
           node.release(request.id);
+          return;
+        case 'registry.resume':
+          sendBack({ type: 'registry.unknown', id: request.id } satisfies HubEvent);
+          return;
+        case 'registry.detach':
           return;
       }
     });

@@ -239,10 +239,12 @@ describe('with a registry that answers later', () => {
     const slow = slowRegistry();
     const { hub, open, broadcasts } = startHub(hubMachine.provide({ actors: { registry: slow.registry } }));
     const conn = open('c1', 'Alice');
-    expect(slow.requests).toEqual([{ type: 'registry.claim', id: 'c1', name: 'Alice' }]);
+    expect(slow.requests).toEqual([
+      { type: 'registry.claim', id: 'c1', name: 'Alice', session: 's1', hash: 'hash:secret-1' },
+    ]);
     conn.send({ type: 'client.closed', code: 1000 });
-    slow.answer({ type: 'registry.granted', id: 'c1', name: 'Alice' });
-    expect(slow.requests.at(-1)).toEqual({ type: 'registry.release', id: 'c1', name: 'Alice' });
+    slow.answer({ type: 'registry.granted', id: 'c1', name: 'Alice', session: 's1' });
+    expect(slow.requests.at(-1)).toEqual({ type: 'registry.release', id: 'c1', name: 'Alice', session: 's1' });
     expect(broadcasts()).toEqual([]);
     expect(hub.getSnapshot().context).toMatchObject({ members: {}, roster: [] });
   });
@@ -251,7 +253,7 @@ describe('with a registry that answers later', () => {
     const slow = slowRegistry();
     const { hub, open, emitted } = startHub(hubMachine.provide({ actors: { registry: slow.registry } }));
     const conn = open('c1', 'Alice');
-    slow.answer({ type: 'registry.granted', id: 'c1', name: 'Alice' });
+    slow.answer({ type: 'registry.granted', id: 'c1', name: 'Alice', session: 's1' });
     const frames: ServerFrame[] = [];
     conn.on('frame', ({ frame }: { frame: ServerFrame }) => {
       frames.push(frame);
@@ -260,7 +262,7 @@ describe('with a registry that answers later', () => {
     expect(frames).toEqual([expect.objectContaining({ type: 'error', code: 'name_lost' })]);
     expect(conn.getSnapshot().status).toBe('stopped');
     expect(emitted).toContainEqual({ type: 'member.left', id: 'c1', name: 'Alice', cause: 'lost' });
-    expect(slow.requests.at(-1)).toEqual({ type: 'registry.release', id: 'c1', name: 'Alice' });
+    expect(slow.requests.at(-1)).toEqual({ type: 'registry.release', id: 'c1', name: 'Alice', session: 's1' });
     expect(hub.getSnapshot().context.members).toEqual({});
   });
 
@@ -269,8 +271,8 @@ describe('with a registry that answers later', () => {
     const { hub, open, broadcasts } = startHub(hubMachine.provide({ actors: { registry: slow.registry } }));
     open('c1', 'Alice');
     hub.send({ type: 'server.shutdown' });
-    slow.answer({ type: 'registry.granted', id: 'c1', name: 'Alice' });
-    expect(slow.requests.at(-1)).toEqual({ type: 'registry.release', id: 'c1', name: 'Alice' });
+    slow.answer({ type: 'registry.granted', id: 'c1', name: 'Alice', session: 's1' });
+    expect(slow.requests.at(-1)).toEqual({ type: 'registry.release', id: 'c1', name: 'Alice', session: 's1' });
     expect(broadcasts()).toEqual([]);
   });
 });
