@@ -23,7 +23,7 @@ export type ConnectionEvent =
   | { type: 'hub.accepted'; name: string }
   | { type: 'hub.refused'; code: Extract<ErrorCode, 'name_taken' | 'server_unavailable'> }
   /** The session asked for is unknown, ended or expired: choose a name instead. */
-  | { type: 'hub.resumeRefused'; code: Extract<ErrorCode, 'session_expired'> }
+  | { type: 'hub.resumeRefused'; code: Extract<ErrorCode, 'session_expired' | 'server_unavailable'> }
   /** A newer connection resumed this connection's session: close with 4002. */
   | { type: 'hub.takenOver' }
   /** The hub could not act on a chat message (cluster mode: the shared store is down). */
@@ -59,8 +59,8 @@ export type HubEvent =
    * delivered every event up to the position the client asked for, when the log has it.
    */
   | { type: 'registry.resumed'; id: string; session: string; name: string; previous: string | null }
-  /** No live session has that secret. */
-  | { type: 'registry.unknown'; id: string }
+  /** No live session has that secret (`session_expired`), or cluster mode cannot look now (`server_unavailable`). */
+  | { type: 'registry.unknown'; id: string; code: Extract<ErrorCode, 'session_expired' | 'server_unavailable'> }
   /** Cluster mode: a connection on another server resumed `session`; it is no longer this server's. */
   | { type: 'registry.moved'; session: string }
   | { type: 'registry.refused'; id: string; code: Extract<ErrorCode, 'name_taken' | 'server_unavailable'> }
@@ -69,6 +69,13 @@ export type HubEvent =
   /** `ts`: when the bus put it in order (a message keeps its own: when the server received it). */
   | { type: 'bus.delivered'; event: ChatEvent; seq: number; ts: number }
   | { type: 'bus.failed'; event: ChatEvent; code: Extract<ErrorCode, 'server_unavailable'> }
+  /**
+   * Cluster mode: the view of the log starts again at `seq` in `epoch` (at start, after a
+   * hole, after Redis lost its data). History holds `past` and what follows, nothing older.
+   */
+  | { type: 'bus.reset'; seq: number; epoch: string; past: Array<{ event: ChatEvent; seq: number; ts: number }> }
+  /** Cluster mode: a message whose `cid` its session had sent before, from any node; it landed at `seq`, `ts`. */
+  | { type: 'bus.duplicate'; event: ChatEvent; seq: number; ts: number }
   | { type: 'server.shutdown' };
 
 /** Requests the hub makes of its registry actor (in memory, or Redis in cluster mode). */

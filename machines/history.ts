@@ -66,7 +66,13 @@ export class History {
     return this.last;
   }
 
+  /**
+   * Keeps one delivered event. An event at or before the last one is not kept: a cluster
+   * node that re-read the roster announces what changed at the position it read it at,
+   * which is no event of the log.
+   */
   add(entry: HistoryEntry): void {
+    if (entry.seq <= this.last) return;
     this.last = entry.seq;
     if (this.limits.maxEntries === 0) {
       this.floor = entry.seq;
@@ -105,6 +111,11 @@ export class History {
       if (entry.frame.type === 'message') found.push(entry);
     }
     return found.reverse();
+  }
+
+  /** Everything up to `seq` is accounted for (the rest of it were no chat events). */
+  advanceTo(seq: number): void {
+    this.last = Math.max(this.last, seq);
   }
 
   /** Events were missed (cluster mode, a hole in the log): nothing before `seq` can be vouched for. */

@@ -260,8 +260,8 @@ export const hubMachine = setup({
       const { id } = event;
       enqueue.assign({ secrets: drop(context.secrets, id), resuming: drop(context.resuming, id) });
       const conn = self.getSnapshot().children[id] as ActorRefFrom<typeof connectionMachine> | undefined;
-      if (isActive(conn)) enqueue.sendTo(conn, { type: 'hub.resumeRefused', code: 'session_expired' });
-      enqueue.emit({ type: 'resume.refused', id });
+      if (isActive(conn)) enqueue.sendTo(conn, { type: 'hub.resumeRefused', code: event.code });
+      if (event.code === 'session_expired') enqueue.emit({ type: 'resume.refused', id });
     }),
 
     /**
@@ -379,6 +379,42 @@ export const hubMachine = setup({
       const message: ChatEvent = { type: 'message', name, from: id, session, text, ts: at };
       if (cid !== undefined) message.cid = cid;
       enqueue.sendTo('bus', publish(message));
+    }),
+    /**
+     * Cluster mode: the message's `cid` had been sent by its session before (on any node),
+     * so nothing was published; its author gets its copy again, as it landed then.
+     */
+    resendCopy: enqueueActions(({ context, event, self, enqueue }) => {
+      assertEvent(event, 'bus.duplicate');
+      const { event: chat, seq, ts } = event;
+      if (chat.type !== 'message' || chat.cid === undefined) return;
+      const actor = liveSession(self.getSnapshot().children as Children, chat.session);
+      const author = actor === undefined ? chat.from : (sessionContext(actor).conn ?? chat.from);
+      if (actor !== undefined) enqueue.sendTo(actor, { type: 'session.sent', cid: chat.cid, id: String(seq), ts });
+      const copy = echoFrame(
+        { type: 'message', sender: chat.name, text: chat.text, id: String(seq), ts },
+        context.echo,
+        chat.cid,
+      );
+      if (copy !== null && Object.hasOwn(context.members, author))
+        enqueue.emit({ type: 'send', id: author, frames: [copy] });
+    }),
+    /**
+     * Cluster mode: the view of the log starts again. History holds what the log still has
+     * up to `seq`, so that a client resuming on a node that just started recovers all the
+     * same; the epoch is Redis's, new when Redis lost its data.
+     */
+    restartHistory: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'bus.reset');
+      const { seq, epoch, past } = event;
+      const history = context.history;
+      history.restartAt(past.length > 0 ? Math.min(past[0]!.seq - 1, seq) : seq);
+      for (const { event: chat, seq: at, ts } of past) {
+        const cid = chat.type === 'message' ? chat.cid : undefined;
+        history.add({ seq: at, frame: chatFrame(chat, at, ts), session: chat.session, cid });
+      }
+      history.advanceTo(seq);
+      enqueue.assign({ epoch });
     }),
     /** The bus could not take an event: the member who caused it hears why. */
     tellFailed: enqueueActions(({ event, self, enqueue }) => {
@@ -574,6 +610,8 @@ export const hubMachine = setup({
         'conn.say': { guard: 'isMember', actions: 'publishMessage' },
         'bus.delivered': { actions: 'deliver' },
         'bus.failed': { actions: 'tellFailed' },
+        'bus.duplicate': { actions: 'resendCopy' },
+        'bus.reset': { actions: 'restartHistory' },
         'conn.gone': { actions: { type: 'forget', params: { keep: true } } },
         'session.ended': { actions: { type: 'closeSession', params: { announce: true } } },
         'server.shutdown': { target: 'stopping' },

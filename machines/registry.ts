@@ -45,7 +45,7 @@ export const memoryRegistry = fromCallback<RegistryRequest>(({ sendBack, receive
         const key = byHash.get(request.hash);
         const holder = key === undefined ? undefined : holders.get(key);
         if (holder === undefined) {
-          sendBack({ type: 'registry.unknown', id: request.id } satisfies HubEvent);
+          sendBack({ type: 'registry.unknown', id: request.id, code: 'session_expired' } satisfies HubEvent);
           return;
         }
         const previous = holder.id;

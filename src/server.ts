@@ -69,12 +69,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const cluster =
       config.redisUrl === null
         ? null
-        : await joinCluster(
-            config.redisUrl,
-            config.leaseMs,
-            log.child({ component: 'cluster' }),
-            inspectOption(inspection),
-          );
+        : await joinCluster(config.redisUrl, config.leaseMs, log.child({ component: 'cluster' }), {
+            ...inspectOption(inspection),
+            resumeWindowMs: config.resumeWindowMs,
+          });
     // Leaving the cluster announces this node's users as gone to the other nodes' clients.
     if (cluster !== null) closers.add('cluster', () => cluster.close());
 

@@ -19,9 +19,15 @@ export async function joinCluster(
   redisUrl: string,
   leaseMs: number,
   log: Logger,
-  options: { inspect?: InspectOption } = {},
+  options: { inspect?: InspectOption; resumeWindowMs?: number } = {},
 ): Promise<ClusterNode> {
-  const node = new ClusterNode({ redisUrl, leaseMs, log, inspect: options.inspect });
+  const node = new ClusterNode({
+    redisUrl,
+    leaseMs,
+    log,
+    inspect: options.inspect,
+    resumeWindowMs: options.resumeWindowMs ?? 0,
+  });
   try {
     await node.start();
   } catch (err) {

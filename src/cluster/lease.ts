@@ -2,9 +2,11 @@
  * The node's lease, and the reaper that releases the names of nodes whose lease ran out.
  *
  *   every refreshMs (a third of LEASE_MS)  refresh chat:lease:NODE; failure => unavailable
- *   every reapMs (about a tenth of it)     find nodes without a lease; drop their names,
- *                                          announcing one leave per joined name; announce
- *                                          ghosts once the grace after a data loss is over
+ *   every reapMs (about a tenth of it)     find nodes without a lease; their sessions wait
+ *                                          RESUME_WINDOW_MS for a resume from then (or their
+ *                                          names are dropped with one leave each, without a
+ *                                          window); announce sessions whose window is over,
+ *                                          and ghosts once the grace after a data loss is over
  *
  * A dead node's users must be announced within LEASE_MS of its death. The lease key
  * therefore lives a little less than LEASE_MS (leaseTtlMs): what is left covers one reaper
@@ -57,6 +59,8 @@ export interface LeaseHooks {
   mayReap(): boolean;
   /** A command failed, or the lease is gone: the node must recover. */
   lost(reason: string, err?: unknown): void;
+  /** RESUME_WINDOW_MS: how long a dead node's sessions wait for a resume before their leaves. */
+  readonly resumeWindowMs: number;
 }
 
 export class LeaseKeeper {
@@ -102,9 +106,12 @@ export class LeaseKeeper {
         const leaves = await this.store.sweepGhosts();
         if (leaves !== null && leaves > 0) this.log.info({ leaves }, 'announced the users of nodes lost with the data');
       }
+      // Sessions whose window is over, lost here or on a node that is gone: any node may announce them.
+      const expired = await this.store.sweepWaiting();
+      if (expired > 0) this.log.info({ leaves: expired }, 'announced sessions nobody resumed in time');
       if (!this.hooks.mayReap()) return;
       for (const node of dead) {
-        const leaves = await this.store.dropNode(node, true);
+        const leaves = await this.store.dropNode(node, true, this.hooks.resumeWindowMs);
         if (leaves !== null) this.log.info({ deadNode: node, leaves }, 'reaped a node whose lease ran out');
       }
     } catch (err) {

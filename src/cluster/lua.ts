@@ -7,7 +7,12 @@
  *                     or it never had any), and the end of the grace in Redis time (ms)
  *   chat:seq          the last sequence number handed out; also the log's stream ids
  *   chat:log          the stream of joins, messages and leaves: the one total order
- *   chat:names        hash folded name -> {t: "node/conn", u: name as shown, j: joined?, n: join seq}
+ *   chat:names        hash folded name -> {t: "node/conn", u: name as shown, j: joined?, n: join seq,
+ *                     s: session id, h: hash of the session's secret, d: end of its resume window
+ *                     (Redis time, ms) while no connection holds it}
+ *   chat:session:HASH the folded name the session with that secret hash holds: how a resume finds it
+ *   chat:waiting      sorted set of folded names whose session waits for a resume, by window end
+ *   chat:cids:SID     hash cid -> "seq/ts": the session's latest sent cids (chat:cidseq:SID orders them)
  *   chat:nodes        set of node ids that may hold names
  *   chat:lease:NODE   NODE is alive while this key is (PX LEASE_MS, refreshed well inside it);
  *                     "epoch/id", new at each of the node's recoveries
@@ -24,6 +29,7 @@
 
 export const keys = {
   prefix: 'chat:',
+  waiting: 'chat:waiting',
   epoch: 'chat:epoch',
   seq: 'chat:seq',
   log: 'chat:log',
@@ -45,19 +51,26 @@ end
 -- Appends one event under the next sequence number, which is its stream id too, so ids
 -- grow with the log. A counter that Redis lost restarts from the time in microseconds,
 -- above every id handed out before (string.format keeps all digits; tostring would not).
-local function append(seqKey, logKey, maxLen, kind, node, conn, name, text, ts)
+-- Kinds: j(oin), m(essage), l(eave), and r(esumed): session s moved to node/conn from p,
+-- which clients never see. A message keeps the time it was received; the rest get Redis's.
+local function append(seqKey, logKey, maxLen, kind, node, conn, name, text, ts, session, cid, previous)
   local n = redis.call('INCR', seqKey)
   if n == 1 then
     local t = redis.call('TIME')
     n = tonumber(t[1]) * 1000000 + tonumber(t[2])
     redis.call('SET', seqKey, string.format('%d', n))
   end
-  local id = string.format('%d-0', n)
+  local fields = {'k', kind, 'o', node, 'c', conn, 'u', name}
   if kind == 'm' then
-    redis.call('XADD', logKey, 'MAXLEN', '~', maxLen, id, 'k', kind, 'o', node, 'c', conn, 'u', name, 'x', text, 't', ts)
+    fields[#fields + 1] = 'x'; fields[#fields + 1] = text
+    fields[#fields + 1] = 't'; fields[#fields + 1] = ts
   else
-    redis.call('XADD', logKey, 'MAXLEN', '~', maxLen, id, 'k', kind, 'o', node, 'c', conn, 'u', name, 't', string.format('%d', nowMs()))
+    fields[#fields + 1] = 't'; fields[#fields + 1] = string.format('%d', nowMs())
   end
+  if session then fields[#fields + 1] = 's'; fields[#fields + 1] = session end
+  if cid and cid ~= '' then fields[#fields + 1] = 'i'; fields[#fields + 1] = cid end
+  if previous then fields[#fields + 1] = 'p'; fields[#fields + 1] = previous end
+  redis.call('XADD', logKey, 'MAXLEN', '~', maxLen, string.format('%d-0', n), unpack(fields))
   return n
 end
 
@@ -70,6 +83,13 @@ local function heldBy(namesKey, folded, node, conn)
   return e
 end
 
+-- Forgets what a name's session kept beside the name: its secret's hash, its cids, its wait.
+local function forgetSession(prefix, folded, e)
+  if e.h then redis.call('DEL', prefix .. 'session:' .. e.h) end
+  if e.s then redis.call('DEL', prefix .. 'cids:' .. e.s, prefix .. 'cidseq:' .. e.s) end
+  redis.call('ZREM', prefix .. 'waiting', folded)
+end
+
 -- Frees the name if node/conn still holds it; if it had joined, appends its leave (once).
 local function drop(namesKey, seqKey, logKey, maxLen, goneTtl, prefix, folded, node, conn)
   local owned = prefix .. 'node:' .. node
@@ -77,9 +97,10 @@ local function drop(namesKey, seqKey, logKey, maxLen, goneTtl, prefix, folded, n
   local e = heldBy(namesKey, folded, node, conn)
   if not e then return 0 end
   redis.call('HDEL', namesKey, folded)
+  forgetSession(prefix, folded, e)
   if e.j ~= 1 then return 0 end
   redis.call('SET', prefix .. 'gone:' .. e.t, '1', 'PX', goneTtl)
-  return append(seqKey, logKey, maxLen, 'l', node, conn, e.u)
+  return append(seqKey, logKey, maxLen, 'l', node, conn, e.u, nil, nil, e.s)
 end
 `;
 

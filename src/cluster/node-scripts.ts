@@ -36,7 +36,7 @@ return 1`,
  * a name for a client that was told server_unavailable, and no recovery would be due to free it.
  * KEYS epoch, lease(node), nodes, names, owned(node), seq, log, ghosts;
  * ARGV node, known epoch ('' at start), new id (of the epoch, if Redis is empty; of the lease), leaseMs, lease key ttl, maxLen,
- * goneTtl, prefix, then per held name: folded, conn, name, join seq ('' if not joined).
+ * goneTtl, prefix, then per held name: folded, conn, name, join seq ('' if not joined), session, secret hash.
  * Returns {epoch id, grace left ms, 1 if the node's lease was still there, {1 kept | 0 lost, ...}, lease value}.
  */
 export const recover: ScriptSource = {
@@ -58,7 +58,7 @@ local lease = epoch .. '/' .. ARGV[3]
 redis.call('SET', KEYS[2], lease, 'PX', ARGV[5])
 redis.call('SADD', KEYS[3], node)
 local held = {}
-for i = 9, #ARGV, 4 do held[ARGV[i]] = ARGV[i + 1] end
+for i = 9, #ARGV, 6 do held[ARGV[i]] = ARGV[i + 1] end
 local owned = redis.call('HGETALL', KEYS[5])
 for i = 1, #owned, 2 do
   if held[owned[i]] ~= owned[i + 1] then
@@ -66,15 +66,16 @@ for i = 1, #owned, 2 do
   end
 end
 local kept = {}
-for i = 9, #ARGV, 4 do
+for i = 9, #ARGV, 6 do
   local folded, conn = ARGV[i], ARGV[i + 1]
   local mine = 0
   if heldBy(KEYS[4], folded, node, conn) then
     mine = 1
   elseif reborn and graceLeft > 0 and redis.call('HEXISTS', KEYS[4], folded) == 0 then
-    local e = {t = node .. '/' .. conn, u = ARGV[i + 2], j = 0}
+    local e = {t = node .. '/' .. conn, u = ARGV[i + 2], j = 0, s = ARGV[i + 4], h = ARGV[i + 5]}
     if ARGV[i + 3] ~= '' then e.j = 1; e.n = ARGV[i + 3] end
     redis.call('HSET', KEYS[4], folded, cjson.encode(e))
+    redis.call('SET', ARGV[8] .. 'session:' .. ARGV[i + 5], folded)
     mine = 1
   end
   if mine == 1 then
@@ -133,11 +134,15 @@ return {redis.call('EXISTS', KEYS[2]), dead}`,
 };
 
 /**
- * Drops up to `batch` names of a node, announcing each joined one's leave; forgets the node
- * once it holds none. With mustBeDead '1' (reaping) it does nothing to a node whose lease is
- * back; with '0' (a node retiring itself) it ends the lease first.
- * KEYS nodes, names, seq, log; ARGV prefix, node, maxLen, goneTtl, batch, mustBeDead.
- * Returns {names dropped, leaves announced, 1 when the node is gone}, or -1 if it is alive.
+ * Lets go of up to `batch` names of a node; forgets the node once it holds none. With
+ * mustBeDead '1' (reaping) it does nothing to a node whose lease is back; with '0' (a node
+ * retiring itself) it ends the lease first.
+ * With a resume window (windowMs > 0), a joined name's session waits for a resume from now
+ * on (or since its connection was lost, if earlier), to be announced by sweepWaiting if
+ * none comes; without one, or for a name that never joined, the name is dropped at once,
+ * announcing the leave of a joined one.
+ * KEYS nodes, names, seq, log; ARGV prefix, node, maxLen, goneTtl, batch, mustBeDead, windowMs.
+ * Returns {names let go, leaves announced, 1 when the node is gone}, or -1 if it is alive.
  */
 export const dropNode: ScriptSource = {
   numberOfKeys: 4,
@@ -151,14 +156,26 @@ else
 end
 local owned = prefix .. 'node:' .. node
 local batch = tonumber(ARGV[5])
+local window = tonumber(ARGV[7])
+local now = nowMs()
 local dropped, leaves, cursor = 0, 0, '0'
 repeat
   local scan = redis.call('HSCAN', owned, cursor, 'COUNT', batch)
   cursor = scan[1]
   local fields = scan[2]
   for i = 1, #fields, 2 do
-    if drop(KEYS[2], KEYS[3], KEYS[4], ARGV[3], ARGV[4], prefix, fields[i], node, fields[i + 1]) > 0 then leaves = leaves + 1 end
-    redis.call('HDEL', owned, fields[i])
+    local folded, conn = fields[i], fields[i + 1]
+    local e = heldBy(KEYS[2], folded, node, conn)
+    if e and e.j == 1 and window > 0 then
+      if not e.d then
+        e.d = now + window
+        redis.call('HSET', KEYS[2], folded, cjson.encode(e))
+      end
+      redis.call('ZADD', prefix .. 'waiting', e.d, folded)
+    elseif drop(KEYS[2], KEYS[3], KEYS[4], ARGV[3], ARGV[4], prefix, folded, node, conn) > 0 then
+      leaves = leaves + 1
+    end
+    redis.call('HDEL', owned, folded)
     dropped = dropped + 1
   end
 until cursor == '0' or dropped >= batch
@@ -195,4 +212,30 @@ for i = 1, #fields, 2 do
   end
 end
 return {leaves, redis.call('HLEN', KEYS[2])}`,
+};
+
+/**
+ * Announces the leave of up to `batch` sessions whose resume window is over, once each
+ * (drop removes the name in the same step), whichever node or nodes run it.
+ * KEYS names, seq, log, waiting; ARGV prefix, maxLen, goneTtl, batch.
+ * Returns {leaves announced, sessions looked at}.
+ */
+export const sweepWaiting: ScriptSource = {
+  numberOfKeys: 4,
+  lua: `${prelude}
+local now = nowMs()
+local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
+local leaves = 0
+for _, folded in ipairs(due) do
+  redis.call('ZREM', KEYS[4], folded)
+  local entry = redis.call('HGET', KEYS[1], folded)
+  if entry then
+    local e = cjson.decode(entry)
+    if e.d and tonumber(e.d) <= now then
+      local node, conn = string.match(e.t, '^([^/]*)/(.*)$')
+      if drop(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[1], folded, node, conn) > 0 then leaves = leaves + 1 end
+    end
+  end
+end
+return {leaves, #due}`,
 };

@@ -21,16 +21,36 @@ import type { Logger } from '../log.js';
 import { foldName } from '../protocol.js';
 import { Availability, type InspectOption } from './availability.js';
 import type { AvailabilityState } from './availability.machine.js';
-import { EventLog, type Delivery } from './event-log.js';
+import { EventLog, type Delivery, type PastEvent } from './event-log.js';
 import { clusterTimings, LeaseKeeper, type ClusterTimings } from './lease.js';
 import { Recovery, type HeldNames } from './recovery.js';
 import { ClusterStore } from './store.js';
 
 export type ClaimResult = 'granted' | 'taken' | 'unavailable';
 
+/** A resume's answer: the session, now this connection's, or why not. */
+export type ResumeResult =
+  | { session: string; name: string; /** The connection here that held it, if one did. */ previous: string | null }
+  | 'unknown'
+  | 'unavailable';
+
+/** What a message's publication came to (see publish). */
+export type Published = boolean | { duplicateOf: { seq: number; ts: number } };
+
+/** A name held here, with the session that holds it. */
+export interface HeldSession {
+  name: string;
+  session: string;
+  hash: string;
+}
+
 export interface ClusterNodeOptions {
   redisUrl: string;
   leaseMs: number;
+  /** RESUME_WINDOW_MS: every node of a cluster must use the same. */
+  resumeWindowMs: number;
+  /** HISTORY_SIZE: how much of the log a (re)sync hands the hub's history. */
+  historySize?: number;
   log: Logger;
   /** `--inspect`: the availability actor is reported to the Stately inspector. */
   inspect?: InspectOption;
@@ -54,8 +74,10 @@ export class ClusterNode {
   private readonly recovery: Recovery;
   private readonly log: Logger;
   private readonly availability: Availability;
-  /** conn -> name as shown, for every name granted here and not given back. */
-  private readonly held = new Map<string, string>();
+  /** conn -> the name (as shown) and session, for every name held here and not given back or moved away. */
+  private readonly held = new Map<string, HeldSession>();
+  private readonly resumeWindowMs: number;
+  private onMove: (session: string) => void = () => {};
   /** Conns whose join could not be written yet; written, in order, before service resumes. */
   private readonly owedJoins = new Set<string>();
   private onRevoke: (conn: string) => void = () => {};
@@ -63,6 +85,7 @@ export class ClusterNode {
 
   constructor(options: ClusterNodeOptions) {
     this.timings = clusterTimings(options.leaseMs);
+    this.resumeWindowMs = options.resumeWindowMs;
     this.log = options.log.child({ node: this.id });
     this.store = new ClusterStore(options.redisUrl, this.id, this.timings);
     this.events = new EventLog(
@@ -71,8 +94,10 @@ export class ClusterNode {
         whenAvailable: () => this.whenAvailable(),
         lost: (reason, err) => this.availability.lost(reason, err),
         leftInLog: (conn) => this.revoke(conn),
+        movedAway: (conn, session) => this.letGo(conn, session),
       },
       this.log,
+      options.historySize ?? 0,
     );
     this.lease = new LeaseKeeper(
       this.store,
@@ -81,6 +106,7 @@ export class ClusterNode {
         lease: () => (this.availability.isAvailable ? this.recovery.currentLease : null),
         mayReap: () => this.availability.mayReap,
         lost: (reason, err) => this.availability.lost(reason, err),
+        resumeWindowMs: this.resumeWindowMs,
       },
       this.log,
     );
@@ -146,9 +172,19 @@ export class ClusterNode {
     this.onRevoke = listener;
   }
 
-  /** Starts delivering the log to the hub (the bus actor). */
-  deliverTo(deliver: Delivery): void {
-    this.events.start(deliver);
+  /** Where sessions resumed on another node are reported (the registry actor). */
+  onMovedAway(listener: (session: string) => void): void {
+    this.onMove = listener;
+  }
+
+  /** Starts delivering the log to the hub (the bus actor), and each new start of its view with the epoch. */
+  deliverTo(deliver: Delivery, reset: (seq: number, epoch: string, past: PastEvent[]) => void): void {
+    this.events.start(deliver, (seq, past) => reset(seq, this.recovery.currentEpoch, past));
+  }
+
+  /** The lineage of ids (PROTOCOL.md, Sessions): Redis's, new whenever Redis starts empty. */
+  get epoch(): string {
+    return this.recovery.currentEpoch;
   }
 
   /** Resolves once the roster has been read and delivered to the hub. */
@@ -156,12 +192,15 @@ export class ClusterNode {
     return this.events.synced;
   }
 
-  async claim(conn: string, name: string): Promise<ClaimResult> {
+  async claim(conn: string, name: string, session: string, hash: string): Promise<ClaimResult> {
     if (!this.availability.isServing) return 'unavailable';
     try {
-      const result = await this.store.claim(foldName(name), conn, name, this.recovery.currentLease);
+      const result = await this.store.claim(foldName(name), conn, name, this.recovery.currentLease, {
+        id: session,
+        hash,
+      });
       if (result === 1) {
-        this.held.set(conn, name);
+        this.held.set(conn, { name, session, hash });
         return 'granted';
       }
       if (result === 0) return 'taken';
@@ -173,9 +212,49 @@ export class ClusterNode {
     return 'unavailable';
   }
 
+  /**
+   * A resume: moves the session whose secret hashes to `hash` to `conn`, wherever it was.
+   * With `since` (the client's position), answers only once this node has delivered every
+   * event up to it (or as far as the log went when the session moved), so that the hub's
+   * history holds everything the client may have missed.
+   */
+  async resume(conn: string, hash: string, since: number | null): Promise<ResumeResult> {
+    if (!this.availability.isServing) return 'unavailable';
+    let moved;
+    try {
+      moved = await this.store.transfer(hash, conn, this.recovery.currentLease);
+    } catch (err) {
+      this.availability.lost('resume failed', err);
+      return 'unavailable';
+    }
+    if (moved === 'lease gone') {
+      this.availability.lost('lease gone');
+      return 'unavailable';
+    }
+    if (moved === null) return 'unknown';
+    const { session, name, previous } = moved;
+    const wasHere = previous.node === this.id && previous.conn !== conn;
+    if (wasHere) {
+      this.held.delete(previous.conn);
+      this.owedJoins.delete(previous.conn);
+    }
+    this.held.set(conn, { name, session, hash });
+    if (since !== null) await this.events.reached(Math.min(since, moved.lastSeq), this.timings.leaseMs);
+    return { session, name, previous: wasHere ? previous.conn : null };
+  }
+
+  /** The session of `conn` lost its connection: its window is kept in Redis too, so that it outlives this node. */
+  detach(conn: string): void {
+    const held = this.held.get(conn);
+    if (held === undefined || !this.availability.isAvailable || this.resumeWindowMs === 0) return;
+    this.store
+      .detach(foldName(held.name), conn, this.resumeWindowMs)
+      .catch((err: unknown) => this.availability.lost('detach failed', err));
+  }
+
   /** The hub gave a name back: frees it if it never joined (a joined name leaves by `publish`). */
   release(conn: string): void {
-    const name = this.held.get(conn);
+    const name = this.held.get(conn)?.name;
     if (name === undefined) return;
     this.held.delete(conn);
     this.owedJoins.delete(conn);
@@ -186,8 +265,11 @@ export class ClusterNode {
     this.store.release(foldName(name), conn).catch((err: unknown) => this.availability.lost('release failed', err));
   }
 
-  /** Writes a chat event to the log; false when it could not be (the author is told). */
-  async publish(event: ChatEvent): Promise<boolean> {
+  /**
+   * Writes a chat event to the log; false when it could not be (the author is told), and
+   * for a message whose `cid` its session sent before, where that one landed.
+   */
+  async publish(event: ChatEvent): Promise<Published> {
     switch (event.type) {
       case 'join':
         if (!this.availability.isAvailable) {
@@ -215,7 +297,8 @@ export class ClusterNode {
       case 'message': {
         if (!this.availability.isAvailable) return false;
         try {
-          const seq = await this.store.say(foldName(event.name), event.from, event.text, event.ts);
+          const seq = await this.store.say(foldName(event.name), event.from, event.text, event.ts, event.cid);
+          if (typeof seq === 'object') return { duplicateOf: seq };
           if (seq === -1) this.availability.lost('lease gone');
           return seq > 0;
         } catch (err) {
@@ -239,7 +322,7 @@ export class ClusterNode {
     this.availability.close(); // after events.stop(): the log reader, woken, sees that it must end
     if (wasAvailable) {
       await this.store
-        .dropNode(this.id, false)
+        .dropNode(this.id, false, this.resumeWindowMs)
         .catch((err: unknown) => this.log.warn({ err }, 'could not leave the cluster'));
     }
     await this.store.quit();
@@ -254,11 +337,18 @@ export class ClusterNode {
 
   /** Writes the join of a held name; false when the node's lease is gone. */
   private async writeJoin(conn: string): Promise<boolean> {
-    const name = this.held.get(conn);
+    const name = this.held.get(conn)?.name;
     if (name === undefined) return true; // gone before its join could be written: nothing to announce
     const result = await this.store.join(foldName(name), conn);
     if (result === 0) this.revoke(conn);
     return result !== -1;
+  }
+
+  /** A connection elsewhere resumed the session of `conn`: it is no longer this node's to hold or announce. */
+  private letGo(conn: string, session: string): void {
+    this.held.delete(conn);
+    this.owedJoins.delete(conn);
+    this.onMove(session);
   }
 
   /** A client's name is no longer its own: forget it and have the hub close the client. */

@@ -17,8 +17,8 @@ import type { ClusterStore, HeldName } from './store.js';
 
 /** The node's side of its clients' names, as recovery needs it. */
 export interface HeldNames {
-  /** conn -> name as shown, for every name granted here and not given back. */
-  readonly held: ReadonlyMap<string, string>;
+  /** conn -> the name (as shown) and its session, for every name held here and not given back. */
+  readonly held: ReadonlyMap<string, { name: string; session: string; hash: string }>;
   /** Conns whose join could not be written yet. */
   readonly owedJoins: Set<string>;
   /** The name is no longer this client's: forget it and have the hub close the client. */
@@ -59,6 +59,11 @@ export class Recovery {
     private readonly log: Logger,
   ) {}
 
+  /** The epoch Redis last gave ('' before the first recovery). */
+  get currentEpoch(): string {
+    return this.epoch;
+  }
+
   /** The value of the lease this node last took ('' before the first time): its claims and renewals show it. */
   get currentLease(): string {
     return this.lease;
@@ -90,9 +95,9 @@ export class Recovery {
   }
 
   private async reassert(): Promise<Recovered> {
-    const names: HeldName[] = [...this.names.held].map(([conn, name]) => {
+    const names: HeldName[] = [...this.names.held].map(([conn, { name, session, hash }]) => {
       const folded = foldName(name);
-      return { folded, conn, name, joinSeq: this.events.joinSeqOf(folded, this.store.node, conn) };
+      return { folded, conn, name, joinSeq: this.events.joinSeqOf(folded, this.store.node, conn), session, hash };
     });
     const result = await this.store.recover(this.epoch, randomUUID(), names);
     result.kept.forEach((kept, i) => kept || this.names.revoke(names[i]!.conn));

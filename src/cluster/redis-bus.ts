@@ -11,12 +11,20 @@ import type { ClusterNode } from './node.js';
 export function redisBus(node: ClusterNode) {
   return fromCallback<BusRequest, { now: () => number }>(({ sendBack, receive }) => {
     let running = true;
-    node.deliverTo((event, seq, ts) => {
-      if (running) sendBack({ type: 'bus.delivered', event, seq, ts } satisfies HubEvent);
-    });
+    node.deliverTo(
+      (event, seq, ts) => {
+        if (running) sendBack({ type: 'bus.delivered', event, seq, ts } satisfies HubEvent);
+      },
+      (seq, epoch, past) => {
+        if (running) sendBack({ type: 'bus.reset', seq, epoch, past } satisfies HubEvent);
+      },
+    );
     receive(({ event }) => {
       void node.publish(event).then((written) => {
-        if (!written && running) sendBack({ type: 'bus.failed', event, code: 'server_unavailable' } satisfies HubEvent);
+        if (!running) return;
+        if (written === false) sendBack({ type: 'bus.failed', event, code: 'server_unavailable' } satisfies HubEvent);
+        else if (typeof written === 'object')
+          sendBack({ type: 'bus.duplicate', event, ...written.duplicateOf } satisfies HubEvent);
       });
     });
     return () => {

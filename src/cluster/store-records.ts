@@ -6,12 +6,18 @@
 /** One entry of the log, as XREAD returns it. */
 export interface LogEntry {
   seq: number;
-  kind: 'j' | 'l' | 'm';
+  /** j(oin), m(essage), l(eave), r(esumed: the session moved to node/conn from `previous`). */
+  kind: 'j' | 'l' | 'm' | 'r';
   node: string;
   conn: string;
   name: string;
   text: string;
   ts: number;
+  /** The session it is about ('' in entries written before sessions). */
+  session: string;
+  cid: string | undefined;
+  /** For r: "node/conn" that held the session before. */
+  previous: string;
 }
 
 /** A name as `chat:names` holds it. */
@@ -30,6 +36,8 @@ export interface HeldName {
   conn: string;
   name: string;
   joinSeq: number | null;
+  session: string;
+  hash: string;
 }
 
 export interface Recovery {
@@ -51,7 +59,18 @@ export interface ReapCheck {
 }
 
 export function parseLogEntry(id: string, fields: string[]): LogEntry {
-  const entry: LogEntry = { seq: Number.parseInt(id, 10), kind: 'm', node: '', conn: '', name: '', text: '', ts: 0 };
+  const entry: LogEntry = {
+    seq: Number.parseInt(id, 10),
+    kind: 'm',
+    node: '',
+    conn: '',
+    name: '',
+    text: '',
+    ts: 0,
+    session: '',
+    cid: undefined,
+    previous: '',
+  };
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const value = fields[i + 1]!;
     switch (fields[i]) {
@@ -72,6 +91,15 @@ export function parseLogEntry(id: string, fields: string[]): LogEntry {
         break;
       case 't':
         entry.ts = Number(value);
+        break;
+      case 's':
+        entry.session = value;
+        break;
+      case 'i':
+        entry.cid = value;
+        break;
+      case 'p':
+        entry.previous = value;
         break;
     }
   }

@@ -2,6 +2,7 @@
  * One typed method per cluster script (src/cluster/scripts.ts), run on the node's commands
  * connection, plus the log read on its reader connection (src/cluster/redis-connections.ts).
  */
+import { REMEMBERED_CIDS } from '../../machines/session.machine.js';
 import { keys, scripts, type ScriptName } from './scripts.js';
 import type { ClusterTimings } from './lease.js';
 import { RedisConnections } from './redis-connections.js';
@@ -15,6 +16,17 @@ import {
   type ReapCheck,
   type Recovery,
 } from './store-records.js';
+
+/** A resume's move of a session to this node (scripts.ts, transfer). */
+export interface Transfer {
+  session: string;
+  name: string;
+  /** Where it was held before. */
+  previous: { node: string; conn: string };
+  joinSeq: number | null;
+  /** The last seq handed out when it moved: nothing the client saw can be later. */
+  lastSeq: number;
+}
 
 /** Re-exported: the cluster's modules know these records by the store that returns them. */
 export type { HeldName, LogEntry, NameEntry, ReapCheck, Recovery } from './store-records.js';
@@ -48,7 +60,13 @@ export class ClusterStore extends RedisConnections {
   }
 
   /** 1 granted, 0 taken, -1 this node's lease is gone (or is not `lease`), -3 ghosts still to be announced. */
-  async claim(folded: string, conn: string, name: string, lease: string): Promise<number> {
+  async claim(
+    folded: string,
+    conn: string,
+    name: string,
+    lease: string,
+    session: { id: string; hash: string },
+  ): Promise<number> {
     return Number(
       await this.run(
         'claim',
@@ -61,12 +79,69 @@ export class ClusterStore extends RedisConnections {
         conn,
         name,
         lease,
+        session.id,
+        session.hash,
+        keys.prefix,
       ),
     );
   }
 
   async release(folded: string, conn: string): Promise<void> {
-    await this.run('release', keys.names, keys.owned(this.node), folded, this.node, conn);
+    await this.run('release', keys.names, keys.owned(this.node), folded, this.node, conn, keys.prefix);
+  }
+
+  /** Moves the session whose secret hashes to `hash` to `conn` here (a resume); null when there is none. */
+  async transfer(hash: string, conn: string, lease: string): Promise<Transfer | null | 'lease gone'> {
+    const reply = (await this.run(
+      'transfer',
+      keys.names,
+      keys.lease(this.node),
+      keys.owned(this.node),
+      keys.seq,
+      keys.log,
+      keys.prefix,
+      hash,
+      this.node,
+      conn,
+      LOG_MAX_LENGTH,
+      lease,
+    )) as [number, string?, string?, string?, string?, string?, string?];
+    const outcome = Number(reply[0]);
+    if (outcome === -1) return 'lease gone';
+    if (outcome !== 1) return null;
+    const [, session, name, oldNode, oldConn, joinSeq, lastSeq] = reply;
+    return {
+      session: session ?? '',
+      name: name ?? '',
+      previous: { node: oldNode ?? '', conn: oldConn ?? '' },
+      joinSeq: joinSeq === undefined || joinSeq === '' ? null : Number(joinSeq),
+      lastSeq: Number(lastSeq ?? 0),
+    };
+  }
+
+  /** The session of `conn` lost its connection: it waits `windowMs`, here or on any node. */
+  async detach(folded: string, conn: string, windowMs: number): Promise<void> {
+    await this.run('detach', keys.names, keys.waiting, folded, this.node, conn, windowMs);
+  }
+
+  /** Announces the sessions whose window is over; returns how many leaves. */
+  async sweepWaiting(): Promise<number> {
+    let leaves = 0;
+    for (;;) {
+      const [announced, looked] = (await this.run(
+        'sweepWaiting',
+        keys.names,
+        keys.seq,
+        keys.log,
+        keys.waiting,
+        keys.prefix,
+        LOG_MAX_LENGTH,
+        this.goneTtlMs,
+        SCRIPT_BATCH,
+      )) as [number, number];
+      leaves += Number(announced);
+      if (Number(looked) < SCRIPT_BATCH) return leaves;
+    }
   }
 
   /** The join's seq, 0 name lost, -1 lease gone, -2 joined already. */
@@ -86,23 +161,38 @@ export class ClusterStore extends RedisConnections {
     );
   }
 
-  /** The message's seq, 0 author lost its name, -1 lease gone. */
-  async say(folded: string, conn: string, text: string, ts: number): Promise<number> {
-    return Number(
-      await this.run(
-        'say',
-        keys.names,
-        keys.lease(this.node),
-        keys.seq,
-        keys.log,
-        folded,
-        this.node,
-        conn,
-        text,
-        ts,
-        LOG_MAX_LENGTH,
-      ),
+  /**
+   * The message's seq, 0 author lost its name, -1 lease gone; for a `cid` its session sent
+   * before, where that first send landed (nothing is appended).
+   */
+  async say(
+    folded: string,
+    conn: string,
+    text: string,
+    ts: number,
+    cid: string | undefined,
+  ): Promise<number | { seq: number; ts: number }> {
+    const reply = await this.run(
+      'say',
+      keys.names,
+      keys.lease(this.node),
+      keys.seq,
+      keys.log,
+      folded,
+      this.node,
+      conn,
+      text,
+      ts,
+      LOG_MAX_LENGTH,
+      cid ?? '',
+      keys.prefix,
+      REMEMBERED_CIDS,
     );
+    if (typeof reply === 'string') {
+      const [seq, at] = reply.split('/');
+      return { seq: Number(seq), ts: Number(at) };
+    }
+    return Number(reply);
   }
 
   async leave(folded: string, conn: string): Promise<void> {
@@ -127,7 +217,14 @@ export class ClusterStore extends RedisConnections {
 
   /** `newId` names the epoch if Redis is empty, and the lease this recovery takes. */
   async recover(knownEpoch: string, newId: string, held: HeldName[]): Promise<Recovery> {
-    const args = held.flatMap((h) => [h.folded, h.conn, h.name, h.joinSeq === null ? '' : String(h.joinSeq)]);
+    const args = held.flatMap((h) => [
+      h.folded,
+      h.conn,
+      h.name,
+      h.joinSeq === null ? '' : String(h.joinSeq),
+      h.session,
+      h.hash,
+    ]);
     const reply = (await this.run(
       'recover',
       keys.epoch,
@@ -223,7 +320,7 @@ export class ClusterStore extends RedisConnections {
    * Drops every name of `node`, announcing the leaves of those that joined, in batches.
    * Returns the number of leaves announced, or null if the node turned out to be alive.
    */
-  async dropNode(node: string, mustBeDead: boolean): Promise<number | null> {
+  async dropNode(node: string, mustBeDead: boolean, windowMs: number): Promise<number | null> {
     let leaves = 0;
     for (;;) {
       const reply = (await this.run(
@@ -238,6 +335,7 @@ export class ClusterStore extends RedisConnections {
         this.goneTtlMs,
         SCRIPT_BATCH,
         mustBeDead ? '1' : '0',
+        windowMs,
       )) as number | [number, number, number];
       if (!Array.isArray(reply)) return null;
       leaves += Number(reply[1]);
@@ -259,6 +357,14 @@ export class ClusterStore extends RedisConnections {
     )) as Array<[string, Array<[string, string[]]>]> | null;
     if (reply === null) return [];
     return (reply[0]?.[1] ?? []).map(([id, fields]) => parseLogEntry(id, fields));
+  }
+
+  /** Up to `count` of the log's last entries up to `seq`, oldest first. */
+  async tail(seq: number, count: number): Promise<LogEntry[]> {
+    const reply = (await this.commands.call('XREVRANGE', keys.log, `${seq}-0`, '-', 'COUNT', count)) as Array<
+      [string, string[]]
+    >;
+    return reply.map(([id, fields]) => parseLogEntry(id, fields)).reverse();
   }
 
   /** The last seq handed out (for ClusterNode.debugState). */

@@ -81,12 +81,12 @@ describeWithRedis('cluster: what a node says on its way back from an outage', ()
       expect(back.graceMs).toBeGreaterThan(0);
       expect(back.graceMs).toBeLessThanOrEqual(1_000);
       expect(node.isServing).toBe(false);
-      expect(await node.claim('c1', 'Alice')).toBe('unavailable');
+      expect(await node.claim('c1', 'Alice', 's1', 'hash-1')).toBe('unavailable');
 
       const over = await log.said('grace over; serving', 2_000);
       expect(over.at - back.at).toBeGreaterThanOrEqual(back.graceMs! - 50);
       expect(node.isServing).toBe(true);
-      expect(await node.claim('c1', 'Alice')).toBe('granted');
+      expect(await node.claim('c1', 'Alice', 's1', 'hash-1')).toBe('granted');
       const sequence = log.lines
         .map((line) => line.msg)
         .filter((msg) => /unavailable|reachable|grace|serving/.test(msg));
