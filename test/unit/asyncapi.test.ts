@@ -41,13 +41,17 @@ const builtFrames = {
   welcome: [
     welcomeFrame('Alice', ['Bob', 'Alice'], session),
     welcomeFrame('Alice', ['Bob', 'Alice'], { ...session, resumed: true, recovered: true }),
-    welcomeFrame('Alice', [], { ...session, resumed: true, recovered: false }),
+    // A resumed session is online until it ends, so `users` always holds its own name.
+    welcomeFrame('Alice', ['Alice'], { ...session, resumed: true, recovered: false }),
   ],
   join: [
     chatFrame({ type: 'join', name: 'Alice', from: 'c1', session: 's1' }, 1, AT),
     replayed(chatFrame({ type: 'join', name: 'Alice', from: 'c1', session: 's1' }, 1, AT)),
   ],
-  leave: [chatFrame({ type: 'leave', name: 'Alice', from: 'c1', session: 's1' }, 2, AT)],
+  leave: [
+    chatFrame({ type: 'leave', name: 'Alice', from: 'c1', session: 's1' }, 2, AT),
+    replayed(chatFrame({ type: 'leave', name: 'Alice', from: 'c1', session: 's1' }, 2, AT)),
+  ],
   message: [
     others,
     echoFrame(others, 'anonymous', undefined)!,
@@ -55,6 +59,9 @@ const builtFrames = {
     echoFrame(others, 'anonymous', 'k-1')!,
     replayed(others),
     replayed(echoFrame(others, 'anonymous', 'k-1')!),
+    echoFrame(others, 'named', 'k-1')!,
+    // The longest cid a client may send: 64 code points, none of them in the BMP.
+    echoFrame(others, 'anonymous', '😀'.repeat(64))!,
   ],
   error: (Object.keys(errors) as ErrorCode[]).map(errorFrame),
 } satisfies Record<ServerFrame['type'], ServerFrame[]>;
@@ -135,19 +142,40 @@ describe('docs/asyncapi.yaml', () => {
     }
   });
 
-  it('client messages accept exactly the frames the server reads as a registration or a chat message', () => {
+  it('client messages accept exactly the frames the server reads as a registration, a resume or a chat message', () => {
     const isRegistration = ajv().compile(payloadSchema(messageNamed('send', 'registration')));
+    const isResume = ajv().compile(payloadSchema(messageNamed('send', 'resume')));
     const isChatMessage = ajv().compile(payloadSchema(messageNamed('send', 'chatMessage')));
+    // Mostly well-typed, so that frames with several fields right and one wrong are common.
     const field = fc.oneof(
-      fc.string(),
-      fc.constant(null),
+      { arbitrary: fc.string(), weight: 6 },
+      { arbitrary: fc.constant(null), weight: 2 },
       fc.integer(),
       fc.boolean(),
       fc.array(fc.string(), { maxLength: 2 }),
       fc.dictionary(fc.string(), fc.string(), { maxKeys: 2 }),
     );
+    // `history` must be a whole number from 0 up to 2^53 - 1: the edges and what lies past them.
+    const count = fc.oneof(
+      { arbitrary: fc.nat(), weight: 4 },
+      field,
+      fc.double(),
+      fc.constantFrom(0, -0, -1, 0.5, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 1, 1e300),
+    );
     const frame = fc.oneof(
-      fc.record({ sender: field, text: field, colour: fc.jsonValue() }, { requiredKeys: [] }),
+      fc.record(
+        {
+          sender: field,
+          text: field,
+          session: field,
+          epoch: field,
+          since: field,
+          history: count,
+          cid: field,
+          colour: fc.jsonValue(),
+        },
+        { requiredKeys: [] },
+      ),
       fc.jsonValue(),
     );
     fc.assert(
@@ -155,9 +183,26 @@ describe('docs/asyncapi.yaml', () => {
         const data = JSON.stringify(sent);
         const event = readClientFrame(data, 0);
         const value: unknown = JSON.parse(data);
-        expect(isRegistration(value)).toBe(event.type === 'client.frame' && event.sender !== undefined);
-        expect(isChatMessage(value)).toBe(event.type === 'client.frame' && event.text !== undefined);
+        const read = event.type === 'client.frame';
+        // A first frame naming a session is a resume, whatever else it holds.
+        expect(isResume(value)).toBe(read && event.session !== undefined);
+        expect(isRegistration(value)).toBe(read && event.session === undefined && event.sender !== undefined);
+        expect(isChatMessage(value)).toBe(read && event.text !== undefined);
       }),
+      {
+        numRuns: 500,
+        examples: [
+          [{ sender: 'Alice', text: '', session: 'x' }],
+          [{ sender: 'Alice', text: '', session: null, history: 5 }],
+          [{ session: 'x', since: '41', epoch: 'e' }],
+          [{ sender: 'Alice', history: Number.MAX_SAFE_INTEGER }],
+          [{ sender: 'Alice', history: Number.MAX_SAFE_INTEGER + 1 }],
+          [{ sender: 'Alice', history: -1 }],
+          [{ sender: 'Alice', history: 2.5 }],
+          [{ text: 'Hello', cid: 7 }],
+          [{ text: 'Hello', since: 41 }],
+        ],
+      },
     );
   });
 });
@@ -171,6 +216,15 @@ describe('the server frame check', () => {
     ['an id that is not a decimal integer', { ...others, id: '4a' }, 'pattern'],
     ['a numeric id', { ...others, id: 42 }, 'string'],
     ['a fractional ts', { ...others, ts: 1.5 }, 'integer'],
+    [
+      'a join without its position',
+      { type: 'join', sender: 'Server', text: 'Alice has joined the chat', name: 'Alice' },
+      'id',
+    ],
+    ['a replay marked false', { ...others, replay: false }, 'allowedValue'],
+    ['recovered without resumed', { ...welcome, recovered: true }, 'resumed'],
+    ['a welcome without its session', { ...welcome, session: undefined }, 'session'],
+    ['a cid over 64 code points', { ...others, cid: 'k'.repeat(65) }, '64 characters'],
     ['an unknown error code', { ...errorFrame('name_taken'), code: 'oops' }, 'allowedValues'],
     ['an error code with another code’s text', { ...errorFrame('name_taken'), code: 'bad_frame' }, 'oneOf'],
     ['an unknown frame type', { type: 'typing', sender: 'Server', text: '' }, 'must be one of'],

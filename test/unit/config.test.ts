@@ -3,11 +3,11 @@
  * over defaults, and a bad value a one-line ConfigError naming it.
  */
 import { describe, expect, it } from 'vitest';
-import { connectionLimits, HelpRequested, loadConfig, usage, type Config } from '../../src/config.js';
+import { connectionLimits, HelpRequested, loadConfig, sessionSettings, usage, type Config } from '../../src/config.js';
 import { envName, settings } from '../../src/settings.js';
 import { ConfigError } from '../../src/errors.js';
 
-/** SPEC §6's table, transcribed: variable -> [flag, default as the Config holds it]. */
+/** SPEC §6's table and §8's settings, transcribed: variable -> [flag, default as the Config holds it]. */
 const specTable: Record<string, [flag: string, key: keyof Config, fallback: string | number | boolean | null]> = {
   PORT: ['--port', 'port', 8080],
   HOST: ['--host', 'host', '0.0.0.0'],
@@ -22,6 +22,10 @@ const specTable: Record<string, [flag: string, key: keyof Config, fallback: stri
   MAX_PAYLOAD_BYTES: ['--max-payload-bytes', 'maxPayloadBytes', 65536],
   MAX_BUFFERED_BYTES: ['--max-buffered-bytes', 'maxBufferedBytes', 1048576],
   MAX_CONNECTIONS: ['--max-connections', 'maxConnections', 10000],
+  // SPEC §8 (sessions) names RESUME_WINDOW_MS and its default; the history bounds' names are ours.
+  RESUME_WINDOW_MS: ['--resume-window-ms', 'resumeWindowMs', 30000],
+  HISTORY_SIZE: ['--history-size', 'historySize', 100],
+  HISTORY_BYTES: ['--history-bytes', 'historyBytes', 8388608],
   ALLOWED_ORIGINS: ['--allowed-origins', 'allowedOrigins', null],
   REDIS_URL: ['--redis-url', 'redisUrl', null],
   LEASE_MS: ['--lease-ms', 'leaseMs', 15000],
@@ -47,13 +51,13 @@ function configError(run: () => unknown): string {
 }
 
 describe('loadConfig defaults', () => {
-  it('equals the table in SPEC §6', () => {
+  it('equals the table in SPEC §6, with §8 sessions', () => {
     const config = loadConfig([], {});
     const expected = Object.fromEntries(Object.values(specTable).map(([, key, fallback]) => [key, fallback]));
     expect(config).toEqual(expected);
   });
 
-  it('has exactly the settings SPEC §6 names, with the documented env names and flags', () => {
+  it('has exactly the settings SPEC §6 and §8 name, with the documented env names and flags', () => {
     const actual = settings.map((s) => [envName(s.flag), `--${s.flag}`]).sort();
     const expected = Object.entries(specTable)
       .map(([env, [flag]]) => [env, flag])
@@ -96,6 +100,10 @@ describe('environment and flags', () => {
     ],
     [{ REDIS_URL: 'redis://127.0.0.1:6379' }, 'redisUrl', 'redis://127.0.0.1:6379'],
     [{ LEASE_MS: '5000' }, 'leaseMs', 5000],
+    [{ RESUME_WINDOW_MS: '0' }, 'resumeWindowMs', 0],
+    [{ HISTORY_SIZE: '0' }, 'historySize', 0],
+    [{ HISTORY_SIZE: '1000000' }, 'historySize', 1000000],
+    [{ HISTORY_BYTES: '0' }, 'historyBytes', 0],
   ] as const)('reads %o', (env, key, value) => {
     expect(loadConfig([], env)[key]).toEqual(value);
   });
@@ -151,6 +159,9 @@ describe('bad values', () => {
     [{ REDIS_URL: 'http://127.0.0.1' }, 'REDIS_URL'],
     [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
     [{ LEASE_MS: '10' }, 'LEASE_MS'],
+    [{ RESUME_WINDOW_MS: '-1' }, 'RESUME_WINDOW_MS'],
+    [{ HISTORY_SIZE: '1000001' }, 'HISTORY_SIZE'],
+    [{ HISTORY_BYTES: '8 MiB' }, 'HISTORY_BYTES'],
     [{ INSPECT: 'maybe' }, 'INSPECT'],
     [{ ALLOWED_ORIGINS: '' }, 'ALLOWED_ORIGINS'],
     [{ ALLOWED_ORIGINS: ' , ' }, 'ALLOWED_ORIGINS'],
@@ -168,15 +179,19 @@ describe('bad values', () => {
 
   // Node runs a timer of more than 2^31 - 1 ms after 1 ms instead: HEARTBEAT_MS=2147483648
   // dropped every registered client within milliseconds of its welcome.
-  it.each(['REGISTER_TIMEOUT_MS', 'HEARTBEAT_MS', 'LEASE_MS'])('refuses a %s longer than a timer can wait', (name) => {
-    expect(configError(() => loadConfig([], { [name]: '2147483648' }))).toContain(name);
-    expect(configError(() => loadConfig([], { [name]: '9007199254740991' }))).toContain('2147483647');
-  });
+  it.each(['REGISTER_TIMEOUT_MS', 'HEARTBEAT_MS', 'LEASE_MS', 'RESUME_WINDOW_MS'])(
+    'refuses a %s longer than a timer can wait',
+    (name) => {
+      expect(configError(() => loadConfig([], { [name]: '2147483648' }))).toContain(name);
+      expect(configError(() => loadConfig([], { [name]: '9007199254740991' }))).toContain('2147483647');
+    },
+  );
 
   it.each([
     ['REGISTER_TIMEOUT_MS', 'registerTimeoutMs'],
     ['HEARTBEAT_MS', 'heartbeatMs'],
     ['LEASE_MS', 'leaseMs'],
+    ['RESUME_WINDOW_MS', 'resumeWindowMs'],
   ] as const)('accepts the longest %s a timer can wait', (name, key) => {
     expect(loadConfig([], { [name]: '2147483647' })[key]).toBe(2147483647);
   });
@@ -241,6 +256,18 @@ describe('connectionLimits', () => {
       ratePerSec: 10,
       maxRefusals: 5,
       maxBadFrames: 10,
+    });
+  });
+});
+
+describe('sessionSettings', () => {
+  it('carries the session settings, with at most MAX_CONNECTIONS sessions waiting (SPEC §8)', () => {
+    const config = loadConfig(['--max-connections', '7'], { RESUME_WINDOW_MS: '500', HISTORY_SIZE: '3' });
+    expect(sessionSettings(config)).toEqual({
+      resumeWindowMs: 500,
+      maxWaiting: 7,
+      historySize: 3,
+      historyBytes: 8388608,
     });
   });
 });

@@ -1,8 +1,17 @@
 /**
- * Error and close codes (SPEC §2-5): the wire contract's fixed vocabulary.
+ * Error and close codes (SPEC §2-5, §8): the wire contract's fixed vocabulary, and which
+ * ends of a connection keep its session.
  */
 import { describe, expect, it } from 'vitest';
-import { closeCodes, closeReasons, ConfigError, errors } from '../../src/errors.js';
+import {
+  closeCodes,
+  closeReasons,
+  ConfigError,
+  errors,
+  isCleanClose,
+  keepsSession,
+  type LeaveCause,
+} from '../../src/errors.js';
 
 describe('errors', () => {
   it('holds exactly the codes the protocol uses', () => {
@@ -15,6 +24,7 @@ describe('errors', () => {
       'not_registered',
       'rate_limited',
       'server_unavailable',
+      'session_expired',
     ]);
   });
 
@@ -33,7 +43,7 @@ describe('errors', () => {
 });
 
 describe('closeCodes', () => {
-  it('match SPEC §5 (1001 shutdown, 1008 policy, 1009 too big, 1011 internal, 1013 full), plus 1002 (ws) and 4001 name lost', () => {
+  it('match SPEC §5 (1001 shutdown, 1008 policy, 1009 too big, 1011 internal, 1013 full), plus 1002 (ws), 4001 name lost and 4002 taken over (§8)', () => {
     expect(closeCodes).toEqual({
       shutdown: 1001,
       protocolError: 1002,
@@ -42,6 +52,7 @@ describe('closeCodes', () => {
       internal: 1011,
       full: 1013,
       nameLost: 4001,
+      takenOver: 4002,
     });
   });
 
@@ -50,6 +61,33 @@ describe('closeCodes', () => {
       expect(reason).not.toBe('');
       expect(Buffer.byteLength(reason)).toBeLessThanOrEqual(123);
     }
+  });
+});
+
+describe('sessions (SPEC §8)', () => {
+  it("end at the client's own clean close, 1000, 1001 or no code (1005), and are kept by any other close code", () => {
+    expect(isCleanClose(1000)).toBe(true);
+    expect(isCleanClose(1001)).toBe(true);
+    // A close frame without a code: what a browser's close() sends.
+    expect(isCleanClose(1005)).toBe(true);
+    for (const code of [1002, 1006, 1008, 1009, 1011, 3000, 4000, 4002])
+      expect(isCleanClose(code), String(code)).toBe(false);
+  });
+
+  it('are kept when the connection was lost, and end when the client closed, broke a rule or lost its name', () => {
+    const keeps: Record<LeaveCause, boolean> = {
+      dropped: true,
+      heartbeat: true,
+      slow: true,
+      shutdown: true,
+      error: true,
+      close: false,
+      policy: false,
+      lost: false,
+      // Never asked in practice: the session has moved to the new connection before the old one ends.
+      takenOver: false,
+    };
+    for (const [cause, kept] of Object.entries(keeps)) expect(keepsSession(cause as LeaveCause), cause).toBe(kept);
   });
 });
 
