@@ -72,6 +72,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         : await joinCluster(config.redisUrl, config.leaseMs, log.child({ component: 'cluster' }), {
             ...inspectOption(inspection),
             resumeWindowMs: config.resumeWindowMs,
+            historySize: config.historySize,
           });
     // Leaving the cluster announces this node's users as gone to the other nodes' clients.
     if (cluster !== null) closers.add('cluster', () => cluster.close());
@@ -80,8 +81,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const hub = createActor(machine, {
       input: {
         echo: config.echo,
-        // One process keeps ids and sessions in memory: a restart starts a new lineage.
-        epoch: randomUUID(),
+        // One process keeps ids and sessions in memory: a restart starts a new lineage. A
+        // cluster's is Redis's (and the bus tells the hub when it changes).
+        epoch: cluster?.epoch ?? randomUUID(),
         sessions: sessionSettings(config),
         keys: sessionKeys,
       },

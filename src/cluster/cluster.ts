@@ -19,7 +19,7 @@ export async function joinCluster(
   redisUrl: string,
   leaseMs: number,
   log: Logger,
-  options: { inspect?: InspectOption; resumeWindowMs?: number } = {},
+  options: { inspect?: InspectOption; resumeWindowMs?: number; historySize?: number } = {},
 ): Promise<ClusterNode> {
   const node = new ClusterNode({
     redisUrl,
@@ -27,6 +27,7 @@ export async function joinCluster(
     log,
     inspect: options.inspect,
     resumeWindowMs: options.resumeWindowMs ?? 0,
+    historySize: options.historySize ?? 0,
   });
   try {
     await node.start();
