@@ -5,7 +5,12 @@
  * gets no `inspect` option at all, so inspection costs nothing.
  *
  * Chat text never leaves the process, as in the logs: an event's `text` (a client frame, a
- * message on its way to the bus) is replaced by its length before it is sent.
+ * message on its way to the bus) is replaced by its length before it is sent. A session's
+ * secret never leaves it at all: it is replaced where events carry it (a client's resume
+ * frame, the hub's `conn.resume`), and only actors, events and snapshots are reported, never
+ * actions, whose parameters hold the frames a welcome carries the secret in. Snapshots show
+ * none: the registry keeps hashes, and the hub holds a secret only until its welcome, as a
+ * `Secret` that serializes as `‹secret›` (machines/secret.ts).
  */
 import { createWebSocketInspector } from '@statelyai/inspect';
 import type { AnyEventObject, InspectionEvent, Observer } from 'xstate';
@@ -32,7 +37,7 @@ export async function startInspection(
   const relay = await startInspectorRelay(config.inspectHost, config.inspectPort).catch((err: Error) => {
     throw new ConfigError(`INSPECT_PORT: cannot listen on ${config.inspectHost}:${config.inspectPort}: ${err.message}`);
   });
-  const inspector = createWebSocketInspector({ url: relay.sourceUrl, sanitizeEvent: redactText });
+  const inspector = createWebSocketInspector({ url: relay.sourceUrl, sanitizeEvent: redactEvent });
   // Until the source is connected, the library retries on a timer of its own; wait, so that
   // close() never leaves such a timer behind.
   let timer: NodeJS.Timeout | undefined;
@@ -50,7 +55,7 @@ export async function startInspection(
   }
   log.info({ url: relay.pageUrl }, 'inspector relay listening');
   return {
-    inspect: inspector.inspect,
+    inspect: reportedOnly(inspector.inspect),
     pageUrl: relay.pageUrl,
     async close() {
       inspector.stop();
@@ -64,14 +69,45 @@ export function inspectOption(inspection: Inspection | null): { inspect?: Observ
   return inspection === null ? {} : { inspect: inspection.inspect };
 }
 
-/** `text` in an event, or in the chat event it carries, becomes its length in code points. */
-export function redactText(event: AnyEventObject): AnyEventObject {
+/**
+ * What the inspector is told of: actors, the events they receive, their snapshots. Actions
+ * (`@xstate.action`) carry their parameters, an emitted welcome and its secret among them;
+ * microsteps add nothing the snapshots do not show.
+ */
+const REPORTED = new Set(['@xstate.actor', '@xstate.event', '@xstate.snapshot']);
+
+/** An observer that passes on to `inspect` only what the inspector is told of (REPORTED). */
+export function reportedOnly(inspect: Observer<InspectionEvent>): Observer<InspectionEvent> {
+  return {
+    next: (event) => {
+      if (REPORTED.has(event.type)) inspect.next?.(event);
+    },
+  };
+}
+
+/** Where events carry a session's secret: event type -> the field that holds it. */
+const SECRET_FIELDS: Record<string, string> = {
+  // A client's first frame naming the session to resume (its `session` elsewhere is a session id).
+  'client.frame': 'session',
+  'conn.resume': 'secret',
+};
+
+const HIDDEN_SECRET = '‹secret›';
+
+/**
+ * An event as the inspector may see it: `text` in it, or in the chat event it carries,
+ * becomes its length in code points, and a session's secret becomes `‹secret›`.
+ */
+export function redactEvent(event: AnyEventObject): AnyEventObject {
   let redacted = event;
   if (typeof event.text === 'string') redacted = { ...redacted, text: lengthOf(event.text) };
   const inner: unknown = event.event;
   if (typeof inner === 'object' && inner !== null && typeof (inner as { text?: unknown }).text === 'string') {
     redacted = { ...redacted, event: { ...inner, text: lengthOf((inner as { text: string }).text) } };
   }
+  const secretField = Object.hasOwn(SECRET_FIELDS, event.type) ? SECRET_FIELDS[event.type]! : null;
+  if (secretField !== null && event[secretField] !== undefined)
+    redacted = { ...redacted, [secretField]: HIDDEN_SECRET };
   return redacted;
 }
 

@@ -1,7 +1,8 @@
 /**
  * The feed behind the /inspect page: lifecycle entries (opened, joined, left with its cause,
- * errors by code, closed, crashed) and live counts per machine state, streamed to each
- * viewer as server-sent events. Never message text: no entry carries any.
+ * resumed, a session ended with its cause, errors by code, closed, crashed) and live counts
+ * per state of the connection and session machines, streamed to each viewer as server-sent
+ * events. Never message text, and never a session's secret: no entry carries either.
  *
  * Entries are batched: whatever happens within FLUSH_MS goes out as one update, so a burst
  * of thousands of joins costs each viewer a handful of writes, and with no viewer nothing
@@ -28,9 +29,14 @@ export interface LiveUpdate {
   reset: boolean;
   /** Open connections per state path, e.g. `awaitingName.claiming`. */
   states: Record<string, number>;
-  totals: { opened: number; joined: number; closed: number };
+  /** Running sessions per state path: `attached`, `detached`. */
+  sessions: Record<string, number>;
+  /** Since start: connections opened and closed, names granted, sessions resumed and ended. */
+  totals: { opened: number; joined: number; closed: number; resumed: number; ended: number };
   errors: Record<string, number>;
   leaves: Record<string, number>;
+  /** Sessions ended, by cause (`expired`, `evicted`, or how the last connection ended). */
+  ends: Record<string, number>;
   entries: StampedEntry[];
   /** Entries left out of this update because too many came at once. */
   skipped: number;
@@ -51,12 +57,15 @@ export class LiveView {
   private skipped = 0;
   private readonly viewers = new Set<ServerResponse>();
   private timer: NodeJS.Timeout | null = null;
-  private readonly totals = { opened: 0, joined: 0, closed: 0 };
+  private readonly totals = { opened: 0, joined: 0, closed: 0, resumed: 0, ended: 0 };
   private readonly errors: Record<string, number> = {};
   private readonly leaves: Record<string, number> = {};
+  private readonly ends: Record<string, number> = {};
 
-  /** @param countStates open connections per state path, read once per update */
-  constructor(private readonly countStates: () => Record<string, number>) {}
+  /** @param count open connections and running sessions per state path, each read once per update */
+  constructor(
+    private readonly count: { connections: () => Record<string, number>; sessions: () => Record<string, number> },
+  ) {}
 
   record(entry: LifecycleEntry): void {
     const stamped = { ...entry, at: Date.now() };
@@ -115,10 +124,12 @@ export class LiveView {
   private update(reset: boolean, entries: StampedEntry[], skipped: number): string {
     const update: LiveUpdate = {
       reset,
-      states: this.countStates(),
+      states: this.count.connections(),
+      sessions: this.count.sessions(),
       totals: this.totals,
       errors: this.errors,
       leaves: this.leaves,
+      ends: this.ends,
       entries,
       skipped,
     };
@@ -152,9 +163,14 @@ export class LiveView {
       case 'error':
         this.errors[entry.code] = (this.errors[entry.code] ?? 0) + 1;
         return;
-      case 'crashed':
       case 'resumed':
+        this.totals.resumed++;
+        return;
       case 'ended':
+        this.totals.ended++;
+        this.ends[entry.cause] = (this.ends[entry.cause] ?? 0) + 1;
+        return;
+      case 'crashed':
         return;
     }
   }

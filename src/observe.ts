@@ -8,13 +8,14 @@
  *   connection 'frame' (always an error)                         ─▶ errors by code, refused names
  *   socket 'close'                                               ─▶ closes by code
  *
- * Connections per state are read from the connection actors' snapshots when asked (a
- * scrape, a feed update), so no transition anywhere pays for keeping a count. Membership is
+ * Connections and sessions per state are read from the hub's children's snapshots when
+ * asked (a scrape, a feed update), so no transition anywhere pays for keeping a count. Membership is
  * not mirrored here: fanout holds it, and reports what each broadcast reached.
  */
 import type { Actor, AnyStateMachine, StateValue } from 'xstate';
 import type { hubMachine } from '../machines/hub.machine.js';
 import { connectionMachine } from '../machines/connection.machine.js';
+import { sessionMachine } from '../machines/session.machine.js';
 import type { ErrorCode } from './errors.js';
 import type { Broadcast } from './fanout.js';
 import { LiveView } from './live-view.js';
@@ -46,7 +47,9 @@ export class Observer {
       () => byName(this.countStates(), METRIC_STATES),
       () => this.hub.getSnapshot().context.waitingCount,
     );
-    this.live = options.livePage ? new LiveView(() => this.countStates()) : null;
+    this.live = options.livePage
+      ? new LiveView({ connections: () => this.countStates(), sessions: () => this.countSessionStates() })
+      : null;
 
     hub.on('member.joined', ({ id, name }) => {
       this.metrics.registrationAccepted();
@@ -109,9 +112,19 @@ export class Observer {
 
   /** Connections per state path (`open`, `open.awaitingName.claiming`, `open.registered`…). */
   countStates(): StateCounts {
-    const counts = emptyCounts(connectionMachine);
+    return this.countChildren('connection', connectionMachine);
+  }
+
+  /** Sessions per state (`attached`, `detached`, and `ended` for the moment before the hub stops one). */
+  countSessionStates(): StateCounts {
+    return this.countChildren('session', sessionMachine);
+  }
+
+  /** The hub's running children spawned from `src`, per state path of `machine`. */
+  private countChildren(src: string, machine: AnyStateMachine): StateCounts {
+    const counts = emptyCounts(machine);
     for (const child of Object.values(this.hub.getSnapshot().children)) {
-      if (child === undefined || (child as { src?: unknown }).src !== 'connection') continue;
+      if (child === undefined || (child as { src?: unknown }).src !== src) continue;
       const snapshot = child.getSnapshot() as { status: string; value: StateValue };
       if (snapshot.status !== 'active') continue;
       for (const path of statePaths(snapshot.value)) counts[path] = (counts[path] ?? 0) + 1;

@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectionMachine } from '../machines/connection.machine.js';
+import { sessionMachine } from '../machines/session.machine.js';
 import type { LiveView } from './live-view.js';
 import { renderStateChart } from './statechart.js';
 
@@ -60,7 +61,13 @@ const PAGE_HEADERS = {
 
 const TOKEN_COOKIE = 'chat_inspect_token';
 
-let chart: string | null = null;
+/** The page's charts, drawn once: where each goes in web/inspect.html, and its machine. */
+const CHARTS = [
+  { slot: '<!-- connection statechart -->', machine: connectionMachine },
+  { slot: '<!-- session statechart -->', machine: sessionMachine },
+];
+
+let charts: Array<{ slot: string; svg: string }> | null = null;
 
 export function createPages(options: PagesOptions): PageHandler {
   const { live, inspectToken } = options;
@@ -125,9 +132,12 @@ function cookieValue(header: string | undefined, name: string): string | null {
 }
 
 async function sendInspectPage(res: ServerResponse): Promise<void> {
-  chart ??= renderStateChart(connectionMachine);
+  charts ??= CHARTS.map(({ slot, machine }) => ({ slot, svg: renderStateChart(machine) }));
   const page = await readPage(join(WEB, 'inspect.html'), res);
-  if (page !== null) send(res, 'html', page.replace('<!-- statechart -->', chart));
+  if (page === null) return;
+  // A function as the replacement: `$` in a chart's text must not read as a pattern.
+  const filled = charts.reduce((html, { slot, svg }) => html.replace(slot, () => svg), page);
+  send(res, 'html', filled);
 }
 
 async function sendFile(res: ServerResponse, file: string, type: keyof typeof TYPES): Promise<void> {

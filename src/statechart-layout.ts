@@ -7,7 +7,8 @@
  *   all simple states with no transition leaving their parent sit side by side instead;
  *   an initial state gets a dot;
  * - a transition that stays in its state, or goes to a state inside it, is a line of text
- *   in its box (`client.pong`, `hub.refused → choosing`);
+ *   in its box (`client.pong`, `hub.refused → choosing`; one that does nothing at all is
+ *   marked `(ignored)`);
  * - a transition to the next box in that order is a short arrow across the gap; any other
  *   goes round by a lane (to the right of a stack, below a row) of the nearest box
  *   holding both ends, the shorter hops on the inner lanes. Stacking whatever has such
@@ -124,7 +125,7 @@ function collectEdges(boxes: Box[]): Edge[] {
     for (const t of transitionsOf(box.node)) {
       const label = labelOf(t, box.node);
       const targets = t.target ?? [];
-      if (targets.length === 0) box.lines.push(label);
+      if (targets.length === 0) box.lines.push(isIgnored(t) ? { ...label, text: `${label.text} (ignored)` } : label);
       for (const target of targets) {
         const to = byNode.get(target)!;
         if (to === box) box.lines.push({ ...label, text: `${label.text} ↺` });
@@ -139,6 +140,11 @@ function collectEdges(boxes: Box[]): Edge[] {
     }
   }
   return [...edges.values()];
+}
+
+/** Named only to be ignored: no target, no guard, nothing done (`ended: { on: { 'session.end': {} } }`). */
+function isIgnored(t: TransitionLike): boolean {
+  return t.guard === undefined && t.actions.length === 0;
 }
 
 /** Side by side only for simple children whose transitions all stay within this box. */

@@ -6,7 +6,9 @@
  * The boxes and edges come from src/statechart-layout.ts; this file turns them into SVG.
  *
  * A final state, or a state with no way out, gets a double border (class `terminal`).
- * Each box carries a count badge (`data-count="awaitingName.claiming"`) for the page to fill.
+ * Each box carries a count badge (`data-count="awaitingName.claiming"`) for the page to fill,
+ * and the chart names its machine (`data-machine="connection"`), so that one page can show
+ * several charts and fill each from its own counts. Its ids are prefixed with that name too.
  */
 import type { AnyStateMachine } from 'xstate';
 import {
@@ -29,15 +31,23 @@ export function renderStateChart(machine: AnyStateMachine): string {
   const { root, boxes, edges } = layOut(machine);
   const width = Math.ceil(root.w + 2);
   const height = Math.ceil(root.h + 2);
+  const name = machine.root.key;
+  const prefix = idPrefixOf(machine);
+  const arrow = `url(#${prefix}-arrow)`;
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" class="statechart" viewBox="-1 -1 ${width} ${height}" role="img" aria-labelledby="statechart-title">`,
-    `<title id="statechart-title">${escape(machine.root.key)} machine: states and transitions</title>`,
-    '<defs><marker id="statechart-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>',
+    `<svg xmlns="http://www.w3.org/2000/svg" class="statechart" data-machine="${escape(name)}" viewBox="-1 -1 ${width} ${height}" role="img" aria-labelledby="${prefix}-title">`,
+    `<title id="${prefix}-title">${escape(name)} machine: states and transitions</title>`,
+    `<defs><marker id="${prefix}-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>`,
     ...boxes.map(drawBox),
-    ...boxes.flatMap(drawInitial),
-    ...edges.map(drawEdge),
+    ...boxes.flatMap((box) => drawInitial(box, arrow)),
+    ...edges.map((edge) => drawEdge(edge, arrow)),
     '</svg>',
   ].join('\n');
+}
+
+/** The prefix of a chart's ids: ids are page-wide, and a page may hold one chart per machine. */
+function idPrefixOf(machine: AnyStateMachine): string {
+  return `statechart-${machine.root.key.replace(/[^A-Za-z0-9_-]/g, '_')}`;
 }
 
 /** Every state path of `machine` below its root, in document order. */
@@ -71,22 +81,33 @@ function drawBox(box: Box): string {
   ].join('');
 }
 
-/** A final state, or one with no way out: drawn with a double border. */
+/**
+ * A final state, or a simple one with no way out: drawn with a double border. A way out is
+ * a transition of the state or of any state around it that leads elsewhere; one that stays
+ * (the session's `ended` names events only to ignore them) is none.
+ */
 function isTerminal(box: Box): boolean {
-  return box.node.type === 'final' || (box.children.length === 0 && transitionsOf(box.node).length === 0);
+  if (box.node.type === 'final') return true;
+  if (box.children.length > 0) return false;
+  for (let around: Box | null = box; around !== null; around = around.parent) {
+    for (const t of transitionsOf(around.node)) {
+      if ((t.target ?? []).some((target) => target !== box.node)) return false;
+    }
+  }
+  return true;
 }
 
-function drawInitial(box: Box): string[] {
+function drawInitial(box: Box, arrow: string): string[] {
   const initial = box.node.initial?.target?.[0];
   const child = box.children.find((c) => c.node === initial);
   if (child === undefined) return [];
   const cy = child.y + 18;
   return [
-    `<g class="initial"><circle cx="${child.x - 20}" cy="${cy}" r="5"/><path d="M${child.x - 15},${cy} H${child.x - 1}" marker-end="url(#statechart-arrow)"/></g>`,
+    `<g class="initial"><circle cx="${child.x - 20}" cy="${cy}" r="5"/><path d="M${child.x - 15},${cy} H${child.x - 1}" marker-end="${arrow}"/></g>`,
   ];
 }
 
-function drawEdge(edge: Edge): string {
+function drawEdge(edge: Edge, arrow: string): string {
   const { from, to } = edge;
   const { holder } = holderOf(edge);
   let path: string;
@@ -126,7 +147,7 @@ function drawEdge(edge: Edge): string {
   );
   return [
     `<g class="edge" data-from="${escape(from.path)}" data-to="${escape(to.path)}">`,
-    `<path d="${path}" marker-end="url(#statechart-arrow)"/>`,
+    `<path d="${path}" marker-end="${arrow}"/>`,
     ...labels,
     '</g>',
   ].join('');

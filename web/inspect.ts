@@ -1,7 +1,8 @@
 /**
  * The lifecycle page: reads the server-sent events of /inspect/events (src/live-view.ts)
- * and fills in the tiles, the count badges of the generated state chart, the live feed
- * and the totals. The page holds no message text because the feed carries none.
+ * and fills in the tiles, the count badges of the generated state charts (the connection
+ * machine's and the session machine's), the live feed and the totals. The page holds no
+ * message text and no session secret because the feed carries neither.
  */
 import { byId, clockTime, element } from './dom.js';
 
@@ -9,20 +10,25 @@ import { byId, clockTime, element } from './dom.js';
 interface LiveUpdate {
   reset: boolean;
   states: Record<string, number>;
-  totals: { opened: number; joined: number; closed: number };
+  sessions: Record<string, number>;
+  totals: { opened: number; joined: number; closed: number; resumed: number; ended: number };
   errors: Record<string, number>;
   leaves: Record<string, number>;
+  ends: Record<string, number>;
   entries: Entry[];
   skipped: number;
 }
 
 interface Entry {
   at: number;
-  kind: 'opened' | 'joined' | 'left' | 'error' | 'closed' | 'crashed';
-  conn: string;
+  kind: 'opened' | 'joined' | 'left' | 'resumed' | 'ended' | 'error' | 'closed' | 'crashed';
+  /** Absent from `ended`: a session may end with no connection at all. */
+  conn?: string;
   name?: string | null;
   cause?: string;
   code?: string | number;
+  recovered?: boolean;
+  replayed?: number;
 }
 
 const CAUSES: Record<string, string> = {
@@ -33,6 +39,18 @@ const CAUSES: Record<string, string> = {
   shutdown: 'server shutting down',
   error: 'internal error',
   lost: 'name given up during a store outage (cluster)',
+  dropped: 'connection dropped without a clean close',
+  takenOver: 'taken over: the session was resumed on a newer connection',
+};
+
+/** Why a session ended, beyond how its last connection did. */
+const SESSION_END_CAUSES: Record<string, string> = {
+  expired: 'nobody resumed it within RESUME_WINDOW_MS',
+  evicted: 'too many sessions were waiting; the one waiting longest gave way',
+  close: 'the client closed the connection',
+  dropped: 'connection dropped, and sessions are not kept (RESUME_WINDOW_MS is 0)',
+  policy: 'the client broke a rule',
+  shutdown: 'server shutting down',
 };
 /** Causes where the server ended the client: shown as kicks. */
 const KICKS = new Set(['slow', 'heartbeat', 'policy', 'lost']);
@@ -47,6 +65,7 @@ const CLOSE_CODES: Record<number, string> = {
   1011: 'internal error',
   1013: 'server full',
   4001: 'name lost (cluster)',
+  4002: 'taken over by a newer connection',
 };
 
 const MAX_SHOWN = 300;
@@ -54,7 +73,11 @@ const MAX_SHOWN = 300;
 const status = byId('status');
 const feed = byId('feed');
 const feedEmpty = byId('feed-empty');
-const badges = [...document.querySelectorAll<SVGTextElement>('[data-count]')];
+/** Each chart's badges, with the machine it draws (`data-machine` on its SVG). */
+const charts = [...document.querySelectorAll<SVGSVGElement>('svg.statechart')].map((svg) => ({
+  machine: svg.dataset.machine ?? '',
+  badges: [...svg.querySelectorAll<SVGTextElement>('[data-count]')],
+}));
 
 const events = new EventSource('/inspect/events');
 events.addEventListener('open', () => setStatus('live', 'live'));
@@ -70,23 +93,20 @@ function setStatus(state: string, text: string): void {
 }
 
 function apply(update: LiveUpdate): void {
-  const open = Object.entries(update.states)
-    .filter(([path]) => !path.includes('.'))
-    .reduce((sum, [, count]) => sum + count, 0);
-  for (const badge of badges) {
-    const path = badge.dataset.count ?? '';
-    const box = badge.closest('.state');
-    const isTerminal = box?.classList.contains('terminal') ?? false;
-    const count = path === '' ? open : isTerminal ? update.totals.closed : (update.states[path] ?? 0);
-    badge.textContent = String(count);
-    // The machine's own box and the terminal state hold totals, not a place anyone is in.
-    box?.classList.toggle('occupied', count > 0 && !isTerminal && path !== '');
+  const open = sumOfTopLevel(update.states);
+  for (const { machine, badges } of charts) {
+    // Each chart's counts, and what its terminal state totals since start.
+    const counts = machine === 'session' ? update.sessions : update.states;
+    const finished = machine === 'session' ? update.totals.ended : update.totals.closed;
+    fillBadges(badges, counts, finished);
   }
   setTile('tile-open', open);
   setTile('tile-awaiting', countOf(update.states, 'awaitingName'));
   setTile('tile-registered', countOf(update.states, 'registered'));
+  setTile('tile-detached', update.sessions['detached'] ?? 0);
   setTile('tile-opened', update.totals.opened);
   setTile('tile-closed', update.totals.closed);
+  setTile('tile-resumed', update.totals.resumed);
 
   if (update.reset) feed.replaceChildren();
   for (const entry of update.entries) feed.prepend(renderEntry(entry, !update.reset));
@@ -96,6 +116,32 @@ function apply(update: LiveUpdate): void {
 
   fillTable('errors', update.errors);
   fillTable('leaves', update.leaves, (cause) => CAUSES[cause] ?? cause);
+  fillTable('ends', update.ends, endCauseText);
+}
+
+/** The badges of one chart: its root holds all the running ones, its terminal state `finished`. */
+function fillBadges(badges: SVGTextElement[], counts: Record<string, number>, finished: number): void {
+  const running = sumOfTopLevel(counts);
+  for (const badge of badges) {
+    const path = badge.dataset.count ?? '';
+    const box = badge.closest('.state');
+    const isTerminal = box?.classList.contains('terminal') ?? false;
+    const count = path === '' ? running : isTerminal ? finished : (counts[path] ?? 0);
+    badge.textContent = String(count);
+    // The machine's own box and the terminal state hold totals, not a place anyone is in.
+    box?.classList.toggle('occupied', count > 0 && !isTerminal && path !== '');
+  }
+}
+
+/** How many are in the machine at all: its top-level states add up to that. */
+function sumOfTopLevel(counts: Record<string, number>): number {
+  return Object.entries(counts)
+    .filter(([path]) => !path.includes('.'))
+    .reduce((sum, [, count]) => sum + count, 0);
+}
+
+function endCauseText(cause: string): string {
+  return SESSION_END_CAUSES[cause] ?? CAUSES[cause] ?? cause;
 }
 
 /** The count of the state with this name, wherever it sits (`open.registered`). */
@@ -124,7 +170,8 @@ function renderEntry(entry: Entry, fresh: boolean): HTMLElement {
 
 /** The tag and the words of one entry; names and codes go in as text nodes, never markup. */
 function describe(entry: Entry): { tag: string; parts: Array<string | Node> } {
-  const who = entry.name ? `${entry.name} (${entry.conn})` : entry.conn;
+  const conn = entry.conn ?? '';
+  const who = entry.name ? `${entry.name} (${conn})` : conn;
   switch (entry.kind) {
     case 'opened':
       return { tag: 'opened', parts: [`${entry.conn} connected`] };
@@ -137,6 +184,29 @@ function describe(entry: Entry): { tag: string; parts: Array<string | Node> } {
         parts: [element('strong', '', entry.name ?? ''), ` left: ${CAUSES[cause] ?? cause}`],
       };
     }
+    case 'resumed':
+      return {
+        tag: 'resumed',
+        parts: [
+          `${conn} resumed the session of `,
+          element('strong', '', entry.name ?? ''),
+          entry.recovered === true
+            ? ` · ${plural(entry.replayed ?? 0, 'missed event')} replayed`
+            : ' · not recovered: it gave no position in this epoch, or history no longer reaches back to it',
+        ],
+      };
+    case 'ended': {
+      const cause = entry.cause ?? 'expired';
+      return {
+        tag: 'ended',
+        parts: [
+          'session of ',
+          element('strong', '', entry.name ?? ''),
+          ` ended: ${endCauseText(cause)} · `,
+          element('code', '', cause),
+        ],
+      };
+    }
     case 'error':
       return { tag: 'error', parts: [element('code', '', String(entry.code)), ` to ${who}`] };
     case 'closed': {
@@ -146,6 +216,10 @@ function describe(entry: Entry): { tag: string; parts: Array<string | Node> } {
     case 'crashed':
       return { tag: 'crashed', parts: [`${entry.conn}: its actor crashed (closed with 1011)`] };
   }
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 function fillTable(id: string, counts: Record<string, number>, explain?: (key: string) => string): void {

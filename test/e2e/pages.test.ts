@@ -2,15 +2,18 @@
  * The served pages in a real browser: Debian's Chromium through playwright-core, against a
  * real server on 127.0.0.1. Two people chat; a taken name and a too-fast sender see their
  * errors; a blank message gets a hint; a long name ends in an ellipsis; a lost connection
- * says why and empties the online list; /inspect follows joins and leaves; nothing
+ * says why and empties the online list; /inspect follows joins and leaves, and sessions
+ * waiting, resumed and ended; nothing
  * overflows a phone-sized window. Any error a page logs (a failed script, a refused content
  * policy) fails the test.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Locator, Page } from 'playwright-core';
 import { connectionMachine } from '../../machines/connection.machine.js';
+import { sessionMachine } from '../../machines/session.machine.js';
 import type { Config } from '../../src/config.js';
 import { statePathsOf } from '../../src/statechart.js';
+import { registerForSession, resumeSession } from '../support/session-client.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { chromiumAvailable, launchChromium, type Browser } from './browser.js';
 import { askForName, joinChat, say, waitForMessage, WAIT_MS } from './chat-page.js';
@@ -239,11 +242,14 @@ describe.skipIf(!available)('pages in Chromium', () => {
     await inspect.goto(`${base}/inspect`);
     await inspect.locator('#status', { hasText: 'live' }).waitFor({ timeout: WAIT_MS });
     const registered = inspect.locator('#tile-registered');
-    const badge = inspect.locator('svg.statechart [data-count="open.registered"]');
+    const badge = inspect.locator('svg[data-machine="connection"] [data-count="open.registered"]');
     expect(await registered.textContent()).toBe('0');
-    // The chart is the generated one: every state of the connection machine has its box.
-    for (const state of statePathsOf(connectionMachine)) {
-      expect(await inspect.locator(`svg.statechart [data-state="${state}"]`).count(), state).toBe(1);
+    // The charts are the generated ones: every state of either machine has its box, in its chart.
+    for (const machine of [connectionMachine, sessionMachine]) {
+      for (const state of statePathsOf(machine)) {
+        const box = inspect.locator(`svg[data-machine="${machine.root.key}"] [data-state="${state}"]`);
+        expect(await box.count(), state).toBe(1);
+      }
     }
 
     const visitor = await tab();
@@ -257,6 +263,65 @@ describe.skipIf(!available)('pages in Chromium', () => {
     expect(await badge.textContent()).toBe('0');
     expect(await inspect.locator('svg.statechart [data-count="closed"]').textContent()).toBe('1');
     await inspect.locator('#feed li', { hasText: 'Visitor left: closed the connection' }).waitFor({ timeout: WAIT_MS });
+  });
+
+  it('/inspect follows a session: waiting, resumed, ended, its name shown as text', async () => {
+    const server = await start({ inspectPage: true });
+    const inspect = await tab({ width: 1280, height: 900 });
+    await inspect.goto(`${baseOf(server)}/inspect`);
+    await inspect.locator('#status', { hasText: 'live' }).waitFor({ timeout: WAIT_MS });
+    /** Waits for the session chart's badge on `state` to read `count`. */
+    const badgeShows = (state: string, count: number) =>
+      inspect
+        .locator(`svg[data-machine="session"] [data-count="${state}"]`, { hasText: new RegExp(`^${count}$`) })
+        .waitFor({ timeout: WAIT_MS });
+
+    const name = '<i>Eve</i>';
+    const eve = await registerForSession(server, name);
+    await badgeShows('attached', 1);
+
+    eve.socket.terminate();
+    await inspect.locator('#tile-detached', { hasText: /^1$/ }).waitFor({ timeout: WAIT_MS });
+    await badgeShows('detached', 1);
+    await badgeShows('attached', 0);
+    await inspect
+      .locator('#feed li', { hasText: `${name} left: connection dropped without a clean close` })
+      .waitFor({ timeout: WAIT_MS });
+
+    const back = await resumeSession(server, eve.secret, { epoch: eve.epoch, since: '0' });
+    expect(back.reply).toMatchObject({ type: 'welcome', resumed: true });
+    const resumed = inspect.locator('#feed li[data-kind="resumed"]');
+    await resumed.waitFor({ timeout: WAIT_MS });
+    expect(await resumed.textContent()).toContain(`c2 resumed the session of ${name} · 1 missed event replayed`);
+    // The name is text: no element came out of it.
+    expect(await resumed.locator('strong').textContent()).toBe(name);
+    expect(await inspect.locator('#feed i').count()).toBe(0);
+    await inspect.locator('#tile-resumed', { hasText: /^1$/ }).waitFor({ timeout: WAIT_MS });
+    await badgeShows('detached', 0);
+    await badgeShows('attached', 1);
+
+    back.socket.close(1000);
+    const ended = inspect.locator('#feed li[data-kind="ended"]');
+    await ended.waitFor({ timeout: WAIT_MS });
+    expect(await ended.textContent()).toContain(`session of ${name} ended: the client closed the connection`);
+    await badgeShows('ended', 1);
+    expect(await inspect.locator('#ends tr').textContent()).toContain('close');
+    expect(await inspect.locator('#tile-detached').textContent()).toBe('0');
+  });
+
+  it('/inspect says why a session ended when nobody resumed it in time', async () => {
+    const server = await start({ inspectPage: true, resumeWindowMs: 100 });
+    const inspect = await tab({ width: 1280, height: 900 });
+    await inspect.goto(`${baseOf(server)}/inspect`);
+    await inspect.locator('#status', { hasText: 'live' }).waitFor({ timeout: WAIT_MS });
+    const bob = await registerForSession(server, 'Bob');
+    bob.socket.terminate();
+    await inspect
+      .locator('#feed li[data-kind="ended"]', {
+        hasText: 'session of Bob ended: nobody resumed it within RESUME_WINDOW_MS',
+      })
+      .waitFor({ timeout: WAIT_MS });
+    await inspect.locator('#ends tr', { hasText: 'expired' }).waitFor({ timeout: WAIT_MS });
   });
 
   it('fits a phone-sized window without sideways scrolling', async () => {

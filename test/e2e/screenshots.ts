@@ -60,6 +60,14 @@ try {
   await new Promise((resolve) => lurker.once('open', resolve));
   await inspect.locator('#tile-awaiting', { hasText: /^1$/ }).waitFor({ timeout: WAIT_MS });
 
+  // One whose connection was lost: its session waits for a resume.
+  const lost = new WebSocket(`ws://127.0.0.1:${server.port}/ws`);
+  await new Promise((resolve) => lost.once('open', resolve));
+  lost.send(JSON.stringify({ sender: 'Erin', text: '' }));
+  await new Promise((resolve) => lost.once('message', resolve));
+  lost.terminate();
+  await inspect.locator('#tile-detached', { hasText: /^1$/ }).waitFor({ timeout: WAIT_MS });
+
   await alice.screenshot({ path: `${DOCS}chat.png` });
   await bob.screenshot({ path: `${DOCS}chat-phone.png` });
   await inspect.screenshot({ path: `${DOCS}inspect.png`, fullPage: true });

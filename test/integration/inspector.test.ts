@@ -1,12 +1,16 @@
 /**
- * --inspect (SPEC §6): a real connection's actor, event and snapshot records reach a
- * listener on the relay, which is bound to INSPECT_HOST only; with the flag off nothing is
- * started and the hub gets no inspect option.
+ * --inspect (SPEC §6): a real connection's and its session's actor, event and snapshot
+ * records reach a listener on the relay, which is bound to INSPECT_HOST only, without chat
+ * text and without a session's secret; with the flag off nothing is started and the hub
+ * gets no inspect option.
  */
 import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { inspectOption, redactText } from '../../src/inspector.js';
+import { createActor, emit, setup, type InspectionEvent } from 'xstate';
+import { inspectOption, redactEvent, reportedOnly } from '../../src/inspector.js';
+import { LogCapture } from '../support/log-capture.js';
+import { registerForSession, resumeSession } from '../support/session-client.js';
 import { DEFAULT_WAIT_MS, withTimeout } from '../support/ws-client.js';
 import { serverPerTest } from '../support/test-server.js';
 
@@ -18,6 +22,7 @@ type InspectionRecord = {
   type: string;
   name?: string;
   sessionId: string;
+  parentId?: string;
   event?: { type: string; [key: string]: unknown };
   snapshot?: { status?: string; value?: StateValue };
 };
@@ -50,15 +55,23 @@ class RecordListener {
 
   /** The first record (old or new) that matches, within a bounded wait. */
   async waitFor(what: string, matches: (record: InspectionRecord) => boolean): Promise<InspectionRecord> {
-    const found = () => this.records.find(matches);
-    const arrived = new Promise<InspectionRecord>((resolve) => {
+    return (await this.waitForAll(what, 1, matches))[0]!;
+  }
+
+  /** The first `count` records (old or new) that match, within a bounded wait. */
+  async waitForAll(
+    what: string,
+    count: number,
+    matches: (record: InspectionRecord) => boolean,
+  ): Promise<InspectionRecord[]> {
+    const arrived = new Promise<InspectionRecord[]>((resolve) => {
       this.wake = () => {
-        const record = found();
-        if (record !== undefined) resolve(record);
+        const found = this.records.filter(matches);
+        if (found.length >= count) resolve(found.slice(0, count));
       };
       this.wake();
     });
-    return withTimeout(arrived, DEFAULT_WAIT_MS, `an inspection record: ${what}`);
+    return withTimeout(arrived, DEFAULT_WAIT_MS, `${count} inspection record(s): ${what}`);
   }
 }
 
@@ -89,12 +102,12 @@ function connectError(url: string): Promise<string> {
 }
 
 describe('Stately inspector (--inspect)', () => {
-  it("relays a real connection's actor, events and snapshots, without its chat text", async () => {
+  it("relays a real connection's and its session's actors, events and snapshots, without chat text", async () => {
     const server = await start({ inspect: true, inspectPort: 0, inspectHost: '127.0.0.1' });
     expect(server.inspectorUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
     const listener = await RecordListener.open(relaySocketUrl(server.inspectorUrl));
     // Opened after the hub started: the relay replays the actors alive at that moment.
-    await listener.waitFor('the hub actor', (r) => r.type === '@xstate.actor' && r.name === 'hub');
+    const hub = await listener.waitFor('the hub actor', (r) => r.type === '@xstate.actor' && r.name === 'hub');
 
     const alice = await server.register('Alice');
     alice.send({ text: 'secret words' });
@@ -122,24 +135,99 @@ describe('Stately inspector (--inspect)', () => {
     );
     expect(said.event?.text).toBe('‹12 characters›');
 
-    alice.close();
+    // The name granted, the hub spawned her session: a child of the hub like her connection.
+    const session = await listener.waitFor(
+      "Alice's session actor",
+      (r) => r.type === '@xstate.actor' && r.name?.startsWith('session:') === true && r.parentId === hub.sessionId,
+    );
+    const isSessionSnapshot = (r: InspectionRecord, value: string, status = 'active') =>
+      r.sessionId === session.sessionId &&
+      r.type === '@xstate.snapshot' &&
+      r.snapshot?.value === value &&
+      r.snapshot.status === status;
+    await listener.waitFor('her session attached', (r) => isSessionSnapshot(r, 'attached'));
+
+    alice.close(1000); // her own clean close: it ends her session too
     await listener.waitFor('her closed snapshot', (r) => isSnapshot(r, 'closed'));
     await listener.waitFor('her actor stopped by the hub', (r) => isSnapshot(r, 'closed', 'stopped'));
+    await listener.waitFor('her session ended', (r) => isSessionSnapshot(r, 'ended'));
+    await listener.waitFor('her session stopped by the hub', (r) => isSessionSnapshot(r, 'ended', 'stopped'));
     expect(listener.raw.join('\n')).not.toContain('secret words');
     listener.ws.terminate();
 
-    // A viewer that comes later is told of the live actors only: Alice's is gone.
+    // A viewer that comes later is told of the live actors only: Alice's and her session are gone.
     const late = await RecordListener.open(relaySocketUrl(server.inspectorUrl));
     await server.register('Bob'); // a fence: the replay was sent before Bob's records
     await late.waitFor("Bob's connection actor", (r) => r.type === '@xstate.actor' && r.name === 'c2');
-    expect(late.records.filter((r) => r.type === '@xstate.actor').map((r) => r.name)).toEqual([
+    await late.waitFor(
+      "Bob's session actor",
+      (r) => r.type === '@xstate.actor' && r.name?.startsWith('session:') === true,
+    );
+    const actors = late.records.filter((r) => r.type === '@xstate.actor').map((r) => r.name ?? '');
+    expect(actors.map((name) => (name.startsWith('session:') ? 'session:…' : name))).toEqual([
       'hub',
       'registry',
       'bus',
       'c2',
+      'session:…',
     ]);
     expect(late.records.some(ofAlice)).toBe(false);
+    expect(late.records.some((r) => r.sessionId === session.sessionId)).toBe(false);
     late.ws.terminate();
+  });
+
+  it("never relays or logs a session's secret: not on a resume, a take-over, nor a wrong guess", async () => {
+    const logs = new LogCapture();
+    const server = await start(
+      { inspect: true, inspectPort: 0, inspectHost: '127.0.0.1' },
+      { log: logs.logger('trace') },
+    );
+    const listener = await RecordListener.open(relaySocketUrl(server.inspectorUrl));
+    const alice = await registerForSession(server, 'Alice');
+    const guess = 'not-her-secret-but-one-like-it';
+    // Every secret the server issues reaches the client; none of them may reach anything else.
+    const seen = new Set([alice.secret]);
+
+    alice.socket.terminate(); // a lost connection: her session waits for a resume
+    const back = await resumeSession(server, alice.secret, { epoch: alice.epoch, since: '0' }, 'Alice again');
+    expect(back.reply).toMatchObject({ type: 'welcome', name: 'Alice', resumed: true });
+    seen.add(back.reply.session as string);
+    const other = await resumeSession(server, alice.secret, {}, 'Alice elsewhere');
+    expect(other.reply).toMatchObject({ type: 'welcome', resumed: true });
+    seen.add(other.reply.session as string);
+    expect(await back.socket.waitClose()).toMatchObject({ code: 4002 });
+    const wrong = await resumeSession(server, guess, {}, 'a guesser');
+    expect(wrong.reply).toMatchObject({ type: 'error', code: 'session_expired' });
+
+    // Each resume reached the inspector, as the client sent it and as the hub heard it.
+    const resumes = await listener.waitForAll(
+      "the hub's three conn.resume events",
+      3,
+      (r) => r.type === '@xstate.event' && r.event?.type === 'conn.resume',
+    );
+    for (const record of resumes) expect(record.event?.secret).toBe('‹secret›');
+    const frames = await listener.waitForAll(
+      "the clients' three resume frames",
+      3,
+      (r) => r.type === '@xstate.event' && r.event?.type === 'client.frame' && r.event.session !== undefined,
+    );
+    for (const record of frames) expect(record.event?.session).toBe('‹secret›');
+    // The last thing to report: the hub's snapshot after the wrong guess.
+    await listener.waitFor(
+      "the hub's snapshot after the guess",
+      (r) =>
+        r.type === '@xstate.snapshot' &&
+        r.event?.type === 'conn.resume' &&
+        r.event.id === resumes[2]!.event?.id &&
+        r.snapshot !== undefined,
+    );
+    const relayed = listener.raw.join('\n');
+    expect(logs.messages()).toEqual(expect.arrayContaining(['registered', 'resumed', 'left']));
+    for (const secret of [...seen, guess]) {
+      expect(relayed).not.toContain(secret);
+      expect(logs.text()).not.toContain(secret);
+    }
+    listener.ws.terminate();
   });
 
   it('binds the relay to INSPECT_HOST only, and serves the bridge page there', async () => {
@@ -192,19 +280,67 @@ describe('Stately inspector (--inspect)', () => {
   });
 });
 
-describe('redactText', () => {
+describe('redactEvent', () => {
   it('replaces chat text, and the text of a chat event carried inside, by its length', () => {
-    expect(redactText({ type: 'client.frame', text: 'héllo', at: 1 })).toEqual({
+    expect(redactEvent({ type: 'client.frame', text: 'héllo', at: 1 })).toEqual({
       type: 'client.frame',
       text: '‹5 characters›',
       at: 1,
     });
-    expect(redactText({ type: 'bus.delivered', seq: 2, event: { type: 'message', name: 'Ann', text: 'hi' } })).toEqual({
-      type: 'bus.delivered',
-      seq: 2,
-      event: { type: 'message', name: 'Ann', text: '‹2 characters›' },
-    });
+    expect(redactEvent({ type: 'bus.delivered', seq: 2, event: { type: 'message', name: 'Ann', text: 'hi' } })).toEqual(
+      {
+        type: 'bus.delivered',
+        seq: 2,
+        event: { type: 'message', name: 'Ann', text: '‹2 characters›' },
+      },
+    );
     const untouched = { type: 'client.pong' };
-    expect(redactText(untouched)).toBe(untouched);
+    expect(redactEvent(untouched)).toBe(untouched);
+  });
+
+  it("hides a session's secret where events carry it, and leaves session ids be", () => {
+    expect(redactEvent({ type: 'client.frame', session: 'S3CR3T', epoch: 'e1', since: '4', at: 1 })).toEqual({
+      type: 'client.frame',
+      session: '‹secret›',
+      epoch: 'e1',
+      since: '4',
+      at: 1,
+    });
+    expect(redactEvent({ type: 'conn.resume', id: 'c2', secret: 'S3CR3T', epoch: 'e1' })).toEqual({
+      type: 'conn.resume',
+      id: 'c2',
+      secret: '‹secret›',
+      epoch: 'e1',
+    });
+    // Elsewhere `session` is a session's id, which is no secret and helps follow one.
+    const ended = { type: 'session.ended', session: 's1', cause: 'expired' };
+    expect(redactEvent(ended)).toBe(ended);
+    const claim = { type: 'client.frame', sender: 'Ann', text: '', at: 1 };
+    expect(redactEvent(claim)).toEqual({ ...claim, text: '‹0 characters›' });
+  });
+});
+
+describe('reportedOnly', () => {
+  it('passes on actors, events and snapshots, never actions, whose parameters hold emitted frames', () => {
+    const welcoming = setup({ types: { emitted: {} as { type: 'frame'; frame: object } } }).createMachine({
+      on: { hello: { actions: emit({ type: 'frame', frame: { type: 'welcome', session: 'S3CR3T' } }) } },
+    });
+    const everything: InspectionEvent[] = [];
+    const passed: InspectionEvent[] = [];
+    const reported = reportedOnly({ next: (event) => passed.push(event) });
+    const actor = createActor(welcoming, {
+      inspect: (event) => {
+        everything.push(event);
+        reported.next?.(event);
+      },
+    }).start();
+    actor.send({ type: 'hello' });
+    actor.stop();
+    // Unfiltered, the emit action and its frame are there to be seen.
+    const action = everything.find((event) => event.type === '@xstate.action');
+    expect(JSON.stringify(action)).toContain('S3CR3T');
+    const kept = new Set(['@xstate.actor', '@xstate.event', '@xstate.snapshot']);
+    expect(passed).toEqual(everything.filter((event) => kept.has(event.type)));
+    expect(passed.map((event) => event.type)).toEqual(expect.arrayContaining([...kept]));
   });
 });

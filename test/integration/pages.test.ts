@@ -1,13 +1,17 @@
 /**
  * The pages over HTTP: the chat page and its assets, the /inspect page (off by default,
- * optionally behind a token) and its live feed, which carries lifecycles and never text.
+ * optionally behind a token) and its live feed, which carries lifecycles of connections and
+ * sessions, and never text nor a session's secret.
  */
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { connectionMachine } from '../../machines/connection.machine.js';
+import { sessionMachine } from '../../machines/session.machine.js';
 import type { LiveUpdate } from '../../src/live-view.js';
 import { statePathsOf } from '../../src/statechart.js';
+import { LogCapture } from '../support/log-capture.js';
+import { registerForSession, resumeSession } from '../support/session-client.js';
 import { DEFAULT_WAIT_MS, withTimeout } from '../support/ws-client.js';
 import { serverPerTest, type TestServer } from '../support/test-server.js';
 
@@ -148,14 +152,19 @@ describe('/inspect page', () => {
     feed.close();
   });
 
-  it('shows the connection machine drawn from its definition', async () => {
+  it('shows the connection and session machines, each drawn from its definition', async () => {
     const server = await start({ inspectPage: true });
     const res = await get(server, '/inspect');
     expect(res.status).toBe(200);
     const html = await res.text();
-    expect(html).toContain('<svg xmlns="http://www.w3.org/2000/svg" class="statechart"');
-    for (const path of statePathsOf(connectionMachine)) expect(html).toContain(`data-state="${path}"`);
-    expect(html).not.toContain('<!-- statechart -->');
+    for (const machine of [connectionMachine, sessionMachine]) {
+      const name = machine.root.key;
+      const start = html.indexOf(`<svg xmlns="http://www.w3.org/2000/svg" class="statechart" data-machine="${name}"`);
+      expect(start, name).toBeGreaterThan(-1);
+      const svg = html.slice(start, html.indexOf('</svg>', start));
+      for (const path of statePathsOf(machine)) expect(svg, name).toContain(`data-state="${path}"`);
+    }
+    expect(html).not.toContain('statechart -->');
   });
 
   it('streams lifecycles and counts per state, and never message text', async () => {
@@ -165,11 +174,15 @@ describe('/inspect page', () => {
     expect(first).toMatchObject({
       reset: true,
       states: { 'open.awaitingName': 0, 'open.registered': 0 },
-      totals: { opened: 0, closed: 0 },
+      sessions: { attached: 0, detached: 0, ended: 0 },
+      totals: { opened: 0, closed: 0, resumed: 0, ended: 0 },
     });
 
     const alice = await server.register('Alice');
-    const joined = await feed.until('Alice registered', (u) => u.states['open.registered'] === 1);
+    const joined = await feed.until(
+      'Alice registered, her session attached',
+      (u) => u.states['open.registered'] === 1 && u.sessions.attached === 1,
+    );
     const entries = joined.entries.map(({ at: _at, ...entry }) => entry);
     expect(entries).toContainEqual({ kind: 'opened', conn: 'c1' });
     expect(entries).toContainEqual({ kind: 'joined', conn: 'c1', name: 'Alice' });
@@ -190,14 +203,77 @@ describe('/inspect page', () => {
 
     alice.send({ text: 'secret words' });
     await alice.nextFrame();
-    alice.close();
-    const left = await feed.until('Alice left', (u) => u.states['open.registered'] === 0 && u.totals.closed === 1);
+    alice.close(1000); // her own clean close: her session ends with it
+    const left = await feed.until(
+      'Alice left, her session ended',
+      (u) => u.states['open.registered'] === 0 && u.totals.closed === 1 && u.totals.ended === 1,
+    );
     expect(left.entries).toContainEqual(
       expect.objectContaining({ kind: 'left', conn: 'c1', name: 'Alice', cause: 'close' }),
     );
+    expect(left.entries).toContainEqual(expect.objectContaining({ kind: 'ended', name: 'Alice', cause: 'close' }));
+    expect(left.sessions).toMatchObject({ attached: 0, detached: 0 });
     expect(left.leaves).toMatchObject({ close: 1 });
+    expect(left.ends).toEqual({ close: 1 });
     expect(left.errors).toMatchObject({ name_taken: 1 });
     expect(feed.seen.join('\n')).not.toContain('secret words');
+    feed.close();
+  });
+
+  it('follows a session through a lost connection, a resume and a take-over, and never shows its secret', async () => {
+    const logs = new LogCapture();
+    const server = await start({ inspectPage: true }, { log: logs.logger('trace') });
+    const feed = await FeedReader.open(server);
+    expect((await feed.next()).reset).toBe(true);
+    const alice = await registerForSession(server, 'Alice');
+    const guess = 'not-her-secret-but-one-like-it';
+    const secrets = new Set([alice.secret]);
+
+    alice.socket.terminate();
+    const waiting = await feed.until('her session waiting for a resume', (u) => u.sessions.detached === 1);
+    expect(waiting.sessions).toMatchObject({ attached: 0, detached: 1 });
+    expect(waiting.entries).toContainEqual(
+      expect.objectContaining({ kind: 'left', conn: 'c1', name: 'Alice', cause: 'dropped' }),
+    );
+
+    const back = await resumeSession(server, alice.secret, { epoch: alice.epoch, since: '0' }, 'Alice again');
+    expect(back.reply).toMatchObject({ type: 'welcome', resumed: true, recovered: true });
+    secrets.add(back.reply.session as string);
+    const resumed = await feed.until('her resume', (u) => u.totals.resumed === 1 && u.sessions.attached === 1);
+    expect(resumed.entries).toContainEqual(
+      expect.objectContaining({ kind: 'resumed', conn: 'c2', name: 'Alice', recovered: true, replayed: 1 }),
+    );
+    expect(resumed.sessions).toMatchObject({ attached: 1, detached: 0 });
+
+    const other = await resumeSession(server, alice.secret, {}, 'Alice elsewhere');
+    expect(other.reply).toMatchObject({ type: 'welcome', resumed: true, recovered: false });
+    secrets.add(other.reply.session as string);
+    const takenOver = await feed.until('the take-over', (u) => u.totals.resumed === 2 && u.leaves.takenOver === 1);
+    expect(takenOver.sessions).toMatchObject({ attached: 1, detached: 0 });
+    const wrong = await resumeSession(server, guess, {}, 'a guesser');
+    expect(wrong.reply).toMatchObject({ type: 'error', code: 'session_expired' });
+    await feed.until('the closes so far', (u) => u.totals.closed === 2 && u.errors.session_expired === 1);
+    const entries = feed.seen.join('\n');
+    expect(entries).toContain('"kind":"closed","conn":"c2","code":4002');
+
+    for (const secret of [...secrets, guess]) {
+      expect(entries).not.toContain(secret);
+      expect(logs.text()).not.toContain(secret);
+    }
+    expect(logs.messages()).toEqual(expect.arrayContaining(['registered', 'resumed', 'left']));
+    feed.close();
+  });
+
+  it("tells a session's end when nobody resumes it in time", async () => {
+    const server = await start({ inspectPage: true, resumeWindowMs: 100 });
+    const feed = await FeedReader.open(server);
+    expect((await feed.next()).reset).toBe(true);
+    const bob = await registerForSession(server, 'Bob');
+    bob.socket.terminate();
+    const ended = await feed.until('his session ended', (u) => u.totals.ended === 1);
+    expect(ended.entries).toContainEqual(expect.objectContaining({ kind: 'ended', name: 'Bob', cause: 'expired' }));
+    expect(ended.sessions).toMatchObject({ attached: 0, detached: 0 });
+    expect(ended.ends).toEqual({ expired: 1 });
     feed.close();
   });
 

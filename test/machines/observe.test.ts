@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
+import type { SessionSettings } from '../../machines/hub.machine.js';
 import { Observer, statePaths } from '../../src/observe.js';
 import type { EchoMode } from '../../src/limits.js';
 import { createChat, type TestClient } from '../support/chat-harness.js';
@@ -38,11 +39,12 @@ function isIn(client: TestClient, name: string): boolean {
   );
 }
 
-function observedChat(echo: EchoMode = 'anonymous') {
+function observedChat(echo: EchoMode = 'anonymous', sessions: Partial<SessionSettings> = {}) {
   // As the server wires it: the observer hears each broadcast from fanout, not from the hub.
   const chat = createChat({
     limits: { rateBurst: 0 },
     echo,
+    sessions,
     onBroadcast: (event, recipients, authorIsMember) => observer.broadcast(event, recipients, authorIsMember),
   });
   const observer = new Observer(chat.hub, { livePage: true });
@@ -125,6 +127,31 @@ describe('observer', () => {
       'open.registered': 1,
       closed: 0,
     });
+  });
+
+  it('counts sessions per state for the live page, and hands it resumes and ends', () => {
+    const { chat, open, observer } = observedChat('anonymous', { resumeWindowMs: 1_000 });
+    const record = vi.spyOn(observer.live!, 'record');
+    const ann = open();
+    ann.send({ sender: 'Ann', text: '' });
+    const bob = open();
+    bob.send({ sender: 'Bob', text: '' });
+    expect(observer.countSessionStates()).toEqual({ attached: 2, detached: 0, ended: 0 });
+    ann.disconnect(1006);
+    expect(observer.countSessionStates()).toEqual({ attached: 1, detached: 1, ended: 0 });
+    const again = open();
+    again.send({ session: 'secret-1' }); // hub-input.ts's first secret: Ann's
+    expect(observer.countSessionStates()).toEqual({ attached: 2, detached: 0, ended: 0 });
+    bob.disconnect(1006);
+    chat.clock.increment(1_000);
+    expect(observer.countSessionStates()).toEqual({ attached: 1, detached: 0, ended: 0 });
+    const sessionEntries = record.mock.calls
+      .map(([entry]) => entry)
+      .filter((entry) => entry.kind === 'resumed' || entry.kind === 'ended');
+    expect(sessionEntries).toEqual([
+      { kind: 'resumed', conn: again.id, name: 'Ann', recovered: false, replayed: 0 },
+      { kind: 'ended', name: 'Bob', cause: 'expired' },
+    ]);
   });
 
   it("names the client in the feed's error entries once it is registered, and not before", () => {

@@ -7,7 +7,7 @@
  */
 import { afterEach } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger, type Logger } from '../../src/log.js';
 import { startServer, type ChatServer } from '../../src/server.js';
 import { DEFAULT_WAIT_MS, TestSocket, type OpenOptions } from './ws-client.js';
 
@@ -33,10 +33,18 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts a server on 127.0.0.1, an ephemeral port, logging nothing; `overrides` win. */
-export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  /** Where the server logs; nowhere by default. */
+  log?: Logger;
+}
+
+/** Starts a server on 127.0.0.1, an ephemeral port, logging nothing unless given a `log`; `overrides` win. */
+export async function startTestServer(
+  overrides: Partial<Config> = {},
+  options: TestServerOptions = {},
+): Promise<TestServer> {
   const config: Config = { ...loadConfig([], {}), port: 0, host: '127.0.0.1', logLevel: 'silent', ...overrides };
-  const server: ChatServer = await startServer(config, { log: createLogger('silent') });
+  const server: ChatServer = await startServer(config, { log: options.log ?? createLogger('silent') });
   const url = `ws://127.0.0.1:${server.port}/ws`;
   const sockets: TestSocket[] = [];
   const connect = async (options: OpenOptions = {}) => {
@@ -64,13 +72,13 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
 }
 
 /** Returns a starter whose servers are all closed after each test. */
-export function serverPerTest(): (overrides?: Partial<Config>) => Promise<TestServer> {
+export function serverPerTest(): (overrides?: Partial<Config>, options?: TestServerOptions) => Promise<TestServer> {
   const started: TestServer[] = [];
   afterEach(async () => {
     await Promise.all(started.splice(0).map((server) => server.close()));
   });
-  return async (overrides) => {
-    const server = await startTestServer(overrides);
+  return async (overrides, options) => {
+    const server = await startTestServer(overrides, options);
     started.push(server);
     return server;
   };

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMachine, setup } from 'xstate';
 import { connectionMachine } from '../../machines/connection.machine.js';
+import { sessionMachine } from '../../machines/session.machine.js';
 import { renderStateChart, statePathsOf } from '../../src/statechart.js';
 
 /** The visible text of an SVG, tooltips included, entities decoded. */
@@ -40,6 +41,44 @@ describe('renderStateChart', () => {
     }
     // No way out of closed: drawn as the end of the line.
     expect(svg).toMatch(/<g class="state terminal" data-state="closed">/);
+    // Claiming and resuming have no transition of their own that leaves, but their parent's do.
+    for (const path of ['open.awaitingName.claiming', 'open.awaitingName.resuming']) {
+      expect(svg).toContain(`<g class="state atomic" data-state="${path}">`);
+    }
+    expect(svg.match(/class="state terminal"/g)).toHaveLength(1);
+  });
+
+  it('draws the session machine: attached, detached, ended, and the way back from detached', () => {
+    const svg = renderStateChart(sessionMachine);
+    expect(statePathsOf(sessionMachine)).toEqual(['attached', 'detached', 'ended']);
+    expect(svg).toContain('data-machine="session"');
+    for (const path of ['', ...statePathsOf(sessionMachine)]) expect(svg).toContain(`data-count="${path}"`);
+    for (const [from, to] of [
+      ['attached', 'detached'],
+      ['detached', 'attached'],
+      ['detached', 'ended'],
+    ]) {
+      expect(svg).toContain(`data-from="${from}" data-to="${to}"`);
+    }
+    expect(svg.match(/class="edge"/g)).toHaveLength(3);
+    const text = textOf(svg).split('\n');
+    for (const label of ['session.detach', 'session.attach', 'after resumeWindow', 'session.end → ended'])
+      expect(text, label).toContain(label);
+    // ended names the events it ignores, so it has transitions, but none that leave it.
+    expect(svg).toMatch(/<g class="state terminal" data-state="ended">/);
+    expect(text).toContain('session.end (ignored)');
+    expect(text).toContain('session.sent (ignored)');
+    expect(tagBalance(svg, 'g')).toBe(0);
+  });
+
+  it('gives each chart ids of its own, so that one page can hold several', () => {
+    const ids = (svg: string) => [...svg.matchAll(/ id="([^"]+)"/g)].map((match) => match[1]);
+    const connection = renderStateChart(connectionMachine);
+    const session = renderStateChart(sessionMachine);
+    expect(ids(connection)).toEqual(['statechart-connection-title', 'statechart-connection-arrow']);
+    expect(ids(session)).toEqual(['statechart-session-title', 'statechart-session-arrow']);
+    expect(session).toContain('marker-end="url(#statechart-session-arrow)"');
+    expect(session).not.toContain('statechart-connection');
   });
 
   it('labels every transition of the connection machine as PROTOCOL.md tells it', () => {
