@@ -24,7 +24,7 @@ const variantsOf = (base: string) => [
 
 describeWithRedis('cluster: one owner per name (SPEC §7)', () => {
   it('lets exactly one of several simultaneous claims on different nodes win, whatever the case', async () => {
-    const nodes = await Promise.all([1, 2, 3].map(() => start({ redisUrl: redis().url })));
+    const nodes = await Promise.all([1, 2, 3].map(() => start({ resumeWindowMs: 0, redisUrl: redis().url })));
     const watchers: TestSocket[] = [];
     for (const [i, node] of nodes.entries()) watchers.push(await node.register(`Watcher${i}`));
     for (const [i, watcher] of watchers.entries()) {
@@ -64,7 +64,7 @@ describeWithRedis('cluster: one owner per name (SPEC §7)', () => {
   });
 
   it('frees a name on every node as soon as its owner leaves', async () => {
-    const [a, b] = await Promise.all([1, 2].map(() => start({ redisUrl: redis().url })));
+    const [a, b] = await Promise.all([1, 2].map(() => start({ resumeWindowMs: 0, redisUrl: redis().url })));
     const straße = await a!.register('Straße');
     const other = await b!.connect();
     other.send({ sender: 'STRASSE', text: '' });

@@ -19,8 +19,10 @@ const LEASE_MS = 4_000;
 
 describeWithRedis('cluster: a node that dies (SPEC §7)', () => {
   it('has its users announced as gone by both survivors, once each, within LEASE_MS + 1 s; the names are free again', async () => {
-    const [b, c] = await Promise.all([1, 2].map(() => start({ redisUrl: redis().url, leaseMs: LEASE_MS })));
-    const victim = await startServerProcess({ redisUrl: redis().url, leaseMs: LEASE_MS });
+    const [b, c] = await Promise.all(
+      [1, 2].map(() => start({ resumeWindowMs: 0, redisUrl: redis().url, leaseMs: LEASE_MS })),
+    );
+    const victim = await startServerProcess({ resumeWindowMs: 0, redisUrl: redis().url, leaseMs: LEASE_MS });
     try {
       const bea = await b!.register('Bea');
       const cid = await c!.register('Cid');
@@ -55,9 +57,9 @@ describeWithRedis('cluster: a node that dies (SPEC §7)', () => {
 
   it('still announces them within LEASE_MS + 1 s when the only survivor lost Redis briefly meanwhile', async () => {
     const proxy = await TcpProxy.start(redis().port);
-    const victim = await startServerProcess({ redisUrl: redis().url, leaseMs: LEASE_MS });
+    const victim = await startServerProcess({ resumeWindowMs: 0, redisUrl: redis().url, leaseMs: LEASE_MS });
     try {
-      const b = await start({ redisUrl: proxy.url, leaseMs: LEASE_MS });
+      const b = await start({ resumeWindowMs: 0, redisUrl: proxy.url, leaseMs: LEASE_MS });
       const bea = await b.register('Bea');
       await claim(await TestSocket.open(victim.url, { label: 'Vic' }), 'Vic');
       expect(await bea.nextFrame(5_000, 'the join of Vic')).toEqual(join('Vic'));

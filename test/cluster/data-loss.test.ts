@@ -19,7 +19,9 @@ describeWithRedis('cluster: Redis came back empty (SPEC §7)', () => {
     await openCluster(redis.url);
     const proxies = await Promise.all([1, 2].map(() => TcpProxy.start(redis.port)));
     try {
-      const [a, b] = await Promise.all(proxies.map((proxy) => start({ redisUrl: proxy.url, leaseMs: LEASE_MS })));
+      const [a, b] = await Promise.all(
+        proxies.map((proxy) => start({ resumeWindowMs: 0, redisUrl: proxy.url, leaseMs: LEASE_MS })),
+      );
       const alice = await a!.register('Alice');
       const bob = await b!.register('Bob');
       expect(await alice.nextFrame()).toEqual(join('Bob'));
@@ -28,7 +30,7 @@ describeWithRedis('cluster: Redis came back empty (SPEC §7)', () => {
       await redis.stop();
       await redis.resume();
       // A new node reaches the empty Redis first, while the older two are still cut off.
-      const starting = start({ redisUrl: redis.url, leaseMs: LEASE_MS });
+      const starting = start({ resumeWindowMs: 0, redisUrl: redis.url, leaseMs: LEASE_MS });
       await untilRedis(
         redis.url,
         async (r) => (await r.hexists('chat:epoch', 'id')) === 1,
@@ -57,7 +59,9 @@ describeWithRedis('cluster: Redis came back empty (SPEC §7)', () => {
     const redis = await RedisProcess.start();
     await openCluster(redis.url);
     try {
-      const [a, c] = await Promise.all([1, 2].map(() => start({ redisUrl: redis.url, leaseMs: LEASE_MS })));
+      const [a, c] = await Promise.all(
+        [1, 2].map(() => start({ resumeWindowMs: 0, redisUrl: redis.url, leaseMs: LEASE_MS })),
+      );
       const alice = await a!.register('Alice');
       // Enough names that announcing them takes a while, and the last one is claimed at once.
       const ghosts = Array.from({ length: 20 }, (_, i) => `Cy${i}`);

@@ -12,7 +12,8 @@ import { serverPerTest, type TestServer } from '../support/test-server.js';
 
 const redis = redisPerFile();
 const start = serverPerTest();
-const threeNodes = () => Promise.all([1, 2, 3].map(() => start({ redisUrl: redis().url, rateBurst: 0 })));
+const threeNodes = () =>
+  Promise.all([1, 2, 3].map(() => start({ resumeWindowMs: 0, redisUrl: redis().url, rateBurst: 0 })));
 
 describeWithRedis('cluster: one chat across nodes (SPEC §7)', () => {
   it('delivers a message sent on one node to every client on every node, and the sender its own copy', async () => {
@@ -52,7 +53,7 @@ describeWithRedis('cluster: one chat across nodes (SPEC §7)', () => {
   });
 
   it("announces a stopped node's users to the other nodes at once, one leave each", async () => {
-    const [a, b] = await Promise.all([1, 2].map(() => start({ redisUrl: redis().url })));
+    const [a, b] = await Promise.all([1, 2].map(() => start({ resumeWindowMs: 0, redisUrl: redis().url })));
     const bob = await b!.register('Bob');
     await a!.register('Alice');
     await a!.register('Ann');

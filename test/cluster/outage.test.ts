@@ -26,7 +26,9 @@ describeWithRedis('cluster: Redis outage (SPEC §7)', () => {
     const redis = await RedisProcess.start();
     await openCluster(redis.url);
     try {
-      const [a, b] = await Promise.all([1, 2].map(() => start({ redisUrl: redis.url, leaseMs: LEASE_MS })));
+      const [a, b] = await Promise.all(
+        [1, 2].map(() => start({ resumeWindowMs: 0, redisUrl: redis.url, leaseMs: LEASE_MS })),
+      );
       const alice = await a!.register('Alice');
       const bob = await b!.register('Bob');
       expect(await alice.nextFrame()).toEqual(join('Bob'));
@@ -69,7 +71,9 @@ describeWithRedis('cluster: Redis outage (SPEC §7)', () => {
     const redis = await RedisProcess.start();
     await openCluster(redis.url);
     try {
-      const [a, b, c] = await Promise.all([1, 2, 3].map(() => start({ redisUrl: redis.url, leaseMs: LEASE_MS })));
+      const [a, b, c] = await Promise.all(
+        [1, 2, 3].map(() => start({ resumeWindowMs: 0, redisUrl: redis.url, leaseMs: LEASE_MS })),
+      );
       const alice = await a!.register('Alice');
       const bob = await b!.register('Bob');
       await c!.register('Cy');
@@ -99,8 +103,8 @@ describeWithRedis('cluster: Redis outage (SPEC §7)', () => {
     await openCluster(redis.url);
     const proxy = await TcpProxy.start(redis.port);
     try {
-      const a = await start({ redisUrl: proxy.url, leaseMs: LEASE_MS });
-      const b = await start({ redisUrl: redis.url, leaseMs: LEASE_MS });
+      const a = await start({ resumeWindowMs: 0, redisUrl: proxy.url, leaseMs: LEASE_MS });
+      const b = await start({ resumeWindowMs: 0, redisUrl: redis.url, leaseMs: LEASE_MS });
       const alice = await a.register('Alice');
       const ann = await a.register('Ann');
       const bob = await b.register('Bob');

@@ -78,10 +78,16 @@ export function createChat(options: ChatOptions = {}) {
   const limits = { ...defaultLimits, ...options.limits };
   const sinks = new Map<string, FrameSink>();
   const clients = new Map<string, TestClient>();
-  const hubs = (options.machines ?? [hubMachine]).map((machine) => {
+  const machines = options.machines ?? [hubMachine];
+  const hubs = machines.map((machine, index) => {
     const hub: Actor<typeof hubMachine> = createActor(machine, {
       clock,
-      input: hubInput({ echo: options.echo ?? 'anonymous', sessions: options.sessions, now: () => clock.now() }),
+      input: hubInput({
+        echo: options.echo ?? 'anonymous',
+        sessions: options.sessions,
+        now: () => clock.now(),
+        keyPrefix: machines.length > 1 ? `h${index}-` : '',
+      }),
       ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
     });
     const fanout = new Fanout(options.maxBufferedBytes ?? Number.MAX_SAFE_INTEGER, (id) =>

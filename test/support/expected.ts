@@ -39,7 +39,7 @@ export const welcome = (name: string, users: string[]): Frame => ({
     (got: unknown) => Array.isArray(got) && JSON.stringify([...got].sort()) === JSON.stringify([...users].sort()),
     `users to be ${JSON.stringify(users)} in any order`,
   ),
-  session: expect.stringMatching(/^[A-Za-z0-9_-]{22,}$/),
+  session: expect.any(String),
   epoch: expect.any(String),
 });
 

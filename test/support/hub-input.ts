@@ -7,14 +7,17 @@ import type { EchoMode } from '../../src/limits.js';
 
 export const TEST_EPOCH = 'test-epoch';
 
-/** Ids s1, s2…; secrets secret-1, secret-2…, each hashed as `hash:` + the secret. */
-export function countingKeys(): SessionKeys {
+/**
+ * Ids s1, s2…; secrets secret-1, secret-2…, each hashed as `hash:` + the secret. Hubs that
+ * share a cluster need a `prefix` each: session ids and secrets are unique across a cluster.
+ */
+export function countingKeys(prefix = ''): SessionKeys {
   let ids = 0;
   let secrets = 0;
   return {
-    newId: () => `s${++ids}`,
+    newId: () => `${prefix}s${++ids}`,
     newSecret: () => {
-      const secret = `secret-${++secrets}`;
+      const secret = `${prefix}secret-${++secrets}`;
       return { secret, hash: `hash:${secret}` };
     },
     hash: (secret) => `hash:${secret}`,
@@ -29,13 +32,13 @@ export const noSessions: SessionSettings = {
 };
 
 export function hubInput(
-  options: { echo?: EchoMode; sessions?: Partial<SessionSettings>; now?: () => number } = {},
+  options: { echo?: EchoMode; sessions?: Partial<SessionSettings>; now?: () => number; keyPrefix?: string } = {},
 ): HubInput {
   return {
     echo: options.echo ?? 'anonymous',
     epoch: TEST_EPOCH,
     sessions: { ...noSessions, ...options.sessions },
-    keys: countingKeys(),
+    keys: countingKeys(options.keyPrefix),
     now: options.now ?? (() => 0),
   };
 }
