@@ -2,6 +2,7 @@
  * SPEC §6 through the real command line: `node --import tsx src/main.ts` as a child
  * process (test/support/cli.ts). With PORT=0 the chosen port is read from the 'listening'
  * JSON log line. Every wait is bounded, and any child a failed test left running is killed.
+ * Cluster mode through the command line (Redis out of reach, or refusing): test/cluster/startup.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { cliPerTest, envNameOf, listeningPort, SPEC_FLAGS, START_MS } from '../support/cli.js';
@@ -52,7 +53,7 @@ describe('the command line (SPEC §6)', () => {
     ['--port abc', ['--port', 'abc'], {}, '--port'],
     ['HEARTBEAT_MS=-5', [], { HEARTBEAT_MS: '-5' }, 'HEARTBEAT_MS'],
     ['a HOST with a line break in it', [], { HOST: '127.0.0.1\nFAKE LOG LINE' }, 'HOST'],
-    ['a REDIS_URL nobody answers', [], { REDIS_URL: 'redis://127.0.0.1:1' }, 'REDIS_URL'],
+    ['a REDIS_URL that is not one', [], { REDIS_URL: 'http://127.0.0.1:6379' }, 'REDIS_URL'],
   ])(
     '%s stops start-up with exit 1 and one stderr line naming it, no stack trace',
     async (_, args, settings, named) => {
