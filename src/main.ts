@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
  * The command line: read the settings, start the server, stop on SIGTERM/SIGINT.
- * Exit codes: 0 after a clean stop, 1 for a bad setting or a failed start.
+ * Exit codes: 0 after a clean stop, 1 for a bad setting or a failed start, and 1 when the
+ * server cannot go on (in cluster mode, Redis refusing the node before it could join).
  */
 import { ConfigError } from './errors.js';
 import { HelpRequested, loadConfig, usage, type Config } from './config.js';
 import { createLogger } from './log.js';
-import { startServer } from './server.js';
+import { startServer, type ChatServer } from './server.js';
 
 /** A stop finishes within 5 s (docs/operations.md); past this, give up waiting and exit anyway. */
 const STOP_DEADLINE_MS = 4_500;
@@ -30,7 +31,34 @@ function readConfig(): Config {
 async function main(): Promise<void> {
   const config = readConfig();
   const log = createLogger(config.logLevel);
-  let server;
+  let server: ChatServer | null = null;
+  /** The exit code a stop under way ends with; null while running. */
+  let stopping: 0 | 1 | null = null;
+
+  const closeAndExit = async (running: ChatServer, exitCode: 0 | 1) => {
+    await running.close();
+    log.info('stopped');
+    log.flush(() => process.exit(exitCode));
+  };
+  const stop = (exitCode: 0 | 1) => {
+    if (stopping !== null) return;
+    stopping = exitCode;
+    setTimeout(() => {
+      log.warn('stop deadline passed; exiting');
+      log.flush();
+      process.exit(exitCode);
+    }, STOP_DEADLINE_MS).unref();
+    // A signal during start-up (a cluster node waiting out a grace) stops the server once it has started.
+    if (server !== null) void closeAndExit(server, exitCode);
+  };
+  const onSignal = (signal: string) => {
+    if (stopping !== null) return;
+    log.info({ signal }, 'shutting down');
+    stop(0);
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+
   try {
     server = await startServer(config, { log });
   } catch (err) {
@@ -41,21 +69,15 @@ async function main(): Promise<void> {
     process.stderr.write(`chat-backend: ${why}\n`);
     process.exit(1);
   }
+  if (stopping !== null) return closeAndExit(server, stopping);
   log.info({ host: config.host, port: server.port, path: '/ws' }, 'listening');
 
-  const stop = async (signal: string) => {
-    log.info({ signal }, 'shutting down');
-    setTimeout(() => {
-      log.warn('stop deadline passed; exiting');
-      log.flush();
-      process.exit(0);
-    }, STOP_DEADLINE_MS).unref();
-    await server.close();
-    log.info('stopped');
-    log.flush(() => process.exit(0));
-  };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  void server.failed.then((err) => {
+    if (stopping !== null) return;
+    process.stderr.write(`chat-backend: ${err.message}\n`);
+    log.error({ err }, 'cannot go on; shutting down');
+    stop(1);
+  });
 }
 
 void main();

@@ -1,9 +1,11 @@
 /**
- * startServer(config) -> { port, inspectorUrl, close() }: the composition root. It starts
+ * startServer(config) -> { port, inspectorUrl, close(), failed }: the composition root. It starts
  * the parts in order and wires them together; what each part does lives in its own file.
  *
- *   inspector ─▶ cluster ─▶ hub ─▶ roster ─▶ HTTP listening ─▶ /inspect feed ─▶ clients
+ *   inspector ─▶ cluster node ─▶ hub ─▶ node started ─▶ HTTP listening ─▶ /inspect feed ─▶ clients
  *   (each step adds its closer to one list; a failed start, and close(), unwind it last first)
+ *   In cluster mode, listening waits for the node to serve while Redis answers; when it
+ *   cannot be reached, the server listens at once (/readyz 503) and the node joins later.
  *
  *   HTTP request ─▶ http-routes.ts        upgrade ─▶ admission.ts ─▶ open(): hub spawns a connection
  *   hub 'member.joined'/'member.left' ─▶ fanout membership (held there only)
@@ -28,7 +30,7 @@ import { createLogger, type Logger } from './log.js';
 import { Observer } from './observe.js';
 import { createPages } from './pages.js';
 import { bindSocket, type ConnectionActor } from './transport.js';
-import { clusterActors, joinCluster, rosterDelivered } from './cluster/cluster.js';
+import { clusterActors, clusterNode, startCluster, whenRefused } from './cluster/cluster.js';
 import { sessionKeys } from './session-keys.js';
 
 export interface ChatServer {
@@ -38,6 +40,11 @@ export interface ChatServer {
   readonly inspectorUrl: string | null;
   /** Stops accepting, closes every client with 1001 (no leave announcements), then resolves. */
   close(): Promise<void>;
+  /**
+   * Resolves (never rejects) if the server cannot go on: in cluster mode, Redis refused the
+   * node before it could join (src/cluster/refusal.ts). The caller closes it; main.ts exits 1.
+   */
+  readonly failed: Promise<Error>;
 }
 
 export interface ServerOptions {
@@ -69,7 +76,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const cluster =
       config.redisUrl === null
         ? null
-        : await joinCluster(config.redisUrl, config.leaseMs, log.child({ component: 'cluster' }), {
+        : clusterNode(config.redisUrl, config.leaseMs, log.child({ component: 'cluster' }), {
             ...inspectOption(inspection),
             resumeWindowMs: config.resumeWindowMs,
             historySize: config.historySize,
@@ -131,9 +138,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       log.warn({ path: '/inspect' }, 'lifecycle page open to anyone who can reach the port (set INSPECT_TOKEN)');
     hub.start();
     closers.add('hub', () => void hub.stop());
-    // The roster every welcome lists must be the cluster's before the first client arrives.
-    // (A node that cannot read it has already left the cluster; closing it again is harmless.)
-    if (cluster !== null) await rosterDelivered(cluster);
+    // Started once the hub reads its log: the roster every welcome lists must be the
+    // cluster's before a claim is granted. Redis out of reach does not hold start-up up.
+    if (cluster !== null) await startCluster(cluster);
 
     const http = createServer(
       createRoutes({
@@ -186,7 +193,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
 
     const address = http.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
-    return { port, inspectorUrl: inspection?.pageUrl ?? null, close };
+    const failed = cluster === null ? new Promise<Error>(() => {}) : whenRefused(cluster);
+    return { port, inspectorUrl: inspection?.pageUrl ?? null, close, failed };
   } catch (err) {
     // What started is closed again. The caller hears why start-up failed; a closer that
     // failed on the way has been logged, and is not the news.

@@ -1,8 +1,8 @@
 /**
  * One node's availability actor (availability.machine.ts) wired to the node: its recovery
  * and connections go in, and what the machine emits comes out as log lines, fresh
- * connections after a command that timed out, and the moment from which the node may reap.
- * At start-up, node.ts logs the join and its grace itself.
+ * connections after a command that timed out, Redis's refusal, and the moment from which
+ * the node may reap.
  * ClusterNode (node.ts) asks it whether to serve and tells it what Redis did.
  */
 import { createActor, fromPromise, type ActorOptions, type AnyActorLogic } from 'xstate';
@@ -11,7 +11,9 @@ import {
   availabilityMachine,
   availabilityState,
   isServing,
+  startOutcome,
   whenAvailable,
+  whenLogReadable,
   type AvailabilityActor,
   type AvailabilityEvent,
   type AvailabilityState,
@@ -34,8 +36,11 @@ export class Availability {
   /** Local ms from which this node may reap other nodes (recovery.ts, reapDelayMs). */
   private reapFrom = Infinity;
   private unavailableSince = 0;
-  /** Why the first join failed, as the machine reported it: join() throws it. */
-  private joinError: Error | null = null;
+  /** Redis's refusal, once one has ended the node before it joined (refusal.ts). */
+  private refusal: Error | null = null;
+  private markRefused: (error: Error) => void = () => {};
+  /** Resolves with the refusal. */
+  readonly refused = new Promise<Error>((resolve) => (this.markRefused = resolve));
 
   constructor(
     private readonly store: ClusterStore,
@@ -49,15 +54,23 @@ export class Availability {
       guards: { connected: () => store.isReady },
     });
     this.actor = createActor(machine, { input: { probeMs: timings.probeMs }, clock: unrefClock, inspect });
+    this.actor.on('waiting', ({ reason, err }) =>
+      this.log.warn(
+        { redis: store.redactedUrl, reason, err, retryMs: timings.probeMs },
+        'redis unreachable at start; not ready, trying again until it answers',
+      ),
+    );
+    this.actor.on('refused', ({ error }) => {
+      this.refusal = error instanceof Error ? error : new Error(String(error));
+      this.markRefused(this.refusal);
+    });
+    this.actor.on('joined', () => this.log.info({ leaseMs: timings.leaseMs }, 'joined the cluster'));
     this.actor.on('unavailable', ({ reason, err }) => this.becameUnavailable(reason, err));
     this.actor.on('recovered', (recovered) => this.recovered(recovered.rejoining, recovered));
     this.actor.on('graceOver', ({ rejoining }) => {
       if (rejoining) this.log.info('grace over; serving');
     });
-    this.actor.on('recoveryFailed', ({ rejoining, error }) => {
-      if (rejoining) this.log.debug({ err: error }, 'recovery failed; will retry');
-      else this.joinError = error instanceof Error ? error : new Error(String(error));
-    });
+    this.actor.on('recoveryFailed', ({ error }) => this.log.debug({ err: error }, 'recovery failed; will retry'));
     this.actor.start();
   }
 
@@ -65,12 +78,12 @@ export class Availability {
     return availabilityState(this.actor.getSnapshot());
   }
 
-  /** Connected and recovered: the log is read and written (a grace may still hold claims back). */
+  /** Connected and recovered: the log is written (a grace may still hold claims back). */
   get isAvailable(): boolean {
     return this.actor.getSnapshot().matches('available');
   }
 
-  /** Available and taking claims. */
+  /** Available, joined, and taking claims. */
   get isServing(): boolean {
     return isServing(this.actor.getSnapshot());
   }
@@ -80,32 +93,44 @@ export class Availability {
     return this.isAvailable && Date.now() >= this.reapFrom;
   }
 
-  /** The grace a start-up must wait out (ms), or null when none runs. */
-  get graceLeftMs(): number | null {
-    const snapshot = this.actor.getSnapshot();
-    return snapshot.matches({ available: 'grace' }) ? snapshot.context.graceLeftMs : null;
+  /**
+   * Resolves `serving` once the node serves, or `waiting` once Redis turned out to be out of
+   * reach first (the node keeps trying); throws the refusal, if Redis refused the node.
+   */
+  async started(): Promise<'serving' | 'waiting'> {
+    const outcome = await startOutcome(this.actor);
+    if (outcome === 'closed') throw this.refusal ?? new Error('closed before it could join');
+    return outcome;
   }
 
-  /** The first join, once both connections are open: resolves when available; else throws why not. */
-  async join(): Promise<void> {
-    this.tell({ type: 'redis.ready' });
-    if (this.state !== 'connecting') await whenAvailable(this.actor);
-    if (!this.isAvailable) throw this.joinError ?? new Error('the connection to redis did not stay up');
-  }
-
-  /** Both connections may be up again (a connection's 'ready'). */
+  /** Both connections may be up (a connection's 'ready'). */
   ready(): void {
     this.tell({ type: 'redis.ready' });
   }
 
-  /** A command failed, or the lease is gone; news only while available. */
+  /** A connection reported an error; before the node has joined, it may be a refusal. */
+  failed(err: unknown): void {
+    this.tell({ type: 'redis.error', err });
+  }
+
+  /** A command failed, a connection closed, or the lease is gone. */
   lost(reason: string, err?: unknown): void {
     this.tell({ type: 'redis.lost', reason, err });
+  }
+
+  /** The hub holds the cluster's roster. */
+  rosterDelivered(): void {
+    this.tell({ type: 'roster.delivered' });
   }
 
   /** Resolves once available, or closed. */
   whenAvailable(): Promise<void> {
     return whenAvailable(this.actor);
+  }
+
+  /** Resolves once the log may be read, or closed. */
+  whenLogReadable(): Promise<void> {
+    return whenLogReadable(this.actor);
   }
 
   close(): void {
@@ -130,7 +155,15 @@ export class Availability {
   private recovered(rejoining: boolean, { hadLease, graceLeftMs }: Recovered): void {
     const outageMs = rejoining ? Date.now() - this.unavailableSince : null;
     this.reapFrom = Date.now() + reapDelayMs(outageMs, hadLease, this.timings);
-    if (!rejoining) return; // start() says what a first join does
+    if (!rejoining) {
+      // Not joined yet: 'joined the cluster' follows once the grace is over and the roster in.
+      if (graceLeftMs > 0)
+        this.log.info(
+          { graceMs: graceLeftMs },
+          'a grace is running (redis was found empty): waiting it out before serving',
+        );
+      return;
+    }
     // Back on an emptied Redis, claims wait for the grace: "serving" only once it is over.
     if (graceLeftMs > 0) {
       this.log.info(

@@ -1,6 +1,7 @@
 /**
- * Cluster mode's entry point for src/server.ts: join the cluster, then hand the hub its
- * Redis-backed registry and bus through `hubMachine.provide({ actors })`.
+ * Cluster mode's entry point for src/server.ts: a node for this server, whose Redis-backed
+ * registry and bus the hub gets through `hubMachine.provide({ actors })`, then the node's
+ * start once the hub is reading its log.
  */
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -12,16 +13,16 @@ import { redisRegistry } from './redis-registry.js';
 export type { ClusterNode };
 
 /**
- * A node that has joined the cluster; a Redis that cannot be reached stops start-up.
+ * This server's node, not started: it does not reach for Redis until startCluster.
  * With `inspect` (src/inspector.ts, inspectOption), its availability actor is inspected too.
  */
-export async function joinCluster(
+export function clusterNode(
   redisUrl: string,
   leaseMs: number,
   log: Logger,
   options: { inspect?: InspectOption; resumeWindowMs?: number; historySize?: number } = {},
-): Promise<ClusterNode> {
-  const node = new ClusterNode({
+): ClusterNode {
+  return new ClusterNode({
     redisUrl,
     leaseMs,
     log,
@@ -29,30 +30,27 @@ export async function joinCluster(
     resumeWindowMs: options.resumeWindowMs ?? 0,
     historySize: options.historySize ?? 0,
   });
-  try {
-    await node.start();
-  } catch (err) {
-    throw new ConfigError(`REDIS_URL: cannot use ${redactUrl(redisUrl)}: ${(err as Error).message}`);
-  }
-  return node;
 }
 
 /**
- * Waits until the node has delivered the cluster's roster to the hub (whose bus started
- * reading the log), so that the first welcome lists the whole cluster. A node that cannot
- * read it within a lease leaves the cluster, and start-up fails with one line.
+ * Starts the node; its hub must be running already (its bus reads the log). Resolves
+ * `serving` once the node serves: joined, a grace waited out, the cluster's roster handed
+ * to the hub, so that the first welcome lists the whole cluster. Resolves `waiting` as soon
+ * as Redis turns out to be out of reach: the node keeps trying, claims get
+ * server_unavailable meanwhile, and it serves once it has joined. A Redis that refuses the
+ * node (src/cluster/refusal.ts) throws a ConfigError naming REDIS_URL.
  */
-export async function rosterDelivered(node: ClusterNode): Promise<void> {
-  const limitMs = node.timings.leaseMs;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), limitMs)));
+export async function startCluster(node: ClusterNode): Promise<'serving' | 'waiting'> {
   try {
-    if ((await Promise.race([node.synced, late])) !== 'late') return;
-  } finally {
-    clearTimeout(timer);
+    return await node.start();
+  } catch (err) {
+    throw refusalError(node, err);
   }
-  await node.close();
-  throw new ConfigError(`REDIS_URL: could not read the chat's roster from Redis within ${limitMs} ms (LEASE_MS)`);
+}
+
+/** Resolves if Redis refuses the node before it has joined, after start: the server cannot go on. */
+export function whenRefused(node: ClusterNode): Promise<ConfigError> {
+  return node.refused.then((err) => refusalError(node, err));
 }
 
 /** The hub's registry and bus for this node. */
@@ -60,9 +58,6 @@ export function clusterActors(node: ClusterNode) {
   return { registry: redisRegistry(node), bus: redisBus(node) };
 }
 
-/** The URL without its password, fit for a message. */
-function redactUrl(raw: string): string {
-  const url = new URL(raw);
-  if (url.password !== '') url.password = '***';
-  return url.toString();
+function refusalError(node: ClusterNode, err: unknown): ConfigError {
+  return new ConfigError(`REDIS_URL: cannot use ${node.redactedUrl}: ${(err as Error).message}`);
 }

@@ -42,8 +42,8 @@ export interface Holder {
 }
 
 export interface LogHooks {
-  /** Resolves once the node is available (connected and recovered). */
-  whenAvailable(): Promise<void>;
+  /** Resolves once the log may be read: the node is available, and past the grace of its first join. */
+  whenReadable(): Promise<void>;
   /** Reading failed: an outage as far as the node is concerned. */
   lost(reason: string, err?: unknown): void;
   /** The log announced the leave of one of this node's clients: whoever wrote it, it is gone. */
@@ -147,7 +147,7 @@ export class EventLog {
 
   private async loop(deliver: Delivery): Promise<void> {
     while (!this.closed) {
-      await this.hooks.whenAvailable();
+      await this.hooks.whenReadable();
       if (this.closed) return;
       try {
         if (this.needsSnapshot) {

@@ -4,8 +4,9 @@
  * are thin adapters over it.
  *
  * Whether it may serve is the availability machine's call (availability.machine.ts, wired
- * to the node in availability.ts): it goes unavailable when a command fails or the lease
- * is gone, and recovers (recovery.ts) every probeMs and whenever a connection is back.
+ * to the node in availability.ts): it joins once Redis answers, however long that takes,
+ * and only then serves; it goes unavailable when a command fails or the lease is gone,
+ * and recovers (recovery.ts) every probeMs and whenever a connection is back.
  *
  * While not available, claims and messages are answered `server_unavailable` at once and
  * /readyz is 503. A write that failed, or whose fate is unknown (a timeout), is not simply
@@ -81,7 +82,8 @@ export class ClusterNode {
   /** Conns whose join could not be written yet; written, in order, before service resumes. */
   private readonly owedJoins = new Set<string>();
   private onRevoke: (conn: string) => void = () => {};
-  private lastError: Error | null = null;
+  /** Resolves with Redis's refusal if one ends the node before it has joined (refusal.ts); it has closed its connections. */
+  readonly refused: Promise<Error>;
 
   constructor(options: ClusterNodeOptions) {
     this.timings = clusterTimings(options.leaseMs);
@@ -91,7 +93,7 @@ export class ClusterNode {
     this.events = new EventLog(
       this.store,
       {
-        whenAvailable: () => this.whenAvailable(),
+        whenReadable: () => this.availability.whenLogReadable(),
         lost: (reason, err) => this.availability.lost(reason, err),
         leftInLog: (conn) => this.revoke(conn),
         movedAway: (conn, session) => this.letGo(conn, session),
@@ -126,43 +128,40 @@ export class ClusterNode {
     );
     for (const connection of [this.store.commands, this.store.reader]) {
       connection.on('error', (err: Error) => {
-        this.lastError = err;
         this.log.debug({ err }, 'redis connection error');
+        this.availability.failed(err);
       });
       connection.on('close', () => this.availability.lost('redis connection closed'));
       connection.on('ready', () => this.availability.ready());
     }
-  }
-
-  /** Connects, joins the cluster and waits out a grace in progress; throws if Redis cannot be reached. */
-  async start(): Promise<void> {
-    try {
-      await this.store.connect();
-      await this.availability.join();
-    } catch (err) {
-      this.availability.close();
+    void this.events.synced.then(() => this.availability.rosterDelivered());
+    this.refused = this.availability.refused.then((err) => {
+      this.stopWork();
       this.store.disconnect();
-      // ioredis reports "Connection is closed"; the cause (ECONNREFUSED, a bad password) came as an 'error' event.
-      throw this.lastError ?? err;
-    }
-    this.lease.start();
-    // A grace runs on an empty Redis (a first start, or lost data): until it ends, older
-    // nodes may still re-assert names, and a roster read now would lack them.
-    // Said before the wait: until it ends the process does not listen, not even for /healthz.
-    const graceLeft = this.availability.graceLeftMs;
-    if (graceLeft !== null) {
-      this.log.info(
-        { graceMs: graceLeft },
-        'a grace is running (redis was found empty): waiting it out before serving',
-      );
-      // A plain timer, as long as Redis said: a blip meanwhile must not cut the wait short,
-      // and the wait keeps the process alive (the machine's clock does not).
-      await new Promise((resolve) => setTimeout(resolve, graceLeft));
-    }
-    this.log.info({ leaseMs: this.timings.leaseMs }, 'joined the cluster');
+      return err;
+    });
   }
 
-  /** Available and taking claims: what /readyz reports. */
+  /**
+   * Connects and joins the cluster, in the background: the log must be delivered somewhere
+   * first (deliverTo, which the hub's bus calls), or the node never serves. Resolves
+   * `serving` once it serves: joined, a grace in progress waited out, the roster handed to
+   * the hub. Resolves `waiting` instead as soon as Redis cannot be reached (or joined): it
+   * keeps trying, and serves once it can. Throws Redis's refusal (refusal.ts).
+   */
+  async start(): Promise<'serving' | 'waiting'> {
+    this.store.connect();
+    // Its timers do nothing until the node is available.
+    this.lease.start();
+    return this.availability.started();
+  }
+
+  /** REDIS_URL without its password. */
+  get redactedUrl(): string {
+    return this.store.redactedUrl;
+  }
+
+  /** Joined, available and taking claims: what /readyz reports. */
   get isServing(): boolean {
     return this.availability.isServing;
   }
@@ -317,9 +316,7 @@ export class ClusterNode {
   /** Leaves the cluster: this node's names are dropped and their leaves announced now, not after a lease. */
   async close(): Promise<void> {
     const wasAvailable = this.availability.isAvailable;
-    this.lease.stop();
-    this.events.stop();
-    this.availability.close(); // after events.stop(): the log reader, woken, sees that it must end
+    this.stopWork();
     if (wasAvailable) {
       await this.store
         .dropNode(this.id, false, this.resumeWindowMs)
@@ -333,6 +330,13 @@ export class ClusterNode {
     const state = this.availability.state;
     const loggedSeq = state === 'closed' ? 0 : await this.store.lastSeq();
     return { state, pendingScripts: this.store.pending, deliveredSeq: this.events.seq, loggedSeq };
+  }
+
+  /** Stops the lease, the log reader and the machine; what is left is closing the connections. */
+  private stopWork(): void {
+    this.lease.stop();
+    this.events.stop();
+    this.availability.close(); // after events.stop(): the log reader, woken, sees that it must end
   }
 
   /** Writes the join of a held name; false when the node's lease is gone. */

@@ -16,12 +16,15 @@ import type { ClusterTimings } from './lease.js';
 export class RedisConnections {
   readonly commands: Redis;
   readonly reader: Redis;
+  /** REDIS_URL without its password, fit for a log line or an error message. */
+  readonly redactedUrl: string;
 
   constructor(
     url: string,
     readonly node: string,
     protected readonly timings: ClusterTimings,
   ) {
+    this.redactedUrl = redactUrl(url);
     const shared: RedisOptions = {
       lazyConnect: true,
       enableOfflineQueue: false,
@@ -46,8 +49,12 @@ export class RedisConnections {
     return this.commands.status === 'ready' && this.reader.status === 'ready';
   }
 
-  async connect(): Promise<void> {
-    await Promise.all([this.commands.connect(), this.reader.connect()]);
+  /**
+   * Starts opening both connections. How it goes comes as their events ('ready', 'error',
+   * 'close'); after a failed attempt ioredis keeps trying (retryStrategy above).
+   */
+  connect(): void {
+    for (const connection of [this.commands, this.reader]) connection.connect().catch(() => {});
   }
 
   /** Closes both connections; a pending XREAD is cut short. */
@@ -60,4 +67,11 @@ export class RedisConnections {
     this.reader.disconnect();
     await this.commands.quit().catch(() => this.commands.disconnect());
   }
+}
+
+/** The URL without its password. */
+function redactUrl(raw: string): string {
+  const url = new URL(raw);
+  if (url.password !== '') url.password = '***';
+  return url.toString();
 }

@@ -9,10 +9,10 @@ import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { expect, it } from 'vitest';
 import type { InspectionEvent } from 'xstate';
-import { joinCluster } from '../../src/cluster/cluster.js';
 import { ConfigError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { TcpProxy, untilRedis } from '../support/cluster.js';
+import { joinCluster } from '../support/cluster-node.js';
 import { describeWithRedis, openCluster, RedisProcess, redisPerFile } from '../support/redis-server.js';
 import { withTimeout } from '../support/ws-client.js';
 
@@ -32,9 +32,11 @@ describeWithRedis('cluster: a node availability machine', () => {
         ? [JSON.stringify((e.snapshot as { value?: unknown }).value)]
         : [],
     );
+    // Redis was opened: no grace. The roster awaited, delivered (to nothing here), then serving.
     expect(states.filter((state, i) => state !== states[i - 1])).toEqual([
       '"connecting"',
       '"recovering"',
+      '{"available":"roster"}',
       '{"available":"serving"}',
       '"closed"',
     ]);

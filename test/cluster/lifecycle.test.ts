@@ -1,8 +1,8 @@
 /**
  * A node's life around start-up and close(): on an empty Redis it says why it waits out a
- * grace before serving; a roster that cannot be read in time fails start-up with one
- * clear line; and a closed node leaves nothing behind — no connection in Redis, no socket
- * or timer in the process.
+ * grace before serving; it takes no claim before its hub holds the cluster's roster; and
+ * a closed node leaves nothing behind — no connection in Redis, no socket or timer in the
+ * process. Starting while Redis is out of reach: startup.test.ts.
  */
 import { createHook } from 'node:async_hooks';
 import { Writable } from 'node:stream';
@@ -10,9 +10,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import { hubMachine } from '../../machines/hub.machine.js';
-import { clusterActors, joinCluster, rosterDelivered } from '../../src/cluster/cluster.js';
-import { ConfigError } from '../../src/errors.js';
+import { clusterActors, clusterNode, startCluster } from '../../src/cluster/cluster.js';
 import { createLogger } from '../../src/log.js';
+import { joinCluster, serving } from '../support/cluster-node.js';
 import { describeWithRedis, RedisProcess, redisPerFile } from '../support/redis-server.js';
 import { withTimeout } from '../support/ws-client.js';
 import { hubInput } from '../support/hub-input.js';
@@ -63,21 +63,25 @@ describeWithRedis('cluster: a node starting and closing', () => {
     }
   });
 
-  it('fails start-up with one line when the roster cannot be delivered within a lease, and leaves the cluster', async () => {
-    const node = await joinCluster(redis().url, 1_000, silent);
-    // No hub ever reads the log, so the roster is never delivered.
-    const failed = await withTimeout(
-      rosterDelivered(node).then(
-        () => null,
-        (err: unknown) => err,
-      ),
-      3_000,
-      'start-up to give up',
-    );
-    expect(failed).toBeInstanceOf(ConfigError);
-    expect((failed as Error).message).toMatch(/^REDIS_URL: could not read the chat's roster from Redis within 1000 ms/);
-    expect((await node.debugState()).state).toBe('closed');
-    expect(await connectionsOf(node.id)).toEqual([]);
+  it('takes no claim until its hub holds the roster, and serves once it does', async () => {
+    const node = clusterNode(redis().url, 1_000, silent);
+    try {
+      const started = startCluster(node);
+      // Joined Redis, but nothing reads its log yet, so the roster has gone nowhere.
+      await withTimeout(node.whenAvailable(), 2_000, 'the node to reach Redis');
+      expect((await node.debugState()).state).toBe('available');
+      expect(node.isServing).toBe(false);
+      expect(await node.claim('c1', 'Alice', 's1', 'hash-1')).toBe('unavailable');
+
+      // What the hub's bus does when the hub starts; here the log goes nowhere.
+      const nowhere = () => {};
+      node.deliverTo(nowhere, nowhere);
+      expect(await withTimeout(started, 2_000, 'the node to serve')).toBe('serving');
+      expect(node.isServing).toBe(true);
+      expect(await node.claim('c1', 'Alice', 's1', 'hash-1')).toBe('granted');
+    } finally {
+      await node.close();
+    }
   });
 
   it('leaves no connection in Redis and no socket or timer in the process after close()', async () => {
@@ -88,11 +92,11 @@ describeWithRedis('cluster: a node starting and closing', () => {
       init: (id, type) => recording && (type === 'Timeout' || type === 'TCPWRAP') && alive.set(id, type),
       destroy: (id) => alive.delete(id),
     }).enable();
-    const node = await joinCluster(redis().url, 1_000, silent);
+    const node = clusterNode(redis().url, 1_000, silent);
     const hub = createActor(hubMachine.provide({ actors: clusterActors(node) }), {
       input: hubInput(),
     }).start();
-    await rosterDelivered(node);
+    await serving(node);
     expect(await connectionsOf(node.id)).toHaveLength(2);
     hub.stop();
     await node.close();

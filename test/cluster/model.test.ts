@@ -6,10 +6,11 @@
 import fc from 'fast-check';
 import { it } from 'vitest';
 import { hubMachine } from '../../machines/hub.machine.js';
-import { clusterActors, joinCluster } from '../../src/cluster/cluster.js';
+import { clusterActors, clusterNode } from '../../src/cluster/cluster.js';
 import { createLogger } from '../../src/log.js';
 import { createChat } from '../support/chat-harness.js';
 import { settle } from '../support/cluster.js';
+import { serving } from '../support/cluster-node.js';
 import { describeWithRedis, redisPerFile } from '../support/redis-server.js';
 import { commands } from '../model/chat-generators.js';
 import { MODEL_LIMITS } from '../model/chat-model.js';
@@ -23,13 +24,13 @@ describeWithRedis('cluster chat against the model (SPEC §7)', () => {
   it('keeps names unique, delivers every event exactly once in one order, and refuses what it must, across two nodes', async () => {
     await fc.assert(
       fc.asyncProperty(fc.commands(commands, { maxCommands: 100, size: 'max' }), async (cmds) => {
-        const nodes = await Promise.all([1, 2].map(() => joinCluster(redis().url, LEASE_MS, createLogger('silent'))));
+        const nodes = [1, 2].map(() => clusterNode(redis().url, LEASE_MS, createLogger('silent')));
         const chat = createChat({
           limits: MODEL_LIMITS,
           machines: nodes.map((node) => hubMachine.provide({ actors: clusterActors(node) })),
         });
         try {
-          await Promise.all(nodes.map((node) => node.synced));
+          await Promise.all(nodes.map(serving));
           await fc.asyncModelRun(() => modelRun(chat, () => settle(nodes)), cmds);
         } finally {
           chat.stop();

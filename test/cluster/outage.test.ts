@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { expect, it } from 'vitest';
 import { hubMachine } from '../../machines/hub.machine.js';
-import { clusterActors, joinCluster } from '../../src/cluster/cluster.js';
+import { clusterActors, clusterNode } from '../../src/cluster/cluster.js';
 import type { ScriptSource } from '../../src/cluster/lua.js';
 import type { ClusterNode } from '../../src/cluster/node.js';
 import { scripts } from '../../src/cluster/scripts.js';
@@ -15,6 +15,7 @@ import { createLogger } from '../../src/log.js';
 import { createChat, type Chat } from '../support/chat-harness.js';
 import { error, expectOwnCopy, join, leave, message, welcome } from '../support/expected.js';
 import { settle, TcpProxy, untilRedis, waitReadyz } from '../support/cluster.js';
+import { serving } from '../support/cluster-node.js';
 import { describeWithRedis, openCluster, RedisProcess } from '../support/redis-server.js';
 import { serverPerTest } from '../support/test-server.js';
 
@@ -214,12 +215,13 @@ async function withProxiedNode(test: (pair: ProxiedPair) => Promise<void>): Prom
   const redis = await RedisProcess.start();
   await openCluster(redis.url);
   const proxy = await TcpProxy.start(redis.port);
-  const [x, y] = (await Promise.all(
-    [proxy.url, redis.url].map((url) => joinCluster(url, LEASE_MS, createLogger('silent'))),
-  )) as [ClusterNode, ClusterNode];
+  const [x, y] = [proxy.url, redis.url].map((url) => clusterNode(url, LEASE_MS, createLogger('silent'))) as [
+    ClusterNode,
+    ClusterNode,
+  ];
   const chat = createChat({ machines: [x, y].map((node) => hubMachine.provide({ actors: clusterActors(node) })) });
   try {
-    await Promise.all([x.synced, y.synced]);
+    await Promise.all([x, y].map(serving));
     await test({ redis, proxy, x, y, chat });
   } finally {
     chat.stop();

@@ -1,103 +1,16 @@
 /**
  * SPEC §6 through the real command line: `node --import tsx src/main.ts` as a child
- * process. With PORT=0 the chosen port is read from the 'listening' JSON log line.
- * Every wait is bounded, and afterEach kills any child a failed test left running.
+ * process (test/support/cli.ts). With PORT=0 the chosen port is read from the 'listening'
+ * JSON log line. Every wait is bounded, and any child a failed test left running is killed.
+ * Cluster mode through the command line (Redis out of reach, or refusing): test/cluster/startup.test.ts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cliPerTest, envNameOf, listeningPort, SPEC_FLAGS, START_MS } from '../support/cli.js';
 import { join } from '../support/expected.js';
 import { TestSocket, withTimeout } from '../support/ws-client.js';
 import { claim } from '../support/test-server.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-/** tsx compiles on start; generous, but bounded. */
-const START_MS = 10_000;
-
-/** The settings SPEC §6 names (and INSPECT_TOKEN), as flag and environment variable. */
-const SPEC_FLAGS = [
-  'port',
-  'host',
-  'log-level',
-  'echo',
-  'name-max-length',
-  'text-max-length',
-  'register-timeout-ms',
-  'heartbeat-ms',
-  'rate-burst',
-  'rate-per-sec',
-  'max-payload-bytes',
-  'max-buffered-bytes',
-  'max-connections',
-  'allowed-origins',
-  'redis-url',
-  'lease-ms',
-  'inspect',
-  'inspect-port',
-  'inspect-host',
-  'inspect-page',
-  'inspect-token',
-];
-const envNameOf = (flag: string) => flag.toUpperCase().replaceAll('-', '_');
-
-interface Cli {
-  child: ChildProcess;
-  /** Parsed JSON lines from stdout so far. */
-  logLines: Array<Record<string, unknown>>;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of children.splice(0))
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
-
-/** Runs the CLI with only the given settings in its environment (none inherited). */
-function runCli(args: string[], settings: Record<string, string> = {}): Cli {
-  const env = { ...process.env };
-  for (const flag of SPEC_FLAGS) delete env[envNameOf(flag)];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
-    cwd: ROOT,
-    env: { ...env, ...settings },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  const logLines: Array<Record<string, unknown>> = [];
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    try {
-      logLines.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // not a log line (e.g. --help text)
-    }
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('close', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, logLines, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
-/** The port from the 'listening' log line. */
-function listeningPort(cli: Cli): Promise<number> {
-  const found = new Promise<number>((resolve, reject) => {
-    const check = () => {
-      const line = cli.logLines.find((l) => l.msg === 'listening');
-      if (line !== undefined) return resolve(Number(line.port));
-      if (cli.child.exitCode !== null) return reject(new Error(`the CLI exited early: ${cli.stderr()}`));
-      cli.child.stdout!.once('data', () => setImmediate(check));
-    };
-    check();
-    cli.child.once('exit', () => setImmediate(check));
-  });
-  return withTimeout(found, START_MS, "the CLI's 'listening' log line");
-}
+const runCli = cliPerTest();
 
 describe('the command line (SPEC §6)', () => {
   it.each(['SIGTERM', 'SIGINT'] as const)(
@@ -140,7 +53,7 @@ describe('the command line (SPEC §6)', () => {
     ['--port abc', ['--port', 'abc'], {}, '--port'],
     ['HEARTBEAT_MS=-5', [], { HEARTBEAT_MS: '-5' }, 'HEARTBEAT_MS'],
     ['a HOST with a line break in it', [], { HOST: '127.0.0.1\nFAKE LOG LINE' }, 'HOST'],
-    ['a REDIS_URL nobody answers', [], { REDIS_URL: 'redis://127.0.0.1:1' }, 'REDIS_URL'],
+    ['a REDIS_URL that is not one', [], { REDIS_URL: 'http://127.0.0.1:6379' }, 'REDIS_URL'],
   ])(
     '%s stops start-up with exit 1 and one stderr line naming it, no stack trace',
     async (_, args, settings, named) => {

@@ -55,12 +55,19 @@ export function startNode() {
     state,
     lastAttempt,
     setConnected: (up: boolean) => (connected = up),
-    /** Joins (first recovery succeeds), then loses Redis: the node is unavailable. */
+    join,
+    /** Joins, then loses Redis: the node is unavailable. */
     async joinThenLose(): Promise<void> {
-      actor.send({ type: 'redis.ready' });
-      await lastAttempt().succeed();
+      await join();
       actor.send({ type: 'redis.lost', reason: 'claim failed', err: new Error('timeout') });
       expect(state()).toBe('unavailable');
     },
   };
+
+  /** Joins: both connections up, the first recovery succeeds, the log reader delivers the roster. */
+  async function join(recovered: Recovered = kept): Promise<void> {
+    actor.send({ type: 'redis.ready' });
+    await lastAttempt().succeed(recovered);
+    actor.send({ type: 'roster.delivered' });
+  }
 }

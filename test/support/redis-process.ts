@@ -8,8 +8,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { joinCluster } from '../../src/cluster/cluster.js';
-import { createLogger } from '../../src/log.js';
+import { joinCluster } from './cluster-node.js';
 
 const START_MS = 5_000;
 
@@ -41,13 +40,22 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
+export interface RedisOptions {
+  /** Clients must give this password (`--requirepass`); `url` carries it. */
+  password?: string;
+}
+
 export class RedisProcess {
   private child: ChildProcess | null = null;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly options: RedisOptions = {},
+  ) {}
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    const auth = this.options.password === undefined ? '' : `:${encodeURIComponent(this.options.password)}@`;
+    return `redis://${auth}127.0.0.1:${this.port}`;
   }
 
   /** The process id while it runs (the bench reads its CPU time). */
@@ -55,10 +63,19 @@ export class RedisProcess {
     return this.child?.pid ?? null;
   }
 
+  /**
+   * A free port for a redis-server that is not started yet: a node can be pointed at it
+   * first, and `resume()` starts it. (Another process may take the port meanwhile; then
+   * `resume()` fails, loudly.)
+   */
+  static async reserve(options: RedisOptions = {}): Promise<RedisProcess> {
+    return new RedisProcess(await freePort(), options);
+  }
+
   /** Starts redis-server on a free port (retrying if another process took it first). */
-  static async start(): Promise<RedisProcess> {
+  static async start(options: RedisOptions = {}): Promise<RedisProcess> {
     for (let attempt = 1; ; attempt++) {
-      const redis = new RedisProcess(await freePort());
+      const redis = new RedisProcess(await freePort(), options);
       try {
         await redis.resume();
         return redis;
@@ -86,6 +103,7 @@ export class RedisProcess {
         tmpdir(),
         '--loglevel',
         'notice',
+        ...(this.options.password === undefined ? [] : ['--requirepass', this.options.password]),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -143,6 +161,6 @@ export class RedisProcess {
  * that, open the cluster with a node on a 1 s lease, so that their own nodes find the grace over.
  */
 export async function openCluster(url: string): Promise<void> {
-  const node = await joinCluster(url, 1_000, createLogger('silent'));
+  const node = await joinCluster(url, 1_000);
   await node.close();
 }
