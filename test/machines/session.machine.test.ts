@@ -204,4 +204,18 @@ describe('session machine: the cids it remembers', () => {
     expect(Object.hasOwn(s.context().sent, 'm2')).toBe(true);
     expect(Object.keys(s.context().sent)).toHaveLength(REMEMBERED_CIDS);
   });
+
+  // A record lists integer-like keys first, in numeric order, whatever their age: a client
+  // that numbers its messages must still have its newest cid remembered.
+  it.each([
+    ['counting down', (i: number) => String(100 - i)],
+    ['numbers after words', (i: number) => (i <= REMEMBERED_CIDS ? `w${i}` : String(i))],
+    ['numbers of any size', (i: number) => String((i * 7919) % 1000)],
+  ])('forgets the oldest first when cids are numbers (%s)', (_, cidOf) => {
+    const s = start();
+    const total = REMEMBERED_CIDS + 5;
+    for (let i = 1; i <= total; i++) s.send({ type: 'session.sent', cid: cidOf(i), id: String(i), ts: i });
+    const expected = Array.from({ length: REMEMBERED_CIDS }, (_, k) => cidOf(total - REMEMBERED_CIDS + 1 + k));
+    expect(new Set(Object.keys(s.context().sent))).toEqual(new Set(expected));
+  });
 });
