@@ -182,6 +182,7 @@ describe('a lost connection keeps its session', () => {
 
     // The window it was lost in is over, and nothing comes of it.
     chat.clock.increment(WINDOW_MS * 2);
+    expect(isOpen(back)).toBe(true);
     expect(joinsAndLeaves(bob.take())).toEqual([]);
     expect(chat.ended.map((e) => e.name)).toEqual(['Carol']);
     expect(chat.roster()).toEqual(['Alice', 'Bob']);
@@ -735,5 +736,54 @@ describe('the bound on sessions waiting for a resume', () => {
     expect(chat.ended.map((e) => `${e.name}:${e.cause}`)).toEqual(['Alice:expired']);
     expect(leaves(watcher.take())).toEqual(['Alice']);
     expect(chat.hub.getSnapshot().context.waitingCount).toBe(1);
+  });
+});
+
+describe('memory', () => {
+  it('holds nothing for a session once it has ended, however it ended', () => {
+    const chat = sessionChat({ sessions: { maxWaiting: 1 } });
+    const watcher = chat.join('Watcher'); // secret-1
+    chat.join('Ann').disconnect(1000); // a clean close
+    chat.join('Ben').disconnect(1006); // lost, then expires
+    chat.clock.increment(WINDOW_MS);
+    chat.join('Cy').disconnect(1006); // lost, then evicted by Dee's
+    chat.join('Dee').disconnect(1006); // lost, resumed, taken over, then closed
+    chat.resume('secret-5');
+    chat.resume('secret-5').disconnect(1000);
+    const eve = chat.join('Eve');
+    for (let i = 0; i < defaultLimits.maxBadFrames; i++) eve.send('not json'); // a broken rule
+    const refused = chat.resume('secret-2');
+    refused.disconnect(1000);
+    const asked = chat.open();
+    asked.send({ sender: 'Watcher', text: '', history: 5 }); // refused, with history asked for
+    asked.disconnect(1006);
+    watcher.disconnect(1000);
+
+    expect(leaves(watcher.frames)).toEqual(['Ann', 'Ben', 'Cy', 'Dee', 'Eve']);
+    expect(chat.ended.map((e) => `${e.name}:${e.cause}`)).toEqual([
+      'Ann:close',
+      'Ben:expired',
+      'Cy:evicted',
+      'Dee:close',
+      'Eve:policy',
+      'Watcher:close',
+    ]);
+    const { children, context } = chat.hub.getSnapshot();
+    expect(Object.keys(children).sort()).toEqual(['bus', 'registry']);
+    const { members, roster, sessionOf, secrets, resuming, waiting, waitingCount, historyWanted } = context;
+    expect({ members, roster, sessionOf, secrets, resuming, waiting, waitingCount, historyWanted }).toEqual({
+      members: {},
+      roster: [],
+      sessionOf: {},
+      secrets: {},
+      resuming: {},
+      waiting: {},
+      waitingCount: 0,
+      historyWanted: {},
+    });
+    // Nor does the registry: every name is free, and no old secret resumes whoever holds it now.
+    for (const name of ['Watcher', 'Ann', 'Ben', 'Cy', 'Dee', 'Eve'])
+      expect(chat.join(name).frames[0]).toMatchObject({ type: 'welcome', name });
+    for (let n = 1; n <= 7; n++) expect(errorCodes(chat.resume(`secret-${n}`).take())).toEqual(['session_expired']);
   });
 });
