@@ -9,8 +9,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { fromCallback } from 'xstate';
 import { hubMachine } from '../../machines/hub.machine.js';
-import type { HubEmitted, HubEvent, RegistryRequest } from '../../machines/events.js';
-import type { ServerFrame } from '../../src/frames.js';
+import type { BusRequest, HubEmitted, HubEvent, RegistryRequest } from '../../machines/events.js';
+import type { ChatEvent, ServerFrame } from '../../src/frames.js';
 import {
   createChat,
   defaultLimits,
@@ -502,13 +502,28 @@ function slowRegistry() {
   return { requests, answer: (event: HubEvent) => port.send!(event), registry };
 }
 
+/** A bus that puts events in order only when the test releases them: messages on their way. */
+function heldBus() {
+  const held: ChatEvent[] = [];
+  const port: { send?: (event: HubEvent) => void } = {};
+  let seq = 0;
+  const bus = fromCallback<BusRequest, { now: () => number }>(({ sendBack, receive }) => {
+    port.send = sendBack;
+    receive(({ event }) => held.push(event));
+  });
+  function release() {
+    for (const event of held.splice(0)) {
+      seq += 1;
+      port.send!({ type: 'bus.delivered', event, seq, ts: event.type === 'message' ? event.ts : 0 });
+    }
+  }
+  return { bus, held, release };
+}
+
 describe('while the hub decides', () => {
   it('a frame while a name is being claimed, a resume included, gets not_registered', () => {
     const slow = slowRegistry();
-    const chat = createChat({
-      sessions: { resumeWindowMs: WINDOW_MS },
-      machines: [hubMachine.provide({ actors: { registry: slow.registry } })],
-    });
+    const chat = sessionChat({ machines: [hubMachine.provide({ actors: { registry: slow.registry } })] });
     const alice = chat.open();
     alice.send({ sender: 'Alice', text: '' });
     alice.send({ text: 'too early' });
@@ -644,6 +659,31 @@ describe('cid: a resend is delivered once', () => {
     ann.send({ text: 'x', cid: 'c' });
     expect(ann.take()).toEqual([expect.objectContaining({ type: 'join', name: 'Ben' })]);
     expect(ben.take().map((f) => f.text)).toEqual(['x']);
+  });
+
+  it('a resend while the first is on its way is not sent; the copy goes to the connection the session has when it lands', () => {
+    const held = heldBus();
+    const chat = sessionChat({ machines: [hubMachine.provide({ actors: { bus: held.bus } })] });
+    const alice = chat.open();
+    alice.send({ sender: 'Alice', text: '' });
+    const bob = chat.open();
+    bob.send({ sender: 'Bob', text: '' });
+    held.release();
+    bob.take();
+    alice.send({ text: 'on its way', cid: 'k' });
+    alice.disconnect(1006);
+    const back = chat.resume('secret-1');
+    back.send({ text: 'on its way', cid: 'k' });
+    expect(held.held).toHaveLength(1);
+    expect(back.take().map((f) => f.type)).toEqual(['welcome']);
+
+    held.release();
+    expect(bob.take()).toEqual([expect.objectContaining({ sender: 'Alice', text: 'on its way', id: '3' })]);
+    const copy = { type: 'message', text: 'on its way', id: '3', ts: 0, cid: 'k' };
+    expect(back.take()).toStrictEqual([copy]);
+    back.send({ text: 'on its way', cid: 'k' });
+    expect(held.held).toEqual([]);
+    expect(back.take()).toStrictEqual([copy]);
   });
 
   it('is per session: another session may use the same cid', () => {
