@@ -351,7 +351,7 @@ describe('taking over a session that is still open', () => {
 });
 
 describe('ends that end the session at once', () => {
-  it.each([1000, 1001])('a clean close (%i): the leave at once, the session gone, the name free', (code) => {
+  it.each([1000, 1001, 1005])('a clean close (%i): the leave at once, the session gone, the name free', (code) => {
     const chat = sessionChat();
     const alice = chat.join('Alice');
     const bob = chat.join('Bob');
