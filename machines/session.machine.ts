@@ -37,8 +37,13 @@ export interface SessionInput {
 export interface SessionContext extends SessionInput {
   /** The connection it is attached to; null while detached. */
   conn: string | null;
-  /** `cid` -> where it landed, oldest first; at most REMEMBERED_CIDS. Changed in place. */
+  /** `cid` -> where it landed; at most REMEMBERED_CIDS. Changed in place. */
   sent: Record<string, SentRecord>;
+  /**
+   * The remembered `cid`s, oldest first. `sent` cannot tell: a record lists integer-like
+   * keys ("7") first, in numeric order, whatever their age. Changed in place.
+   */
+  sentOrder: string[];
   endCause: SessionEndCause | null;
 }
 
@@ -58,12 +63,14 @@ function emptySent(): Record<string, SentRecord> {
  * Remembers one `cid`, forgetting the oldest past the bound. In place, as the hub's
  * members are: one message must not cost a copy of the record.
  */
-function remember(sent: Record<string, SentRecord>, cid: string, record: SentRecord): Record<string, SentRecord> {
-  const known = Object.hasOwn(sent, cid);
+function remember(context: SessionContext, cid: string, record: SentRecord): Record<string, SentRecord> {
+  const { sent, sentOrder } = context;
+  if (!Object.hasOwn(sent, cid)) sentOrder.push(cid);
   sent[cid] = record;
-  if (!known) {
-    const cids = Object.keys(sent);
-    if (cids.length > REMEMBERED_CIDS) delete sent[cids[0]!];
+  while (sentOrder.length > REMEMBERED_CIDS) {
+    const oldest = sentOrder.shift()!;
+    // The hub forgets a cid whose send failed; sent again, it is listed twice, and its later place counts.
+    if (!sentOrder.includes(oldest)) delete sent[oldest];
   }
   return sent;
 }
@@ -88,13 +95,13 @@ export const sessionMachine = setup({
     noteSending: assign({
       sent: ({ context, event }) => {
         assertEvent(event, 'session.sending');
-        return remember(context.sent, event.cid, null);
+        return remember(context, event.cid, null);
       },
     }),
     noteSent: assign({
       sent: ({ context, event }) => {
         assertEvent(event, 'session.sent');
-        return remember(context.sent, event.cid, { id: event.id, ts: event.ts });
+        return remember(context, event.cid, { id: event.id, ts: event.ts });
       },
     }),
     noteEnd: assign({
@@ -113,7 +120,7 @@ export const sessionMachine = setup({
   },
 }).createMachine({
   id: 'session',
-  context: ({ input }) => ({ ...input, conn: input.claimedBy, sent: emptySent(), endCause: null }),
+  context: ({ input }) => ({ ...input, conn: input.claimedBy, sent: emptySent(), sentOrder: [], endCause: null }),
   initial: 'attached',
   // What a session remembers, whatever its state.
   on: {

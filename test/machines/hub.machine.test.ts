@@ -222,6 +222,31 @@ describe('memory', () => {
     expect([...types].filter((type) => /\bc\d+\b/.test(type))).toEqual([]);
     expect(types.has('conn.gone')).toBe(true);
   });
+
+  // Session actors are the hub's children too, one per name ever granted.
+  it('never receives an event type that names one session, however sessions end', () => {
+    const types = new Set<string>();
+    const chat = createChat({
+      sessions: { resumeWindowMs: 1_000, maxWaiting: 1 },
+      inspect: (ev) => {
+        if (ev.type === '@xstate.event' && (ev.actorRef as AnyActor).logic === hubMachine) types.add(ev.event.type);
+      },
+    });
+    const resume = (secret: string) => chat.open().send({ text: '', session: secret });
+    const alice = chat.join('Alice'); // secret-1
+    chat.join('Bob').disconnect(1000); // ended by a clean close
+    chat.join('Carol').disconnect(1006); // waits…
+    chat.clock.increment(1_000); // …and expires
+    chat.join('Dan').disconnect(1006); // waits, then is evicted by Eve's
+    chat.join('Eve').disconnect(1006);
+    resume('secret-5'); // resumed
+    resume('secret-5'); // taken over
+    resume('secret-4'); // refused
+    for (let i = 0; i < 10; i++) alice.send('not json'); // ended for a broken rule
+    expect(chat.hub.getSnapshot().context.sessionOf).toEqual({ c7: 's5' });
+    expect([...types].filter((type) => /\b[cs]\d+\b|session:/.test(type))).toEqual([]);
+    expect(types.has('session.ended')).toBe(true);
+  });
 });
 
 describe('with a registry that answers later', () => {
