@@ -143,7 +143,9 @@ function sessionContext(actor: SessionActor): SessionContext {
  * own messages in the echo form (none when echo is off), everything else as everyone got it.
  */
 function replayFor(entry: HistoryEntry, session: string, echo: EchoMode): ChatFrame | null {
-  if (entry.session !== session || entry.frame.type !== 'message') return replayed(entry.frame);
+  if (entry.session !== session || entry.frame.type === 'leave') return replayed(entry.frame);
+  // Its own join it got as its welcome, which a replay does not repeat.
+  if (entry.frame.type === 'join') return null;
   const own = echoFrame(entry.frame, echo, entry.cid);
   return own === null ? null : replayed(own);
 }
@@ -461,7 +463,12 @@ export const hubMachine = setup({
           const past = wanted > 0 ? context.history.lastMessages(Math.min(wanted, context.settings.historySize)) : [];
           context.history.add(entry);
           enqueue.emit({ type: 'member.joined', id: chat.from, name: chat.name });
-          const authorFrame = welcomeFrame(chat.name, roster, { session: secret?.value ?? '', epoch: context.epoch });
+          const authorFrame = welcomeFrame(chat.name, roster, {
+            session: secret?.value ?? '',
+            epoch: context.epoch,
+            id: frame.id,
+            ts: frame.ts,
+          });
           enqueue.emit({ type: 'broadcast', frame, author: chat.from, authorFrame });
           if (wanted > 0) {
             enqueue.assign({ historyWanted: drop(context.historyWanted, chat.from) });

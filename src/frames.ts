@@ -22,6 +22,12 @@ interface SessionFields {
   session: string;
   /** The lineage of ids: a position is only meaningful within one epoch. */
   epoch: string;
+  /**
+   * A registration's welcome stands for the client's own join: it carries the join's
+   * position, the first a client can resume from.
+   */
+  id?: string;
+  ts?: number;
   /** Present on a resume's welcome only. */
   resumed?: true;
   recovered?: boolean;

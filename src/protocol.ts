@@ -148,7 +148,8 @@ export function errorFrame(code: ErrorCode): ServerFrame {
 
 /** The session fields of a welcome: a new session's, or a resumed one's with whether it recovered. */
 export type WelcomeSession =
-  { session: string; epoch: string } | { session: string; epoch: string; resumed: true; recovered: boolean };
+  | { session: string; epoch: string; id: string; ts: number }
+  | { session: string; epoch: string; resumed: true; recovered: boolean };
 
 export function welcomeFrame(name: string, users: string[], session: WelcomeSession): ServerFrame {
   return { type: 'welcome', sender: SERVER_NAME, text: `Welcome, ${name}!`, name, users, ...session };

@@ -241,7 +241,7 @@ describe('/inspect page', () => {
     secrets.add(back.reply.session as string);
     const resumed = await feed.until('her resume', (u) => u.totals.resumed === 1 && u.sessions.attached === 1);
     expect(resumed.entries).toContainEqual(
-      expect.objectContaining({ kind: 'resumed', conn: 'c2', name: 'Alice', recovered: true, replayed: 1 }),
+      expect.objectContaining({ kind: 'resumed', conn: 'c2', name: 'Alice', recovered: true, replayed: 0 }),
     );
     expect(resumed.sessions).toMatchObject({ attached: 1, detached: 0 });
 

@@ -22,6 +22,8 @@ describe('registration', () => {
         users: ['Alice'],
         session: 'secret-1',
         epoch: TEST_EPOCH,
+        id: '1',
+        ts: 0,
       },
     ]);
     expect(alice.actor.getSnapshot().matches({ open: 'registered' })).toBe(true);

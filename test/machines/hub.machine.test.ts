@@ -36,6 +36,8 @@ describe('joining', () => {
         users: ['Alice', 'Bob', 'Carol'],
         session: 'secret-3',
         epoch: TEST_EPOCH,
+        id: '3',
+        ts: 0,
       },
     ]);
   });

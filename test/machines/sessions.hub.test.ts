@@ -93,6 +93,8 @@ describe('positions', () => {
         users: ['Alice'],
         session: 'secret-1',
         epoch: TEST_EPOCH,
+        id: '1',
+        ts: 0,
       },
     ]);
     expect(bob.take()[0]).toMatchObject({ type: 'welcome', session: 'secret-2', epoch: TEST_EPOCH });

@@ -34,7 +34,7 @@ function view(f: ServerFrame): Frame {
       return rest;
     }
     case 'welcome': {
-      const { session: _session, epoch: _epoch, ...rest } = f;
+      const { session: _session, epoch: _epoch, id: _id, ts: _ts, ...rest } = f;
       return rest;
     }
     case 'error':

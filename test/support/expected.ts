@@ -41,6 +41,8 @@ export const welcome = (name: string, users: string[]): Frame => ({
   ),
   session: expect.any(String),
   epoch: expect.any(String),
+  id: expect.stringMatching(/^\d+$/),
+  ts: expect.any(Number),
 });
 
 /** A chat message as other clients see it. */

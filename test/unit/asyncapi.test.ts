@@ -39,7 +39,7 @@ const session = { session: 'cXVpdGUgYSBzZWNyZXQ', epoch: 'e1' };
  */
 const builtFrames = {
   welcome: [
-    welcomeFrame('Alice', ['Bob', 'Alice'], session),
+    welcomeFrame('Alice', ['Bob', 'Alice'], { ...session, id: '7', ts: AT }),
     welcomeFrame('Alice', ['Bob', 'Alice'], { ...session, resumed: true, recovered: true }),
     // A resumed session is online until it ends, so `users` always holds its own name.
     welcomeFrame('Alice', ['Alice'], { ...session, resumed: true, recovered: false }),

@@ -149,8 +149,8 @@ describe('server frames', () => {
   });
 
   it('builds the welcome with every online name', () => {
-    expect(JSON.stringify(welcomeFrame('Alice', ['Bob', 'Alice'], { session: 'S', epoch: 'E' }))).toBe(
-      '{"type":"welcome","sender":"Server","text":"Welcome, Alice!","name":"Alice","users":["Bob","Alice"],"session":"S","epoch":"E"}',
+    expect(JSON.stringify(welcomeFrame('Alice', ['Bob', 'Alice'], { session: 'S', epoch: 'E', id: '7', ts: 1 }))).toBe(
+      '{"type":"welcome","sender":"Server","text":"Welcome, Alice!","name":"Alice","users":["Bob","Alice"],"session":"S","epoch":"E","id":"7","ts":1}',
     );
     expect(welcomeFrame('Alice', [], { session: 'S', epoch: 'E', resumed: true, recovered: false })).toMatchObject({
       resumed: true,
