@@ -8,7 +8,7 @@
  * Without redis-server the cluster suites skip with a loud warning on a developer's
  * machine, and fail under CI=true (.ci/run installs the package).
  */
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe } from 'vitest';
 import { openCluster, RedisProcess, redisServerBinary } from './redis-process.js';
 
 export { freePort, openCluster, RedisProcess, redisServerBinary } from './redis-process.js';
@@ -37,6 +37,24 @@ export function redisPerFile(): () => RedisProcess {
   });
   afterAll(async () => {
     await redis?.stop();
+  });
+  return () => {
+    if (redis === null) throw new Error('redis-server is not running');
+    return redis;
+  };
+}
+
+/** A private Redis for each test of the file, its cluster opened; call the returned function inside tests. */
+export function redisPerTest(): () => RedisProcess {
+  let redis: RedisProcess | null = null;
+  beforeEach(async () => {
+    if (redisServerBinary === null) return;
+    redis = await RedisProcess.start();
+    await openCluster(redis.url);
+  });
+  afterEach(async () => {
+    await redis?.stop();
+    redis = null;
   });
   return () => {
     if (redis === null) throw new Error('redis-server is not running');
