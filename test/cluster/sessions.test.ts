@@ -9,7 +9,7 @@
  */
 import { afterEach, expect, it } from 'vitest';
 import { join, leave, message } from '../support/expected.js';
-import { untilRedis } from '../support/cluster.js';
+import { untilRedis, waitReadyz } from '../support/cluster.js';
 import { describeWithRedis, redisPerTest } from '../support/redis-server.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { serverPerTest } from '../support/test-server.js';
@@ -274,5 +274,50 @@ describeWithRedis('cluster sessions (SPEC §8)', () => {
       expect(texts(client), `${client.name}'s messages`).toEqual(order);
     }
     expect(joinsAndLeaves(watcher).length).toBe(joinsBefore);
+  });
+
+  it('keeps a waiting session through a Redis paused during its window: resumed after, it misses nothing; or announced once when its window ran out meanwhile', async () => {
+    const windowMs = 3_000;
+    const [a, b] = await Promise.all([
+      start(nodeOptions({ resumeWindowMs: windowMs })),
+      start(nodeOptions({ resumeWindowMs: windowMs })),
+    ]);
+    const watcher = await Client.register(b.url, 'Watcher6');
+    const alice = await Client.register(a.url, 'Alice6');
+    const bob = await Client.register(a.url, 'Bob6');
+    await watcher.drain((f) => f.type === 'join' && f.name === 'Bob6', 5_000, 'the joins');
+    watcher.socket.send({ text: 'before' });
+    await alice.drain((f) => f.text === 'before', 5_000, 'before');
+    await bob.drain((f) => f.text === 'before', 5_000, 'before');
+    alice.socket.terminate();
+    bob.socket.terminate();
+
+    const pid = redis().pid!;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      // While Redis is paused nothing can be written; the nodes notice and wait for it.
+      await waitReadyz(a, 503, LEASE_MS * 2);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await waitReadyz(a, 200, LEASE_MS * 3);
+    await waitReadyz(b, 200, LEASE_MS * 3);
+    watcher.socket.send({ text: 'after' });
+    await watcher.drain((f) => f.text === 'after', 5_000, 'after');
+
+    // Alice comes back in time: everything since her position, and nobody was told anything.
+    const welcome = await alice.resume(b.url);
+    expect(welcome).toMatchObject({ resumed: true, recovered: true });
+    await alice.drain((f) => f.text === 'after', 5_000, 'the replay');
+    expect(texts(alice)).toEqual(['before', 'after']);
+    // Bob does not: his leave comes once, when his window (which the pause did not stop) ends.
+    expect(await watcher.next(windowMs * 3, 'the leave of Bob6')).toEqual(leave('Bob6'));
+    watcher.socket.send({ text: 'fence' });
+    expect(await watcher.next()).toMatchObject({ text: 'fence' });
+    expect(joinsAndLeaves(watcher).map((f) => `${f.type as string} ${f.name as string}`)).toEqual([
+      'join Alice6',
+      'join Bob6',
+      'leave Bob6',
+    ]);
   });
 });
