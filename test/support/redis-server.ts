@@ -29,30 +29,25 @@ export const describeWithRedis = redisServerBinary === null ? describe.skip : de
 
 /** A private Redis for this test file, its cluster opened; call the returned function inside tests. */
 export function redisPerFile(): () => RedisProcess {
-  let redis: RedisProcess | null = null;
-  beforeAll(async () => {
-    if (redisServerBinary === null) return;
-    redis = await RedisProcess.start();
-    await openCluster(redis.url);
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
-  return () => {
-    if (redis === null) throw new Error('redis-server is not running');
-    return redis;
-  };
+  return privateRedis(beforeAll, afterAll);
 }
 
 /** A private Redis for each test of the file, its cluster opened; call the returned function inside tests. */
 export function redisPerTest(): () => RedisProcess {
+  return privateRedis(beforeEach, afterEach);
+}
+
+function privateRedis(
+  before: (hook: () => Promise<void>) => void,
+  after: (hook: () => Promise<void>) => void,
+): () => RedisProcess {
   let redis: RedisProcess | null = null;
-  beforeEach(async () => {
+  before(async () => {
     if (redisServerBinary === null) return;
     redis = await RedisProcess.start();
     await openCluster(redis.url);
   });
-  afterEach(async () => {
+  after(async () => {
     await redis?.stop();
     redis = null;
   });
