@@ -36,7 +36,8 @@ return 1`,
  * a name for a client that was told server_unavailable, and no recovery would be due to free it.
  * KEYS epoch, lease(node), nodes, names, owned(node), seq, log, ghosts;
  * ARGV node, known epoch ('' at start), new id (of the epoch, if Redis is empty; of the lease), leaseMs, lease key ttl, maxLen,
- * goneTtl, prefix, then per held name: folded, conn, name, join seq ('' if not joined), session, secret hash.
+ * goneTtl, prefix, then per held name: folded, conn, name, join seq ('' if not joined), session, secret hash,
+ * '1' if a connection here holds it now ('0' while its session waits for a resume).
  * Returns {epoch id, grace left ms, 1 if the node's lease was still there, {1 kept | 0 lost, ...}, lease value}.
  */
 export const recover: ScriptSource = {
@@ -58,7 +59,7 @@ local lease = epoch .. '/' .. ARGV[3]
 redis.call('SET', KEYS[2], lease, 'PX', ARGV[5])
 redis.call('SADD', KEYS[3], node)
 local held = {}
-for i = 9, #ARGV, 6 do held[ARGV[i]] = ARGV[i + 1] end
+for i = 9, #ARGV, 7 do held[ARGV[i]] = ARGV[i + 1] end
 local owned = redis.call('HGETALL', KEYS[5])
 for i = 1, #owned, 2 do
   if held[owned[i]] ~= owned[i + 1] then
@@ -66,7 +67,7 @@ for i = 1, #owned, 2 do
   end
 end
 local kept = {}
-for i = 9, #ARGV, 6 do
+for i = 9, #ARGV, 7 do
   local folded, conn = ARGV[i], ARGV[i + 1]
   local mine = 0
   if heldBy(KEYS[4], folded, node, conn) then
@@ -81,6 +82,15 @@ for i = 9, #ARGV, 6 do
   if mine == 1 then
     redis.call('HSET', KEYS[5], folded, conn)
     redis.call('HDEL', KEYS[8], node .. '/' .. conn)
+    -- Connected here: a window a reaper started while this node was cut off is void.
+    if ARGV[i + 6] == '1' then
+      local e = cjson.decode(redis.call('HGET', KEYS[4], folded))
+      if e.d then
+        e.d = nil
+        redis.call('HSET', KEYS[4], folded, cjson.encode(e))
+        redis.call('ZREM', ARGV[8] .. 'waiting', folded)
+      end
+    end
   end
   kept[#kept + 1] = mine
 end

@@ -78,6 +78,8 @@ export class ClusterNode {
   /** conn -> the name (as shown) and session, for every name held here and not given back or moved away. */
   private readonly held = new Map<string, HeldSession>();
   private readonly resumeWindowMs: number;
+  /** Conns here whose connection was lost: their sessions wait for a resume. */
+  private readonly detachedConns = new Set<string>();
   private onMove: (session: string) => void = () => {};
   /** Conns whose join could not be written yet; written, in order, before service resumes. */
   private readonly owedJoins = new Set<string>();
@@ -115,6 +117,7 @@ export class ClusterNode {
     const names: HeldNames = {
       held: this.held,
       owedJoins: this.owedJoins,
+      detached: this.detachedConns,
       revoke: (conn) => this.revoke(conn),
       writeJoin: (conn) => this.writeJoin(conn),
     };
@@ -236,6 +239,7 @@ export class ClusterNode {
     if (wasHere) {
       this.held.delete(previous.conn);
       this.owedJoins.delete(previous.conn);
+      this.detachedConns.delete(previous.conn);
     }
     this.held.set(conn, { name, session, hash });
     if (since !== null) await this.events.reached(Math.min(since, moved.lastSeq), this.timings.leaseMs);
@@ -245,7 +249,9 @@ export class ClusterNode {
   /** The session of `conn` lost its connection: its window is kept in Redis too, so that it outlives this node. */
   detach(conn: string): void {
     const held = this.held.get(conn);
-    if (held === undefined || !this.availability.isAvailable || this.resumeWindowMs === 0) return;
+    if (held === undefined || this.resumeWindowMs === 0) return;
+    this.detachedConns.add(conn);
+    if (!this.availability.isAvailable) return;
     this.store
       .detach(foldName(held.name), conn, this.resumeWindowMs)
       .catch((err: unknown) => this.availability.lost('detach failed', err));
@@ -257,6 +263,7 @@ export class ClusterNode {
     if (name === undefined) return;
     this.held.delete(conn);
     this.owedJoins.delete(conn);
+    this.detachedConns.delete(conn);
     if (!this.availability.isAvailable) {
       this.recovery.heldNamesChanged(); // recovery frees it
       return;
@@ -352,6 +359,7 @@ export class ClusterNode {
   private letGo(conn: string, session: string): void {
     this.held.delete(conn);
     this.owedJoins.delete(conn);
+    this.detachedConns.delete(conn);
     this.onMove(session);
   }
 
@@ -359,6 +367,7 @@ export class ClusterNode {
   private revoke(conn: string): void {
     if (!this.held.delete(conn)) return;
     this.owedJoins.delete(conn);
+    this.detachedConns.delete(conn);
     this.log.info({ conn }, 'name lost during an outage');
     this.onRevoke(conn);
   }

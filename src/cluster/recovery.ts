@@ -21,6 +21,8 @@ export interface HeldNames {
   readonly held: ReadonlyMap<string, { name: string; session: string; hash: string }>;
   /** Conns whose join could not be written yet. */
   readonly owedJoins: Set<string>;
+  /** Conns whose connection was lost: their sessions wait for a resume. */
+  readonly detached: ReadonlySet<string>;
   /** The name is no longer this client's: forget it and have the hub close the client. */
   revoke(conn: string): void;
   /** Writes the join of a held name; false when the node's lease is gone. */
@@ -97,7 +99,8 @@ export class Recovery {
   private async reassert(): Promise<Recovered> {
     const names: HeldName[] = [...this.names.held].map(([conn, { name, session, hash }]) => {
       const folded = foldName(name);
-      return { folded, conn, name, joinSeq: this.events.joinSeqOf(folded, this.store.node, conn), session, hash };
+      const joinSeq = this.events.joinSeqOf(folded, this.store.node, conn);
+      return { folded, conn, name, joinSeq, session, hash, attached: !this.names.detached.has(conn) };
     });
     const result = await this.store.recover(this.epoch, randomUUID(), names);
     result.kept.forEach((kept, i) => kept || this.names.revoke(names[i]!.conn));

@@ -38,6 +38,8 @@ export interface HeldName {
   joinSeq: number | null;
   session: string;
   hash: string;
+  /** A connection holds it now (false: its session waits for a resume). */
+  attached: boolean;
 }
 
 export interface Recovery {

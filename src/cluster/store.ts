@@ -224,6 +224,7 @@ export class ClusterStore extends RedisConnections {
       h.joinSeq === null ? '' : String(h.joinSeq),
       h.session,
       h.hash,
+      h.attached ? '1' : '0',
     ]);
     const reply = (await this.run(
       'recover',

@@ -9,7 +9,7 @@
  */
 import { afterEach, expect, it } from 'vitest';
 import { join, leave, message } from '../support/expected.js';
-import { untilRedis, waitReadyz } from '../support/cluster.js';
+import { TcpProxy, untilRedis, waitReadyz } from '../support/cluster.js';
 import { describeWithRedis, redisPerTest } from '../support/redis-server.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { serverPerTest } from '../support/test-server.js';
@@ -319,5 +319,39 @@ describeWithRedis('cluster sessions (SPEC §8)', () => {
       'join Bob6',
       'leave Bob6',
     ]);
+  });
+
+  it('lets a node cut off past its lease, but back within the window, keep its connected users: no leave comes', async () => {
+    const windowMs = 6_000;
+    const proxy = await TcpProxy.start(redis().port);
+    try {
+      const a = await start(nodeOptions({ redisUrl: proxy.url, resumeWindowMs: windowMs }));
+      const b = await start(nodeOptions({ resumeWindowMs: windowMs }));
+      const watcher = await Client.register(b.url, 'Watcher7');
+      const alice = await Client.register(a.url, 'Alice7');
+      await watcher.next();
+      await proxy.cut();
+      // b reaps a: a's users now wait for a resume, as if a had died.
+      await untilRedis(
+        redis().url,
+        async (r) => (await r.zscore('chat:waiting', 'alice7')) !== null,
+        LEASE_MS * 3,
+        "a reaped and Alice7's session waiting",
+      );
+      await proxy.mend();
+      await waitReadyz(a, 200, LEASE_MS * 3);
+      // Back, a says Alice7 is connected: her session waits no more.
+      await untilRedis(
+        redis().url,
+        async (r) => (await r.zscore('chat:waiting', 'alice7')) === null,
+        LEASE_MS * 2,
+        "Alice7's wait called off",
+      );
+      alice.socket.send({ text: 'still here' });
+      await watcher.drain((f) => f.text === 'still here', 5_000, 'her message');
+      expect(joinsAndLeaves(watcher)).toEqual([join('Alice7')]);
+    } finally {
+      await proxy.cut();
+    }
   });
 });
