@@ -551,7 +551,7 @@ export const hubMachine = setup({
       const actorId = SESSION_PREFIX + event.session;
       const actor = self.getSnapshot().children[actorId] as SessionActor | undefined;
       if (actor === undefined) return;
-      const { name, claimedBy, conn } = sessionContext(actor);
+      const { name, holder } = sessionContext(actor);
       enqueue.stopChild(actorId);
       if (Object.hasOwn(context.waiting, event.session)) {
         enqueue.assign({ waiting: drop(context.waiting, event.session), waitingCount: context.waitingCount - 1 });
@@ -559,12 +559,12 @@ export const hubMachine = setup({
       enqueue.emit({ type: 'session.ended', session: event.session, name, cause: event.cause });
       enqueue.sendTo('registry', {
         type: 'registry.release',
-        id: conn ?? claimedBy,
+        id: holder,
         name,
         session: event.session,
       } satisfies RegistryRequest);
       if (params.announce)
-        enqueue.sendTo('bus', publish({ type: 'leave', name, from: conn ?? claimedBy, session: event.session }));
+        enqueue.sendTo('bus', publish({ type: 'leave', name, from: holder, session: event.session }));
     }),
     /** A child actor threw. Report it, then treat it as gone: one broken client, not all. */
     dropCrashed: enqueueActions(({ event, enqueue }) => {

@@ -37,6 +37,13 @@ export interface SessionInput {
 export interface SessionContext extends SessionInput {
   /** The connection it is attached to; null while detached. */
   conn: string | null;
+  /**
+   * The connection the registry knows its name by: the one that claimed it, then each that
+   * resumed it here. Kept while detached and once ended, unlike `conn`: the name is
+   * released, and its leave announced, in this connection's name (a cluster's registry
+   * holds a name for a connection, and moves it with each resume).
+   */
+  holder: string;
   /** `cid` -> where it landed; at most REMEMBERED_CIDS. Changed in place. */
   sent: Record<string, SentRecord>;
   /**
@@ -85,11 +92,9 @@ export const sessionMachine = setup({
     resumeWindow: ({ context }) => context.resumeWindowMs,
   },
   actions: {
-    attach: assign({
-      conn: ({ event }) => {
-        assertEvent(event, 'session.attach');
-        return event.conn;
-      },
+    attach: assign(({ event }) => {
+      assertEvent(event, 'session.attach');
+      return { conn: event.conn, holder: event.conn };
     }),
     detach: assign({ conn: null }),
     noteSending: assign({
@@ -120,7 +125,14 @@ export const sessionMachine = setup({
   },
 }).createMachine({
   id: 'session',
-  context: ({ input }) => ({ ...input, conn: input.claimedBy, sent: emptySent(), sentOrder: [], endCause: null }),
+  context: ({ input }) => ({
+    ...input,
+    conn: input.claimedBy,
+    holder: input.claimedBy,
+    sent: emptySent(),
+    sentOrder: [],
+    endCause: null,
+  }),
   initial: 'attached',
   // What a session remembers, whatever its state.
   on: {

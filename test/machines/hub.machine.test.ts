@@ -293,6 +293,22 @@ describe('with a registry that answers later', () => {
     expect(hub.getSnapshot().context.members).toEqual({});
   });
 
+  // A cluster registry knows a name by the connection holding it, which a resume changes.
+  it('ends a session resumed on this hub in the name of the connection that resumed it', () => {
+    const slow = slowRegistry();
+    const { hub, open, emitted } = startHub(hubMachine.provide({ actors: { registry: slow.registry } }));
+    open('c1', 'Alice');
+    slow.answer({ type: 'registry.granted', id: 'c1', name: 'Alice', session: 's1' });
+    hub.send({ type: 'conn.open', id: 'c2', limits: defaultLimits });
+    const back = hub.getSnapshot().children.c2 as ConnectionActor;
+    back.send({ type: 'client.frame', session: 'secret-1', at: 0 });
+    slow.answer({ type: 'registry.resumed', id: 'c2', session: 's1', name: 'Alice', previous: 'c1' });
+    back.send({ type: 'client.closed', code: 1000 });
+    expect(slow.requests.at(-1)).toEqual({ type: 'registry.release', id: 'c2', name: 'Alice', session: 's1' });
+    const leave = emitted.find((e) => e.type === 'broadcast' && e.frame.type === 'leave');
+    expect(leave).toMatchObject({ author: 'c2' });
+  });
+
   it('hands back a name granted while shutting down', () => {
     const slow = slowRegistry();
     const { hub, open, broadcasts } = startHub(hubMachine.provide({ actors: { registry: slow.registry } }));
