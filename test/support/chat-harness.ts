@@ -39,11 +39,25 @@ export interface TestClient {
   /** How the server ended this client, if it did. */
   ending: Ending | null;
   pings: number;
+  /**
+   * Stopped reading: the socket stays open and the server goes on writing to it (into
+   * `frames`), but the client neither processes what arrives nor sends anything, pongs
+   * included. See `processed`.
+   */
+  readonly frozen: boolean;
   /** Sends a client frame: an object is JSON-encoded, a string sent as is, null is a binary frame. */
   send(frame: object | string | null): void;
   pong(): void;
   /** The socket ends: a clean close by the client (1000) unless another code is given (1006: dropped). */
   disconnect(code?: number): void;
+  /** The client sent what ws closes the socket for (too big: 1009); ws is closing it. */
+  breakRule(): void;
+  /** From now on the client is silent and reads nothing (a frozen tab, a dead network that still looks open). */
+  freeze(): void;
+  /** Sends one last frame and freezes before reading anything it causes, its own copy included. */
+  sendThenFreeze(frame: object): void;
+  /** The frames the client has read: all of `frames`, or those before it froze. */
+  processed(): ServerFrame[];
   /** Frames received since the previous take. */
   take(): ServerFrame[];
   readonly actor: ConnectionActor;
@@ -64,6 +78,11 @@ export interface ChatOptions {
   onBroadcast?: (event: Broadcast, recipients: number, authorIsMember: boolean) => void;
   /** Session settings (default: no resume window, as before sessions). */
   sessions?: Partial<SessionSettings>;
+  /**
+   * Put before every session id and secret: chats that share one Redis one after the
+   * other (cluster model runs) never reuse one, as random ones never are.
+   */
+  keyPrefix?: string;
 }
 
 /** The text of one unmasked WebSocket text frame, as fanout encodes it. */
@@ -86,7 +105,7 @@ export function createChat(options: ChatOptions = {}) {
         echo: options.echo ?? 'anonymous',
         sessions: options.sessions,
         now: () => clock.now(),
-        keyPrefix: machines.length > 1 ? `h${index}-` : '',
+        keyPrefix: `${options.keyPrefix ?? ''}${machines.length > 1 ? `h${index}-` : ''}`,
       }),
       ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
     });
@@ -123,22 +142,43 @@ export function createChat(options: ChatOptions = {}) {
     home.send({ type: 'conn.open', id, limits });
     const actor = home.getSnapshot().children[id] as ConnectionActor;
     let taken = 0;
+    /** How many frames it had read when it froze; null while it reads. */
+    let readUpTo: number | null = null;
     const client: TestClient = {
       id,
       frames: [],
       ending: null,
       pings: 0,
       actor,
+      get frozen() {
+        return readUpTo !== null;
+      },
       send(frame) {
+        if (readUpTo !== null) throw new Error(`${id} is frozen: it sends nothing`);
         if (actor.getSnapshot().status !== 'active') return;
         const data = frame === null ? null : typeof frame === 'string' ? frame : JSON.stringify(frame);
         actor.send(readClientFrame(data, now()));
       },
       pong() {
-        if (actor.getSnapshot().status === 'active') actor.send({ type: 'client.pong' });
+        if (readUpTo === null && actor.getSnapshot().status === 'active') actor.send({ type: 'client.pong' });
       },
       disconnect(code = 1000) {
         if (actor.getSnapshot().status === 'active') actor.send({ type: 'client.closed', code });
+      },
+      breakRule() {
+        if (readUpTo !== null) throw new Error(`${id} is frozen: it sends nothing`);
+        if (actor.getSnapshot().status === 'active') actor.send({ type: 'client.brokeRule' });
+      },
+      freeze() {
+        readUpTo ??= client.frames.length;
+      },
+      sendThenFreeze(frame) {
+        const read = client.frames.length;
+        client.send(frame);
+        readUpTo = read;
+      },
+      processed() {
+        return readUpTo === null ? client.frames : client.frames.slice(0, readUpTo);
       },
       take() {
         const fresh = client.frames.slice(taken);
