@@ -1,9 +1,9 @@
 /**
- * `npm run bench`: every scenario against its baseline (the bare-ws reference, or a single
- * node), one table per comparison.
+ * `npm run bench`: every scenario against its baseline (the bare-ws reference, a single node,
+ * or history's own estimate), one table per comparison.
  *
  *   npm run bench                 fan-out (saturation, fixed load), join storm, idle memory,
- *                                 resume storm
+ *                                 resume storm, the memory of sessions at their bounds
  *   npm run bench -- --quick      fewer clients, shorter phases, not recorded: to try it out
  *   npm run bench -- --json       one JSON line per figure instead of the table
  *   npm run bench -- --large      also the join storm and idle memory at 10,000 clients
@@ -11,11 +11,12 @@
  */
 import { fanout } from './fanout.js';
 import { joinStorm } from './join-storm.js';
+import { memoryBounds } from './memory-bounds.js';
 import { resumeStorm } from './resume-storm.js';
 import { LARGE_CLIENTS, readOptions, runBench } from './runner.js';
 
 const argv = process.argv.slice(2);
 const options = readOptions(argv);
-const scenarios = [fanout, joinStorm(), resumeStorm];
+const scenarios = [fanout, joinStorm(), resumeStorm, memoryBounds];
 if (options.large) scenarios.push(joinStorm(LARGE_CLIENTS));
 await runBench(scenarios, argv);
