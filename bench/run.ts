@@ -7,8 +7,10 @@
  *   npm run bench -- --quick      fewer clients, shorter phases, not recorded: to try it out
  *   npm run bench -- --json       one JSON line per figure instead of the table
  *   npm run bench -- --large      also the join storm and idle memory at 10,000 clients
+ *   npm run bench -- --only ab --base 8fca4f1   this server's fan-out against that commit's
  *   npm run bench -- --help       every option
  */
+import { abComparison } from './ab.js';
 import { fanout } from './fanout.js';
 import { joinStorm } from './join-storm.js';
 import { memoryBounds } from './memory-bounds.js';
@@ -19,4 +21,5 @@ const argv = process.argv.slice(2);
 const options = readOptions(argv);
 const scenarios = [fanout, joinStorm(), resumeStorm, memoryBounds];
 if (options.large) scenarios.push(joinStorm(LARGE_CLIENTS));
+if (options.base !== null) scenarios.push(abComparison);
 await runBench(scenarios, argv);
