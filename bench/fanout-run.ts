@@ -6,7 +6,7 @@ import { ClusterTarget } from './cluster-target.js';
 import { Load, sourceAddresses } from './load.js';
 import { cpuOf } from './proc.js';
 import { sleep, within, type BenchContext } from './runner.js';
-import { Target, type Servers, type TargetOptions } from './target.js';
+import { Target, targetOptions, type Servers, type TargetOptions } from './target.js';
 
 export interface Window {
   deliveries: number;
@@ -94,11 +94,7 @@ export interface Loads {
 
 export async function runOne(ctx: BenchContext, start: StartServers, loads: Loads): Promise<FanoutResult> {
   const { clients, senders, processes, window, warmupMs, measureMs } = ctx.options;
-  const target = await start(ctx, {
-    maxConnections: clients + 100,
-    profileDir: ctx.options.profileDir,
-    logLevel: ctx.options.logLevel,
-  });
+  const target = await start(ctx, targetOptions(ctx.options, clients + 100));
   const kind = target.name;
   const load = ctx.track(
     await Load.start({ clients, senders, processes, localAddresses: sourceAddresses(clients), concurrency: 50 }),

@@ -12,8 +12,8 @@
  */
 import { Load, sourceAddresses } from './load.js';
 import { comparing } from './report.js';
-import { isMain, runBench, sleep, within, type BenchContext, type Scenario } from './runner.js';
-import { Target, TARGETS, type TargetKind } from './target.js';
+import { isMain, runBench, within, type BenchContext, type Scenario } from './runner.js';
+import { idleMemory, Target, targetOptions, TARGETS, type TargetKind } from './target.js';
 
 interface StormResult {
   joinsPerSec: number;
@@ -32,33 +32,8 @@ function stormCapMs(clients: number): number {
   return Math.max(5 * 60_000, ((clients * (clients - 1)) / 2 / 10_000) * 1000);
 }
 
-/** A young generation this small is back to its idle size (V8's minimum is 1–2 MiB). */
-const IDLE_NEW_SPACE_BYTES = 4 * 1024 * 1024;
-const SETTLE_CAP_MS = 30_000;
-
-/**
- * Memory once the server has settled: V8 shrinks a young generation grown under load only
- * after some seconds of low allocation (about 20 s after a storm here), so collect and read
- * every 3 s until it has, for 30 s at most. What is left of it is taken out of RSS.
- */
-async function idleMemory(target: Target): Promise<{ rssBytes: number; heapUsedBytes: number }> {
-  const deadline = Date.now() + SETTLE_CAP_MS;
-  let memory = await target.settledMemory();
-  while (memory.newSpaceBytes > IDLE_NEW_SPACE_BYTES && Date.now() < deadline) {
-    await sleep(3_000);
-    memory = await target.settledMemory();
-  }
-  return { rssBytes: memory.rssBytes - memory.newSpaceBytes, heapUsedBytes: memory.heapUsedBytes };
-}
-
 async function runOne(ctx: BenchContext, kind: TargetKind, clients: number): Promise<StormResult> {
-  const target = ctx.track(
-    await Target.start(kind, {
-      maxConnections: clients + 100,
-      profileDir: ctx.options.profileDir,
-      logLevel: ctx.options.logLevel,
-    }),
-  );
+  const target = ctx.track(await Target.start(kind, targetOptions(ctx.options, clients + 100)));
   const load = ctx.track(
     await Load.start({
       clients,

@@ -9,6 +9,7 @@
 import { Histogram } from './histogram.js';
 import type { LoadCommand, LoadReport } from './load.js';
 import { WireClient } from './wire-client.js';
+import { answerCommands } from './worker.js';
 
 interface Client {
   socket: WireClient;
@@ -254,10 +255,4 @@ async function handle(command: LoadCommand): Promise<unknown> {
   }
 }
 
-process.on('message', (message: { id: number; command: LoadCommand }) => {
-  handle(message.command).then(
-    (result) => process.send?.({ id: message.id, result }),
-    (err: Error) => process.send?.({ id: message.id, error: err.message }),
-  );
-});
-process.on('disconnect', () => process.exit(0));
+answerCommands(handle);

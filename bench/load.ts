@@ -3,11 +3,10 @@
  * holding a share of the clients, driven together over IPC. The client side runs in its own
  * processes so that its CPU can be read apart from the server's.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { Histogram } from './histogram.js';
 import { cpuOf } from './proc.js';
+import { Worker } from './worker.js';
 
 export type LoadCommand =
   | {
@@ -67,49 +66,16 @@ export function senderIndices(clients: number, senders: number): number[] {
   return Array.from({ length: senders }, (_, s) => Math.floor((s * clients) / senders));
 }
 
-class LoadProcess {
-  private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-
-  constructor(readonly child: ChildProcess) {
-    child.on('message', (message: { id: number; result?: unknown; error?: string }) => {
-      const waiter = this.pending.get(message.id);
-      this.pending.delete(message.id);
-      if (message.error !== undefined) waiter?.reject(new Error(message.error));
-      else waiter?.resolve(message.result);
-    });
-    child.on('exit', (code) => {
-      for (const waiter of this.pending.values()) waiter.reject(new Error(`load process exited (${String(code)})`));
-      this.pending.clear();
-    });
-  }
-
-  call<T>(command: LoadCommand): Promise<T> {
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.child.send({ id, command });
-    });
-  }
-}
-
 export class Load {
   private constructor(
-    private readonly processes: LoadProcess[],
+    private readonly processes: Worker<LoadCommand>[],
     readonly options: LoadOptions,
   ) {}
 
   /** Resolves once every load process has started and listens for commands. */
   static async start(options: LoadOptions): Promise<Load> {
-    const processes = Array.from(
-      { length: options.processes },
-      () =>
-        new LoadProcess(
-          fork(new URL('./load-client.ts', import.meta.url), [], {
-            execArgv: ['--import', 'tsx'],
-            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-          }),
-        ),
+    const processes = Array.from({ length: options.processes }, () =>
+      Worker.fork<LoadCommand>(new URL('./load-client.ts', import.meta.url)),
     );
     const load = new Load(processes, options);
     try {
@@ -122,7 +88,7 @@ export class Load {
   }
 
   get pids(): number[] {
-    return this.processes.map((p) => p.child.pid!);
+    return this.processes.map((p) => p.pid);
   }
 
   cpu(): { cpuUs: number; systemUs: number } {
@@ -200,17 +166,10 @@ export class Load {
   }
 
   async close(): Promise<void> {
-    await Promise.all(
-      this.processes.map(async (p) => {
-        if (p.child.exitCode !== null) return;
-        const exited = once(p.child, 'exit');
-        await p.call({ cmd: 'close' }).catch(() => undefined);
-        await exited;
-      }),
-    );
+    await Promise.all(this.processes.map((p) => p.close({ cmd: 'close' })));
   }
 
   kill(): void {
-    for (const p of this.processes) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    for (const p of this.processes) p.kill();
   }
 }

@@ -19,16 +19,25 @@ export interface BenchOptions {
   measureMs: number;
   /** Clients in the join storm and the idle-memory count. */
   stormClients: number;
+  /** Detached sessions the memory scenario fills up to (its server's MAX_CONNECTIONS). */
+  sessions: number;
+  /** Smaller counts and shorter phases, for trying the bench out; such a run is not recorded. */
+  quick: boolean;
   large: boolean;
   /** Whether the fan-out also runs as a cluster (two nodes on a private Redis). */
   cluster: boolean;
   json: boolean;
   profileDir: string | null;
   logLevel: string;
+  /** Where each server's log is written, one file per server; null: discarded. */
+  logDir: string | null;
   /** Hard cap on the whole run. */
   maxMinutes: number;
   /** Recorded with the run in results.jsonl: what was special about it. */
   note: string | null;
+  /** The commit the A/B scenario runs this server against; null: no A/B. */
+  base: string | null;
+  abRounds: number;
 }
 
 /** Clients of the extra idle-memory run that --large adds. */
@@ -51,9 +60,10 @@ export interface Scenario {
   run(ctx: BenchContext): Promise<Figure[]>;
 }
 
-const USAGE = `usage: npm run bench -- [--json] [--large] [--no-cluster] [--only NAME,...] [--clients N] [--senders N]
-       [--window N] [--processes N] [--warmup-ms N] [--measure-ms N] [--storm-clients N]
-       [--profile DIR] [--log-level LEVEL] [--max-minutes N] [--note TEXT]`;
+const USAGE = `usage: npm run bench -- [--json] [--large] [--quick] [--no-cluster] [--only NAME,...] [--clients N] [--senders N]
+       [--window N] [--processes N] [--warmup-ms N] [--measure-ms N] [--storm-clients N] [--sessions N]
+       [--profile DIR] [--log-level LEVEL] [--server-logs DIR] [--max-minutes N] [--note TEXT]
+       [--base COMMIT [--ab-rounds N]]   (adds the A/B scenario, "ab": this server against COMMIT's)`;
 
 export function readOptions(argv: string[]): BenchOptions & { only: string[] | null } {
   const { values } = parseArgs({
@@ -61,19 +71,24 @@ export function readOptions(argv: string[]): BenchOptions & { only: string[] | n
     options: {
       json: { type: 'boolean', default: false },
       large: { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
       'no-cluster': { type: 'boolean', default: false },
       only: { type: 'string' },
-      clients: { type: 'string', default: '1000' },
+      clients: { type: 'string' },
       senders: { type: 'string', default: '10' },
       window: { type: 'string', default: '2' },
       processes: { type: 'string', default: '4' },
-      'warmup-ms': { type: 'string', default: '2000' },
-      'measure-ms': { type: 'string', default: '6000' },
+      'warmup-ms': { type: 'string' },
+      'measure-ms': { type: 'string' },
       'storm-clients': { type: 'string' },
+      sessions: { type: 'string' },
       profile: { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
+      'server-logs': { type: 'string' },
       'max-minutes': { type: 'string' },
       note: { type: 'string' },
+      base: { type: 'string' },
+      'ab-rounds': { type: 'string', default: '3' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -89,22 +104,29 @@ export function readOptions(argv: string[]): BenchOptions & { only: string[] | n
     }
     return n;
   };
-  const large = values.large;
+  const { large, quick } = values;
+  // --quick: a fifth of the clients, a third of the time; any of these given explicitly wins.
+  const fallback = (normal: string, small: string) => (quick ? small : normal);
   return {
-    clients: whole('clients', values.clients),
+    clients: whole('clients', values.clients ?? fallback('1000', '200')),
     senders: whole('senders', values.senders),
     window: whole('window', values.window),
     processes: whole('processes', values.processes),
-    warmupMs: whole('warmup-ms', values['warmup-ms'], 0),
-    measureMs: whole('measure-ms', values['measure-ms'], 500),
-    stormClients: whole('storm-clients', values['storm-clients'] ?? '3000'),
+    warmupMs: whole('warmup-ms', values['warmup-ms'] ?? fallback('2000', '500'), 0),
+    measureMs: whole('measure-ms', values['measure-ms'] ?? fallback('6000', '2000'), 500),
+    stormClients: whole('storm-clients', values['storm-clients'] ?? fallback('3000', '500')),
+    sessions: whole('sessions', values.sessions ?? fallback('10000', '2000'), 1000),
+    quick,
     large,
     cluster: !values['no-cluster'],
     json: values.json,
     profileDir: values.profile ?? null,
     logLevel: values['log-level'],
-    maxMinutes: whole('max-minutes', values['max-minutes'] ?? (large ? '150' : '15')),
+    logDir: values['server-logs'] ?? null,
+    maxMinutes: whole('max-minutes', values['max-minutes'] ?? (large ? '150' : '30')),
     note: values.note ?? null,
+    base: values.base ?? null,
+    abRounds: whole('ab-rounds', values['ab-rounds']),
     only: values.only === undefined ? null : values.only.split(','),
   };
 }
@@ -112,6 +134,14 @@ export function readOptions(argv: string[]): BenchOptions & { only: string[] | n
 export async function runBench(scenarios: readonly Scenario[], argv: string[]): Promise<void> {
   const { only, ...options } = readOptions(argv);
   const chosen = only === null ? scenarios : scenarios.filter((s) => only.includes(s.name));
+  const unknown = (only ?? []).filter((name) => !scenarios.some((s) => s.name === name));
+  if (unknown.length > 0) {
+    const hint = unknown.includes('ab') && options.base === null ? ' (the A/B scenario needs --base COMMIT)' : '';
+    console.error(
+      `bench: no scenario ${unknown.join(', ')}${hint}; there are ${scenarios.map((s) => s.name).join(', ')}`,
+    );
+    process.exit(1);
+  }
   const startedAt = new Date();
   const started = Date.now();
   const live = new Set<Killable>();
@@ -125,7 +155,8 @@ export async function runBench(scenarios: readonly Scenario[], argv: string[]): 
       process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${message}\n`),
   };
 
-  const needed = Math.max(options.clients, options.stormClients, options.large ? LARGE_CLIENTS : 0) + 200;
+  const needed =
+    Math.max(2 * (options.clients + options.senders), options.stormClients, options.large ? LARGE_CLIENTS : 0) + 200;
   if (openFilesLimit() < needed) {
     console.error(
       `bench: the open-files limit (ulimit -n) is ${openFilesLimit()}; this run needs about ${needed}. Raise it (ulimit -n ${needed}) and run again.`,
@@ -169,8 +200,12 @@ export async function runBench(scenarios: readonly Scenario[], argv: string[]): 
     console.log(`\n${chosen.map((s) => s.name).join(' + ')} · node ${process.version} · ${startedAt.toISOString()}\n`);
     console.log(table(figures));
   }
-  appendResults(new URL('./results.jsonl', import.meta.url), options, figures, startedAt);
-  ctx.progress(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; appended to bench/results.jsonl`);
+  const seconds = ((Date.now() - started) / 1000).toFixed(0);
+  if (options.quick) ctx.progress(`done in ${seconds} s; a --quick run is not recorded`);
+  else {
+    appendResults(new URL('./results.jsonl', import.meta.url), options, figures, startedAt);
+    ctx.progress(`done in ${seconds} s; appended to bench/results.jsonl`);
+  }
 }
 
 /** Rejects with `what` named if `promise` takes longer than `ms`. */

@@ -29,7 +29,7 @@ const runs = readFileSync(new URL('./results.jsonl', import.meta.url), 'utf8')
 const commit = values.commit ?? runs.at(-1)?.commit;
 /** What makes two runs comparable: the same load, whatever the output format or time cap. */
 const loadOf = ({ options }: Run) => {
-  const { json: _json, note: _note, profileDir: _profile, maxMinutes: _cap, ...load } = options;
+  const { json: _json, note: _note, profileDir: _profile, logDir: _logs, maxMinutes: _cap, ...load } = options;
   return JSON.stringify(load);
 };
 const plain = runs.filter((run) => run.commit === commit && (run.options.note ?? null) === null);

@@ -4,9 +4,10 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { readProc, type ProcSample } from './proc.js';
+import { sleep, type BenchOptions } from './runner.js';
 import type { GcDone } from './server-control.js';
 
 export type TargetKind = 'reference' | 'chat';
@@ -42,8 +43,28 @@ export interface TargetOptions {
   logLevel: string;
   /** More environment for the server (a cluster node's REDIS_URL). */
   env?: Record<string, string>;
-  /** Names the --cpu-prof directory when several servers of one kind run at once. */
+  /** Where the server's log goes (a file per server); null: nowhere. */
+  logDir: string | null;
+  /** Another build of the same kind (an A/B run's base commit), and the name it goes by. */
+  entry?: URL;
+  label?: string;
+  /** Names the --cpu-prof directory and the log file when several servers of one kind run at once. */
   profileName?: string;
+}
+
+/** What every server of a run shares: the run's profile and log options, room for `maxConnections`. */
+export function targetOptions(
+  options: Pick<BenchOptions, 'profileDir' | 'logLevel' | 'logDir'>,
+  maxConnections: number,
+  env?: Record<string, string>,
+): TargetOptions {
+  return {
+    maxConnections,
+    profileDir: options.profileDir,
+    logLevel: options.logLevel,
+    logDir: options.logDir,
+    ...(env === undefined ? {} : { env }),
+  };
 }
 
 export class Target implements Servers {
@@ -51,19 +72,25 @@ export class Target implements Servers {
     readonly kind: TargetKind,
     private readonly child: ChildProcess,
     readonly port: number,
+    private readonly label: string,
   ) {}
 
   static async start(kind: TargetKind, options: TargetOptions): Promise<Target> {
     const execArgv = ['--import', 'tsx', '--expose-gc'];
     if (options.profileDir !== null) {
       // One directory per server: the loader's worker thread writes a profile of its own.
-      const dir = join(options.profileDir, options.profileName ?? kind);
+      const dir = join(options.profileDir, options.profileName ?? options.label ?? kind);
       mkdirSync(dir, { recursive: true });
       execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
     }
     // A REDIS_URL in the caller's shell must not turn the single-node runs into a cluster.
     const { REDIS_URL: _ignored, ...inherited } = process.env;
-    const child = fork(ENTRY[kind], [], {
+    let log: number | 'ignore' = 'ignore';
+    if (options.logDir !== null) {
+      mkdirSync(options.logDir, { recursive: true });
+      log = openSync(join(options.logDir, `${options.profileName ?? options.label ?? kind}-${Date.now()}.log`), 'a');
+    }
+    const child = fork(options.entry ?? ENTRY[kind], [], {
       execArgv,
       // Production settings but for the rate limit (the load is the point) and the cap.
       env: {
@@ -73,18 +100,19 @@ export class Target implements Servers {
         MAX_CONNECTIONS: String(options.maxConnections),
         ...options.env,
       },
-      // Logs go nowhere: the bench reads the process, not its output.
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      // Logs go nowhere unless asked for (--server-logs): the bench reads the process, not its output.
+      stdio: ['ignore', log, 'inherit', 'ipc'],
     });
+    if (typeof log === 'number') closeSync(log);
     const exited = once(child, 'exit').then(([code]) => {
       throw new Error(`${kind} server exited (${String(code)}) before it was ready`);
     });
     const [ready] = (await Promise.race([once(child, 'message'), exited])) as [{ type: string; port: number }];
-    return new Target(kind, child, ready.port);
+    return new Target(kind, child, ready.port, options.label ?? kind);
   }
 
   get name(): string {
-    return this.kind;
+    return this.label;
   }
 
   get pid(): number {
@@ -131,4 +159,23 @@ export class Target implements Servers {
   kill(): void {
     if (this.child.exitCode === null) this.child.kill('SIGKILL');
   }
+}
+
+/** A young generation this small is back to its idle size (V8's minimum is 1–2 MiB). */
+const IDLE_NEW_SPACE_BYTES = 4 * 1024 * 1024;
+const SETTLE_CAP_MS = 30_000;
+
+/**
+ * Memory once the server has settled: V8 shrinks a young generation grown under load only
+ * after some seconds of low allocation (about 20 s after a storm here), so collect and read
+ * every 3 s until it has, for 30 s at most. What is left of it is taken out of RSS.
+ */
+export async function idleMemory(target: Target): Promise<{ rssBytes: number; heapUsedBytes: number }> {
+  const deadline = Date.now() + SETTLE_CAP_MS;
+  let memory = await target.settledMemory();
+  while (memory.newSpaceBytes > IDLE_NEW_SPACE_BYTES && Date.now() < deadline) {
+    await sleep(3_000);
+    memory = await target.settledMemory();
+  }
+  return { rssBytes: memory.rssBytes - memory.newSpaceBytes, heapUsedBytes: memory.heapUsedBytes };
 }
