@@ -18,8 +18,8 @@
  * events that src/transport.ts carries out. Nothing is emitted on the initial entry, because
  * the transport subscribes only once the actor exists.
  */
-import { assertEvent, assign, emit, enqueueActions, sendParent, setup } from 'xstate';
-import type { ConnectionEmitted, ConnectionEvent, HubEvent } from './events.js';
+import { assertEvent, assign, emit, enqueueActions, sendTo, setup } from 'xstate';
+import type { ConnectionEmitted, ConnectionEvent, HubEvent, HubRef } from './events.js';
 import type { ConnectionLimits } from '../src/limits.js';
 import { closeCodes, closeReasons, isCleanClose, type ErrorCode, type LeaveCause } from '../src/errors.js';
 import { errorFrame, isValidCid, isValidName, isValidText, normaliseName } from '../src/protocol.js';
@@ -28,11 +28,14 @@ import { isOverLimit, spendToken, type RateLimit, type TokenBucket } from '../sr
 export interface ConnectionInput {
   id: string;
   limits: ConnectionLimits;
+  /** Where claims, messages and the end of the connection go. */
+  hub: HubRef;
 }
 
 export interface ConnectionContext {
   id: string;
   limits: ConnectionLimits;
+  hub: HubRef;
   name: string | null;
   refusals: number;
   badFrames: number;
@@ -42,6 +45,8 @@ export interface ConnectionContext {
   awaitingPong: boolean;
   cause: LeaveCause | null;
 }
+
+const toHub = ({ context }: { context: ConnectionContext }) => context.hub;
 
 const rateOf = (limits: ConnectionLimits): RateLimit => ({ burst: limits.rateBurst, perSec: limits.ratePerSec });
 
@@ -136,7 +141,7 @@ export const connectionMachine = setup({
     expectPong: assign({ awaitingPong: true }),
     notePong: assign({ awaitingPong: false }),
 
-    claimName: sendParent(({ context, event }): HubEvent => {
+    claimName: sendTo(toHub, ({ context, event }): HubEvent => {
       assertEvent(event, 'client.frame');
       return {
         type: 'conn.claim',
@@ -145,18 +150,18 @@ export const connectionMachine = setup({
         history: event.history ?? 0,
       };
     }),
-    resumeSession: sendParent(({ context, event }): HubEvent => {
+    resumeSession: sendTo(toHub, ({ context, event }): HubEvent => {
       assertEvent(event, 'client.frame');
       const { session, epoch, since } = event;
       return { type: 'conn.resume', id: context.id, secret: session ?? '', epoch, since };
     }),
-    say: sendParent(({ context, event }): HubEvent => {
+    say: sendTo(toHub, ({ context, event }): HubEvent => {
       assertEvent(event, 'client.frame');
       const say: HubEvent = { type: 'conn.say', id: context.id, text: event.text ?? '', at: event.at };
       if (event.cid !== undefined) say.cid = event.cid;
       return say;
     }),
-    tellHubGone: sendParent(({ context }): HubEvent => ({
+    tellHubGone: sendTo(toHub, ({ context }): HubEvent => ({
       type: 'conn.gone',
       id: context.id,
       cause: context.cause ?? 'close',
@@ -167,6 +172,7 @@ export const connectionMachine = setup({
   context: ({ input }) => ({
     id: input.id,
     limits: input.limits,
+    hub: input.hub,
     name: null,
     refusals: 0,
     badFrames: 0,

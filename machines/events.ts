@@ -6,6 +6,7 @@
 import type { ErrorCode, LeaveCause, SessionEndCause } from '../src/errors.js';
 import type { ChatEvent, ClientBadFrameEvent, ClientFrameEvent, ServerFrame } from '../src/frames.js';
 import type { ConnectionLimits } from '../src/limits.js';
+import type { ActorRef, Snapshot } from 'xstate';
 
 // ---------------------------------------------------------------- connection events
 
@@ -76,7 +77,12 @@ export type HubEvent =
   | { type: 'bus.reset'; seq: number; epoch: string; past: Array<{ event: ChatEvent; seq: number; ts: number }> }
   /** Cluster mode: a message whose `cid` its session had sent before, from any node; it landed at `seq`, `ts`. */
   | { type: 'bus.duplicate'; event: ChatEvent; seq: number; ts: number }
-  | { type: 'server.shutdown' };
+  | { type: 'server.shutdown' }
+  /** A connection or session actor threw (machines/owned-actors.ts). */
+  | { type: 'actor.crashed'; kind: 'connection' | 'session'; id: string; error: unknown };
+
+/** Where connection and session actors send what they tell the hub. */
+export type HubRef = ActorRef<Snapshot<unknown>, HubEvent>;
 
 /** Requests the hub makes of its registry actor (in memory, or Redis in cluster mode). */
 export type RegistryRequest =

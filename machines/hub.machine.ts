@@ -12,9 +12,10 @@
  * Registry and bus are injected actors: in memory by default, swapped with `.provide()`.
  * The hub emits one event per broadcast, never one per recipient: the copying is fanout's.
  */
-import { assertEvent, enqueueActions, sendTo, setup, spawnChild, type ActorRefFrom } from 'xstate';
+import { assertEvent, enqueueActions, sendTo, setup } from 'xstate';
 import { connectionMachine } from './connection.machine.js';
-import type { BusRequest, HubEmitted, HubEvent, RegistryRequest } from './events.js';
+import type { BusRequest, HubEmitted, HubEvent, HubRef, RegistryRequest } from './events.js';
+import type { ActorRefFrom } from 'xstate';
 import type { ChatEvent, ChatFrame } from '../src/frames.js';
 import type { EchoMode } from '../src/limits.js';
 import { chatFrame, echoFrame, parsePosition, replayed, welcomeFrame } from '../src/protocol.js';
@@ -24,6 +25,7 @@ import { memoryBus } from './bus.js';
 import { History, type HistoryEntry } from './history.js';
 import { sessionMachine, type SessionContext } from './session.machine.js';
 import { Secret } from './secret.js';
+import { OwnedActors, type OwnedActorOptions } from './owned-actors.js';
 
 /** Where sessions' secrets and ids come from: randomness and hashing are the adapters' (src/session-keys.ts). */
 export interface SessionKeys {
@@ -51,6 +53,8 @@ export interface HubInput {
   keys: SessionKeys;
   /** The clock the in-memory bus stamps joins and leaves with. */
   now?: () => number;
+  /** The clock and inspection the hub's actor was created with, for its connection and session actors. */
+  actors?: OwnedActorOptions;
 }
 
 export interface HubContext {
@@ -72,22 +76,22 @@ export interface HubContext {
   secrets: Record<string, Secret>;
   /** Connection id -> what its resume asked for, until the registry answers. In place. */
   resuming: Record<string, { epoch?: string; since?: string }>;
-  /** Sessions waiting for a resume, oldest first (session id -> true). In place. */
-  waiting: Record<string, true>;
-  waitingCount: number;
+  /** Sessions waiting for a resume, oldest first. In place. */
+  waiting: Set<string>;
   /** Connection id -> the messages of history it asked for, until its welcome is sent. In place. */
   historyWanted: Record<string, number>;
   /** What was delivered lately; a mutable object that inspects as its size (see History.toJSON). */
   history: History;
+  /** One actor per open connection, by connection id (see machines/owned-actors.ts for why not `spawnChild`). */
+  connections: OwnedActors<typeof connectionMachine>;
+  /** One actor per session, by session id: attached, waiting for a resume, or ended and about to stop. */
+  sessions: OwnedActors<typeof sessionMachine>;
 }
 
 /** What reaches the hub when a child actor throws: a bug, never a client's mistake. */
 type ChildErrorEvent = { type: `xstate.error.actor.${string}`; error: unknown };
 
 const CHILD_ERROR_PREFIX = 'xstate.error.actor.';
-
-/** Session actors are children too; their ids cannot clash with a connection's. */
-const SESSION_PREFIX = 'session:';
 
 type SessionActor = ActorRefFrom<typeof sessionMachine>;
 
@@ -116,26 +120,26 @@ function emptyRecord<V>(): Record<string, V> {
   return Object.create(null) as Record<string, V>;
 }
 
-function isActive<Child extends { getSnapshot(): { status: string } }>(child: Child | undefined): child is Child {
-  return child !== undefined && child.getSnapshot().status === 'active';
-}
-
 function isChildError(event: HubEvent | ChildErrorEvent): event is ChildErrorEvent {
   return event.type.startsWith(CHILD_ERROR_PREFIX);
 }
 
-type Children = Record<string, { getSnapshot(): unknown } | undefined>;
-
 /** The session actor `session`, if it is running and has not ended. */
-function liveSession(children: Children, session: string | undefined): SessionActor | undefined {
+function liveSession(context: HubContext, session: string | undefined): SessionActor | undefined {
   if (session === undefined) return undefined;
-  const actor = children[SESSION_PREFIX + session] as SessionActor | undefined;
-  if (!isActive(actor) || actor.getSnapshot().matches('ended')) return undefined;
+  const actor = context.sessions.get(session);
+  if (actor === undefined || actor.getSnapshot().matches('ended')) return undefined;
   return actor;
 }
 
 function sessionContext(actor: SessionActor): SessionContext {
   return actor.getSnapshot().context;
+}
+
+/** A granted or resumed name's session actor, attached to connection `conn`. */
+function startSession(context: HubContext, hub: HubRef, session: string, name: string, conn: string): void {
+  const { resumeWindowMs } = context.settings;
+  context.sessions.start(session, { id: session, name, claimedBy: conn, resumeWindowMs, hub });
 }
 
 /**
@@ -167,8 +171,6 @@ export const hubMachine = setup({
     emitted: {} as HubEmitted,
   },
   actors: {
-    connection: connectionMachine,
-    session: sessionMachine,
     registry: memoryRegistry,
     bus: memoryBus,
   },
@@ -179,15 +181,12 @@ export const hubMachine = setup({
     },
   },
   actions: {
-    spawnConnection: spawnChild('connection', {
-      id: ({ event }) => {
-        assertEvent(event, 'conn.open');
-        return event.id;
-      },
-      input: ({ event }) => {
-        assertEvent(event, 'conn.open');
-        return { id: event.id, limits: event.limits };
-      },
+    // The hub's own actors start and stop right where it decides so, like the records it
+    // changes in place; not in a custom action, whose callee must not run built-in actions
+    // (a connection's entry does).
+    startConnection: enqueueActions(({ context, event, self }) => {
+      assertEvent(event, 'conn.open');
+      context.connections.start(event.id, { id: event.id, limits: event.limits, hub: self });
     }),
     /** A claim names its session up front: the registry keeps the name and the secret's hash together. */
     askRegistry: enqueueActions(({ context, event, enqueue }) => {
@@ -208,15 +207,12 @@ export const hubMachine = setup({
     admit: enqueueActions(({ context, event, self, enqueue }) => {
       assertEvent(event, 'registry.granted');
       const { id, name, session } = event;
-      const child = self.getSnapshot().children[id];
-      if (!isActive(child)) {
+      const child = context.connections.get(id);
+      if (child === undefined) {
         enqueue.sendTo('registry', { type: 'registry.release', id, name, session } satisfies RegistryRequest);
         return;
       }
-      enqueue.spawnChild('session', {
-        id: SESSION_PREFIX + session,
-        input: { id: session, name, claimedBy: id, resumeWindowMs: context.settings.resumeWindowMs },
-      });
+      startSession(context, self, session, name, id);
       enqueue.assign({
         members: put(context.members, id, name),
         sessionOf: put(context.sessionOf, id, session),
@@ -224,20 +220,20 @@ export const hubMachine = setup({
       enqueue.sendTo(child, { type: 'hub.accepted', name });
       enqueue.sendTo('bus', publish({ type: 'join', name, from: id, session }));
     }),
-    refuse: enqueueActions(({ context, event, self, enqueue }) => {
+    refuse: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'registry.refused');
       enqueue.assign({
         historyWanted: drop(context.historyWanted, event.id),
         secrets: drop(context.secrets, event.id),
       });
-      const child = self.getSnapshot().children[event.id];
-      if (isActive(child)) enqueue.sendTo(child, { type: 'hub.refused', code: event.code });
+      const child = context.connections.get(event.id);
+      if (child !== undefined) enqueue.sendTo(child, { type: 'hub.refused', code: event.code });
     }),
     /** Cluster mode: the name was given up during an outage; its owner is told and closed. */
-    revoke: enqueueActions(({ event, self, enqueue }) => {
+    revoke: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'registry.revoked');
-      const child = self.getSnapshot().children[event.id];
-      if (isActive(child)) enqueue.sendTo(child, { type: 'hub.revoked', code: event.code });
+      const child = context.connections.get(event.id);
+      if (child !== undefined) enqueue.sendTo(child, { type: 'hub.revoked', code: event.code });
     }),
     /** A name granted while the server is stopping is handed straight back. */
     releaseGranted: sendTo('registry', ({ event }): RegistryRequest => {
@@ -257,12 +253,12 @@ export const hubMachine = setup({
       const hash = context.keys.hash(secret);
       enqueue.sendTo('registry', { type: 'registry.resume', id, hash, since: position } satisfies RegistryRequest);
     }),
-    refuseResume: enqueueActions(({ context, event, self, enqueue }) => {
+    refuseResume: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'registry.unknown');
       const { id } = event;
       enqueue.assign({ secrets: drop(context.secrets, id), resuming: drop(context.resuming, id) });
-      const conn = self.getSnapshot().children[id] as ActorRefFrom<typeof connectionMachine> | undefined;
-      if (isActive(conn)) enqueue.sendTo(conn, { type: 'hub.resumeRefused', code: event.code });
+      const conn = context.connections.get(id);
+      if (conn !== undefined) enqueue.sendTo(conn, { type: 'hub.resumeRefused', code: event.code });
       if (event.code === 'session_expired') enqueue.emit({ type: 'resume.refused', id });
     }),
 
@@ -276,31 +272,24 @@ export const hubMachine = setup({
     completeResume: enqueueActions(({ context, event, self, enqueue }) => {
       assertEvent(event, 'registry.resumed');
       const { id, session, name, previous } = event;
-      const children = self.getSnapshot().children as Children;
       const secret = context.secrets[id];
       const asked = context.resuming[id] ?? {};
       enqueue.assign({ secrets: drop(context.secrets, id), resuming: drop(context.resuming, id) });
-      const actor = liveSession(children, session);
-      const wasWaiting = Object.hasOwn(context.waiting, session);
-      if (wasWaiting)
-        enqueue.assign({ waiting: drop(context.waiting, session), waitingCount: context.waitingCount - 1 });
+      const actor = liveSession(context, session);
+      context.waiting.delete(session);
       const takesOver = previous !== null && previous !== id && Object.hasOwn(context.members, previous);
       if (takesOver) {
         enqueue.assign({ members: drop(context.members, previous), sessionOf: drop(context.sessionOf, previous) });
         enqueue.emit({ type: 'member.left', id: previous, name, cause: 'takenOver' satisfies LeaveCause });
-        const old = children[previous] as ActorRefFrom<typeof connectionMachine> | undefined;
-        if (isActive(old)) enqueue.sendTo(old, { type: 'hub.takenOver' });
+        const old = context.connections.get(previous);
+        if (old !== undefined) enqueue.sendTo(old, { type: 'hub.takenOver' });
       }
-      if (actor === undefined) {
-        // Resumed from another server (or its actor was gone): it starts here.
-        enqueue.spawnChild('session', {
-          id: SESSION_PREFIX + session,
-          input: { id: session, name, claimedBy: id, resumeWindowMs: context.settings.resumeWindowMs },
-        });
-      } else enqueue.sendTo(actor, { type: 'session.attach', conn: id });
+      // Resumed from another server (or its actor was gone): it starts here.
+      if (actor === undefined) startSession(context, self, session, name, id);
+      else enqueue.sendTo(actor, { type: 'session.attach', conn: id });
 
-      const conn = children[id] as ActorRefFrom<typeof connectionMachine> | undefined;
-      if (!isActive(conn) || secret === undefined) {
+      const conn = context.connections.get(id);
+      if (conn === undefined || secret === undefined) {
         // Gone while the registry looked: the session is this server's now, and waits as if just lost.
         enqueue.raise({ type: 'conn.gone', id, cause: 'dropped' });
         enqueue.assign({ members: put(context.members, id, name), sessionOf: put(context.sessionOf, id, session) });
@@ -334,22 +323,20 @@ export const hubMachine = setup({
      * connection here, if any, is closed with 4002; nobody hears of it, and the name stays
      * the session's.
      */
-    letGo: enqueueActions(({ context, event, self, enqueue }) => {
+    letGo: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'registry.moved');
       const { session } = event;
-      const actorId = SESSION_PREFIX + session;
-      const actor = self.getSnapshot().children[actorId] as SessionActor | undefined;
+      const actor = context.sessions.get(session);
       if (actor === undefined) return;
       const { conn, name } = sessionContext(actor);
       if (conn !== null && context.sessionOf[conn] === session) {
         enqueue.assign({ members: drop(context.members, conn), sessionOf: drop(context.sessionOf, conn) });
         enqueue.emit({ type: 'member.left', id: conn, name, cause: 'takenOver' satisfies LeaveCause });
-        const old = self.getSnapshot().children[conn] as ActorRefFrom<typeof connectionMachine> | undefined;
-        if (isActive(old)) enqueue.sendTo(old, { type: 'hub.takenOver' });
+        const old = context.connections.get(conn);
+        if (old !== undefined) enqueue.sendTo(old, { type: 'hub.takenOver' });
       }
-      if (Object.hasOwn(context.waiting, session))
-        enqueue.assign({ waiting: drop(context.waiting, session), waitingCount: context.waitingCount - 1 });
-      enqueue.stopChild(actorId);
+      context.waiting.delete(session);
+      context.sessions.stop(session);
     }),
 
     /**
@@ -357,12 +344,12 @@ export const hubMachine = setup({
      * the sender gets its copy again (when it gets copies at all), or, while the first is
      * still on its way, will get it when it arrives.
      */
-    publishMessage: enqueueActions(({ context, event, self, enqueue }) => {
+    publishMessage: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'conn.say');
       const { id, text, at, cid } = event;
       const session = context.sessionOf[id] ?? '';
       const name = context.members[id] ?? '';
-      const actor = liveSession(self.getSnapshot().children as Children, session);
+      const actor = liveSession(context, session);
       if (cid !== undefined && actor !== undefined) {
         const sent = sessionContext(actor).sent;
         if (Object.hasOwn(sent, cid)) {
@@ -386,11 +373,11 @@ export const hubMachine = setup({
      * Cluster mode: the message's `cid` had been sent by its session before (on any node),
      * so nothing was published; its author gets its copy again, as it landed then.
      */
-    resendCopy: enqueueActions(({ context, event, self, enqueue }) => {
+    resendCopy: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'bus.duplicate');
       const { event: chat, seq, ts } = event;
       if (chat.type !== 'message' || chat.cid === undefined) return;
-      const actor = liveSession(self.getSnapshot().children as Children, chat.session);
+      const actor = liveSession(context, chat.session);
       const author = actor === undefined ? chat.from : (sessionContext(actor).conn ?? chat.from);
       if (actor !== undefined) enqueue.sendTo(actor, { type: 'session.sent', cid: chat.cid, id: String(seq), ts });
       const copy = echoFrame(
@@ -419,20 +406,19 @@ export const hubMachine = setup({
       enqueue.assign({ epoch });
     }),
     /** The bus could not take an event: the member who caused it hears why. */
-    tellFailed: enqueueActions(({ event, self, enqueue }) => {
+    tellFailed: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'bus.failed');
       const failed = event.event;
       if (failed.type !== 'message') return;
-      const children = self.getSnapshot().children as Children;
-      const actor = liveSession(children, failed.session);
+      const actor = liveSession(context, failed.session);
       // Not sent: a resend of the same cid must be published, not ignored.
       if (actor !== undefined && failed.cid !== undefined) {
         const sent = sessionContext(actor).sent;
         if (sent[failed.cid] === null) delete sent[failed.cid];
       }
       const author = actor === undefined ? failed.from : (sessionContext(actor).conn ?? failed.from);
-      const child = children[author] as ActorRefFrom<typeof connectionMachine> | undefined;
-      if (isActive(child)) enqueue.sendTo(child, { type: 'hub.failed', code: event.code });
+      const child = context.connections.get(author);
+      if (child !== undefined) enqueue.sendTo(child, { type: 'hub.failed', code: event.code });
     }),
     /**
      * One event in the bus's order. The roster follows joins and leaves in that same order,
@@ -440,7 +426,7 @@ export const hubMachine = setup({
      * author is whatever connection its session has now: it may have resumed elsewhere
      * since it sent it.
      */
-    deliver: enqueueActions(({ context, event, self, enqueue }) => {
+    deliver: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'bus.delivered');
       const { event: chat, seq, ts } = event;
       const frame = chatFrame(chat, seq, ts);
@@ -484,7 +470,7 @@ export const hubMachine = setup({
           return;
         case 'message': {
           context.history.add(entry);
-          const actor = liveSession(self.getSnapshot().children as Children, chat.session);
+          const actor = liveSession(context, chat.session);
           const author = actor === undefined ? chat.from : (sessionContext(actor).conn ?? chat.from);
           if (actor !== undefined && cid !== undefined)
             enqueue.sendTo(actor, { type: 'session.sent', cid, id: frame.id, ts: frame.ts });
@@ -499,10 +485,10 @@ export const hubMachine = setup({
      * broadcasts, and its session either waits for a resume (its connection was lost) or
      * ends now (the client closed cleanly, broke a rule, or there is no window).
      */
-    forget: enqueueActions(({ context, event, self, enqueue }, params: { keep: boolean }) => {
+    forget: enqueueActions(({ context, event, enqueue }, params: { keep: boolean }) => {
       assertEvent(event, 'conn.gone');
       const { id, cause } = event;
-      enqueue.stopChild(id);
+      context.connections.stop(id);
       enqueue.assign({
         historyWanted: drop(context.historyWanted, id),
         secrets: drop(context.secrets, id),
@@ -513,7 +499,7 @@ export const hubMachine = setup({
       const session = context.sessionOf[id];
       enqueue.assign({ members: drop(context.members, id), sessionOf: drop(context.sessionOf, id) });
       enqueue.emit({ type: 'member.left', id, name, cause });
-      const actor = liveSession(self.getSnapshot().children as Children, session);
+      const actor = liveSession(context, session);
       if (actor === undefined || session === undefined) return;
       const keep = params.keep && keepsSession(cause) && context.settings.resumeWindowMs > 0;
       if (!keep) {
@@ -529,33 +515,28 @@ export const hubMachine = setup({
         windowMs: context.settings.resumeWindowMs,
       } satisfies RegistryRequest);
       enqueue.emit({ type: 'session.detached', id, name, session });
-      let waitingCount = context.waitingCount + 1;
-      put(context.waiting, session, true);
+      const { waiting } = context;
+      waiting.add(session);
       // Past the bound, the session that has waited longest ends now instead of at its window's end.
-      for (const oldest of Object.keys(context.waiting)) {
-        if (waitingCount <= context.settings.maxWaiting) break;
-        drop(context.waiting, oldest);
-        waitingCount--;
-        const evicted = liveSession(self.getSnapshot().children as Children, oldest);
+      for (const oldest of waiting) {
+        if (waiting.size <= context.settings.maxWaiting) break;
+        waiting.delete(oldest);
+        const evicted = liveSession(context, oldest);
         if (evicted !== undefined) enqueue.sendTo(evicted, { type: 'session.end', cause: 'evicted' });
       }
-      enqueue.assign({ waiting: context.waiting, waitingCount });
     }),
 
     /**
      * A session ended: its actor stops, its name is freed and, if `announce`, everyone
      * hears it left, once. While the server stops, nobody is told.
      */
-    closeSession: enqueueActions(({ context, event, self, enqueue }, params: { announce: boolean }) => {
+    closeSession: enqueueActions(({ context, event, enqueue }, params: { announce: boolean }) => {
       assertEvent(event, 'session.ended');
-      const actorId = SESSION_PREFIX + event.session;
-      const actor = self.getSnapshot().children[actorId] as SessionActor | undefined;
+      const actor = context.sessions.get(event.session);
       if (actor === undefined) return;
       const { name, holder } = sessionContext(actor);
-      enqueue.stopChild(actorId);
-      if (Object.hasOwn(context.waiting, event.session)) {
-        enqueue.assign({ waiting: drop(context.waiting, event.session), waitingCount: context.waitingCount - 1 });
-      }
+      context.sessions.stop(event.session);
+      context.waiting.delete(event.session);
       enqueue.emit({ type: 'session.ended', session: event.session, name, cause: event.cause });
       enqueue.sendTo('registry', {
         type: 'registry.release',
@@ -566,19 +547,24 @@ export const hubMachine = setup({
       if (params.announce)
         enqueue.sendTo('bus', publish({ type: 'leave', name, from: holder, session: event.session }));
     }),
-    /** A child actor threw. Report it, then treat it as gone: one broken client, not all. */
+    /** A connection or session actor threw. Report it, then treat it as gone: one broken client, not all. */
     dropCrashed: enqueueActions(({ event, enqueue }) => {
+      assertEvent(event, 'actor.crashed');
+      const { kind, id, error } = event;
+      enqueue.emit({ type: 'connection.crashed', id, error });
+      if (kind === 'session') enqueue.raise({ type: 'session.ended', session: id, cause: 'error' });
+      else enqueue.raise({ type: 'conn.gone', id, cause: 'error' satisfies LeaveCause });
+    }),
+    /** The registry or the bus threw: a bug in the server itself, reported; its clients stay. */
+    reportCrashed: enqueueActions(({ event, enqueue }) => {
       if (!isChildError(event)) return;
       const id = event.type.slice(CHILD_ERROR_PREFIX.length);
       enqueue.emit({ type: 'connection.crashed', id, error: event.error });
-      if (id.startsWith(SESSION_PREFIX))
-        enqueue.raise({ type: 'session.ended', session: id.slice(SESSION_PREFIX.length), cause: 'error' });
-      else enqueue.raise({ type: 'conn.gone', id, cause: 'error' satisfies LeaveCause });
     }),
   },
 }).createMachine({
   id: 'hub',
-  context: ({ input }) => ({
+  context: ({ input, self }) => ({
     echo: input.echo,
     epoch: input.epoch,
     settings: input.sessions,
@@ -589,10 +575,18 @@ export const hubMachine = setup({
     sessionOf: emptyRecord(),
     secrets: emptyRecord(),
     resuming: emptyRecord(),
-    waiting: emptyRecord(),
-    waitingCount: 0,
+    waiting: new Set(),
     historyWanted: emptyRecord(),
     history: new History({ maxEntries: input.sessions.historySize, maxBytes: input.sessions.historyBytes }),
+    connections: new OwnedActors(connectionMachine, input.actors ?? {}, (id, error) =>
+      self.send({ type: 'actor.crashed', kind: 'connection', id, error }),
+    ).stopWith(self),
+    sessions: new OwnedActors(
+      sessionMachine,
+      input.actors ?? {},
+      (id, error) => self.send({ type: 'actor.crashed', kind: 'session', id, error }),
+      'session:',
+    ).stopWith(self),
   }),
   invoke: [
     { id: 'registry', src: 'registry' },
@@ -600,12 +594,13 @@ export const hubMachine = setup({
   ],
   initial: 'running',
   on: {
-    'xstate.error.actor.*': { actions: 'dropCrashed' },
+    'actor.crashed': { actions: 'dropCrashed' },
+    'xstate.error.actor.*': { actions: 'reportCrashed' },
   },
   states: {
     running: {
       on: {
-        'conn.open': { actions: 'spawnConnection' },
+        'conn.open': { actions: 'startConnection' },
         'conn.claim': { actions: 'askRegistry' },
         'conn.resume': { actions: 'askResume' },
         'registry.resumed': { actions: 'completeResume' },

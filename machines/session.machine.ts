@@ -16,8 +16,8 @@
  * What a session remembers beyond its lifecycle is what makes a resend safe: the `cid`s
  * it sent lately, each with the position it was given (or none while it is on its way).
  */
-import { assertEvent, assign, sendParent, setup } from 'xstate';
-import type { HubEvent } from './events.js';
+import { assertEvent, assign, sendTo, setup } from 'xstate';
+import type { HubEvent, HubRef } from './events.js';
 import type { SessionEndCause } from '../src/errors.js';
 
 /** A sent message, as its `cid` is remembered: where it landed, or null while on its way. */
@@ -32,6 +32,8 @@ export interface SessionInput {
   /** The connection that claimed the name: the registry knows the claim by it. */
   claimedBy: string;
   resumeWindowMs: number;
+  /** Where it says it ended. */
+  hub: HubRef;
 }
 
 export interface SessionContext extends SessionInput {
@@ -117,11 +119,14 @@ export const sessionMachine = setup({
       },
     }),
     noteExpiry: assign({ endCause: 'expired' }),
-    tellHubEnded: sendParent(({ context }): HubEvent => ({
-      type: 'session.ended',
-      session: context.id,
-      cause: context.endCause ?? 'expired',
-    })),
+    tellHubEnded: sendTo(
+      ({ context }) => context.hub,
+      ({ context }): HubEvent => ({
+        type: 'session.ended',
+        session: context.id,
+        cause: context.endCause ?? 'expired',
+      }),
+    ),
   },
 }).createMachine({
   id: 'session',

@@ -12,7 +12,7 @@
  * asked (a scrape, a feed update), so no transition anywhere pays for keeping a count. Membership is
  * not mirrored here: fanout holds it, and reports what each broadcast reached.
  */
-import type { Actor, AnyStateMachine, StateValue } from 'xstate';
+import type { Actor, AnyActor, AnyStateMachine, StateValue } from 'xstate';
 import type { hubMachine } from '../machines/hub.machine.js';
 import { connectionMachine } from '../machines/connection.machine.js';
 import { sessionMachine } from '../machines/session.machine.js';
@@ -45,7 +45,7 @@ export class Observer {
   ) {
     this.metrics = new Metrics(
       () => byName(this.countStates(), METRIC_STATES),
-      () => this.hub.getSnapshot().context.waitingCount,
+      () => this.hub.getSnapshot().context.waiting.size,
     );
     this.live = options.livePage
       ? new LiveView({ connections: () => this.countStates(), sessions: () => this.countSessionStates() })
@@ -112,29 +112,28 @@ export class Observer {
 
   /** Connections per state path (`open`, `open.awaitingName.claiming`, `open.registered`…). */
   countStates(): StateCounts {
-    return this.countChildren('connection', connectionMachine);
+    return countActors(this.hub.getSnapshot().context.connections.values(), connectionMachine);
   }
 
   /** Sessions per state (`attached`, `detached`, and `ended` for the moment before the hub stops one). */
   countSessionStates(): StateCounts {
-    return this.countChildren('session', sessionMachine);
-  }
-
-  /** The hub's running children spawned from `src`, per state path of `machine`. */
-  private countChildren(src: string, machine: AnyStateMachine): StateCounts {
-    const counts = emptyCounts(machine);
-    for (const child of Object.values(this.hub.getSnapshot().children)) {
-      if (child === undefined || (child as { src?: unknown }).src !== src) continue;
-      const snapshot = child.getSnapshot() as { status: string; value: StateValue };
-      if (snapshot.status !== 'active') continue;
-      for (const path of statePaths(snapshot.value)) counts[path] = (counts[path] ?? 0) + 1;
-    }
-    return counts;
+    return countActors(this.hub.getSnapshot().context.sessions.values(), sessionMachine);
   }
 
   close(): void {
     this.live?.close();
   }
+}
+
+/** Running actors of `machine`, per state path. */
+function countActors(actors: Iterable<AnyActor>, machine: AnyStateMachine): StateCounts {
+  const counts = emptyCounts(machine);
+  for (const actor of actors) {
+    const snapshot = actor.getSnapshot() as { status: string; value: StateValue };
+    if (snapshot.status !== 'active') continue;
+    for (const path of statePaths(snapshot.value)) counts[path] = (counts[path] ?? 0) + 1;
+  }
+  return counts;
 }
 
 /** Refused names: always for these two codes; `server_unavailable` only before registering. */

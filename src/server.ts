@@ -93,10 +93,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         epoch: cluster?.epoch ?? randomUUID(),
         sessions: sessionSettings(config),
         keys: sessionKeys,
+        // Its connection and session actors are inspected as it is (machines/owned-actors.ts).
+        actors: inspectOption(inspection),
       },
       ...inspectOption(inspection),
     });
-    const childOf = (id: string) => hub.getSnapshot().children[id] as ConnectionActor | undefined;
+    const childOf = (id: string): ConnectionActor | undefined => hub.getSnapshot().context.connections.get(id);
     const connections = new Map<string, Connection>();
 
     const fanout = new Fanout(config.maxBufferedBytes, (id) =>

@@ -1,22 +1,19 @@
 /**
- * The connection machine alone, under a recording parent: what it tells the hub (claims,
- * messages, the cause it went with) and what it emits, with a simulated clock.
+ * The connection machine alone, with a recording actor as its hub: what it tells the hub
+ * (claims, messages, the cause it went with) and what it emits, with a simulated clock.
  */
 import { describe, expect, it } from 'vitest';
-import { createActor, setup, SimulatedClock, spawnChild, type AnyEventObject } from 'xstate';
+import { createActor, setup, SimulatedClock, type AnyEventObject } from 'xstate';
 import { connectionMachine } from '../../machines/connection.machine.js';
 import { defaultLimits } from '../support/chat-harness.js';
 
-describe('connection machine alone, under a recording parent', () => {
+describe('connection machine alone, with a recording hub', () => {
   function start(limits = defaultLimits) {
     const told: AnyEventObject[] = [];
     const clock = new SimulatedClock();
-    const parent = setup({ actors: { connection: connectionMachine } }).createMachine({
-      entry: spawnChild('connection', { id: 'conn', input: { id: 'c1', limits } }),
-      on: { '*': { actions: ({ event }) => told.push(event) } },
-    });
-    const actor = createActor(parent, { clock }).start();
-    const conn = actor.getSnapshot().children['conn']!;
+    const recorder = setup({}).createMachine({ on: { '*': { actions: ({ event }) => told.push(event) } } });
+    const hub = createActor(recorder).start();
+    const conn = createActor(connectionMachine, { clock, input: { id: 'c1', limits, hub } }).start();
     const emitted: AnyEventObject[] = [];
     conn.on('*', (event) => emitted.push(event));
     const toHub = () => told.filter((e) => e.type.startsWith('conn.'));

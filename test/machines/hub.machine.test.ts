@@ -7,12 +7,10 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createActor, fromCallback, SimulatedClock, type AnyActor } from 'xstate';
 import { hubMachine } from '../../machines/hub.machine.js';
-import { connectionMachine } from '../../machines/connection.machine.js';
 import type { HubEmitted, HubEvent, RegistryRequest } from '../../machines/events.js';
 import type { ServerFrame } from '../../src/frames.js';
 import type { EchoMode } from '../../src/limits.js';
 import { createChat, defaultLimits } from '../support/chat-harness.js';
-import type { ConnectionActor } from '../../src/transport.js';
 import { hubInput, TEST_EPOCH } from '../support/hub-input.js';
 
 const leaves = (frames: ServerFrame[]) => frames.filter((f) => f.type === 'leave').map((f) => f.name);
@@ -188,13 +186,14 @@ describe('leaving', () => {
 
 /** A hub built from `machine` with recording emitted events; clients driven by raw events. */
 function startHub(machine: typeof hubMachine) {
-  const hub = createActor(machine, { clock: new SimulatedClock(), input: hubInput() });
+  const clock = new SimulatedClock();
+  const hub = createActor(machine, { clock, input: hubInput({ actors: { clock } }) });
   const emitted: HubEmitted[] = [];
   hub.on('*', (event) => emitted.push(event));
   hub.start();
-  function open(id: string, name: string) {
-    hub.send({ type: 'conn.open', id, limits: defaultLimits });
-    const conn = hub.getSnapshot().children[id] as ConnectionActor;
+  function open(id: string, name: string, limits = defaultLimits) {
+    hub.send({ type: 'conn.open', id, limits });
+    const conn = hub.getSnapshot().context.connections.get(id)!;
     conn.send({ type: 'client.frame', sender: name, at: 0 });
     return conn;
   }
@@ -225,7 +224,7 @@ describe('memory', () => {
     expect(types.has('conn.gone')).toBe(true);
   });
 
-  // Session actors are the hub's children too, one per name ever granted.
+  // Session actors are the hub's too, one per name ever granted.
   it('never receives an event type that names one session, however sessions end', () => {
     const types = new Set<string>();
     const chat = createChat({
@@ -300,7 +299,7 @@ describe('with a registry that answers later', () => {
     open('c1', 'Alice');
     slow.answer({ type: 'registry.granted', id: 'c1', name: 'Alice', session: 's1' });
     hub.send({ type: 'conn.open', id: 'c2', limits: defaultLimits });
-    const back = hub.getSnapshot().children.c2 as ConnectionActor;
+    const back = hub.getSnapshot().context.connections.get('c2')!;
     back.send({ type: 'client.frame', session: 'secret-1', at: 0 });
     slow.answer({ type: 'registry.resumed', id: 'c2', session: 's1', name: 'Alice', previous: 'c1' });
     back.send({ type: 'client.closed', code: 1000 });
@@ -322,28 +321,29 @@ describe('with a registry that answers later', () => {
 
 describe('a connection actor that throws', () => {
   const boom = new Error('boom');
-  const crashing = hubMachine.provide({
-    actors: {
-      connection: connectionMachine.provide({
-        actions: {
-          say: () => {
-            throw boom;
-          },
-        },
-      }),
+  /** Limits that throw once read for a message: any throw in the machine will do. */
+  const throwingLimits = {
+    ...defaultLimits,
+    get textMaxLength(): number {
+      throw boom;
     },
-  });
+  };
 
   it('is reported and dropped; the hub stays up, the others hear it left and its name is free', () => {
-    const { hub, emitted, open, broadcasts } = startHub(crashing);
-    const alice = open('c1', 'Alice');
+    const { hub, emitted, open, broadcasts } = startHub(hubMachine);
+    const alice = open('c1', 'Alice', throwingLimits);
     open('c2', 'Bob');
     alice.send({ type: 'client.frame', text: 'hi', at: 1 });
-    expect(emitted).toContainEqual({ type: 'connection.crashed', id: 'c1', error: boom });
+    expect(emitted).toContainEqual({
+      type: 'connection.crashed',
+      id: 'c1',
+      error: expect.objectContaining({ message: expect.stringContaining('boom') }),
+    });
     expect(emitted).toContainEqual(expect.objectContaining({ type: 'member.left', id: 'c1', name: 'Alice' }));
     expect(broadcasts().at(-1)).toMatchObject({ type: 'leave', name: 'Alice' });
     expect(hub.getSnapshot().status).toBe('active');
-    expect(hub.getSnapshot().children['c1']).toBeUndefined();
+    expect(hub.getSnapshot().context.connections.get('c1')).toBeUndefined();
+    expect(hub.getSnapshot().context.connections.size).toBe(1);
     open('c3', 'alice');
     expect(broadcasts().at(-1)).toMatchObject({ type: 'join', name: 'alice' });
     expect(hub.getSnapshot().context.roster).toEqual(['Bob', 'alice']);

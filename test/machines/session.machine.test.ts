@@ -1,10 +1,10 @@
 /**
- * The session machine alone (SPEC §8), under a recording parent standing in for the hub:
+ * The session machine alone (SPEC §8), with a recording actor standing in for the hub:
  * which connection it is attached to, when its window runs out on the simulated clock,
  * what it tells the hub when it ends, and the `cid`s it remembers.
  */
 import { describe, expect, it } from 'vitest';
-import { createActor, setup, SimulatedClock, spawnChild, type AnyEventObject } from 'xstate';
+import { createActor, setup, SimulatedClock, type AnyEventObject } from 'xstate';
 import { REMEMBERED_CIDS, sessionMachine, type SessionEvent } from '../../machines/session.machine.js';
 import type { SessionEndCause } from '../../src/errors.js';
 
@@ -13,15 +13,12 @@ const WINDOW_MS = 30_000;
 function start(resumeWindowMs = WINDOW_MS) {
   const told: AnyEventObject[] = [];
   const clock = new SimulatedClock();
-  const parent = setup({ actors: { session: sessionMachine } }).createMachine({
-    entry: spawnChild('session', {
-      id: 'session',
-      input: { id: 's1', name: 'Alice', claimedBy: 'c1', resumeWindowMs },
-    }),
-    on: { '*': { actions: ({ event }) => told.push(event) } },
-  });
-  const hub = createActor(parent, { clock }).start();
-  const session = hub.getSnapshot().children['session'] as ReturnType<typeof createActor<typeof sessionMachine>>;
+  const recorder = setup({}).createMachine({ on: { '*': { actions: ({ event }) => told.push(event) } } });
+  const hub = createActor(recorder).start();
+  const session = createActor(sessionMachine, {
+    clock,
+    input: { id: 's1', name: 'Alice', claimedBy: 'c1', resumeWindowMs, hub },
+  }).start();
   const send = (event: SessionEvent) => session.send(event);
   const state = () => session.getSnapshot().value;
   const context = () => session.getSnapshot().context;

@@ -777,7 +777,7 @@ describe('the bound on sessions waiting for a resume', () => {
     bob!.disconnect(1006);
     expect(chat.ended.map((e) => `${e.name}:${e.cause}`)).toEqual(['Alice:expired']);
     expect(leaves(watcher.take())).toEqual(['Alice']);
-    expect(chat.hub.getSnapshot().context.waitingCount).toBe(1);
+    expect(chat.hub.getSnapshot().context.waiting.size).toBe(1);
   });
 });
 
@@ -812,15 +812,15 @@ describe('memory', () => {
     ]);
     const { children, context } = chat.hub.getSnapshot();
     expect(Object.keys(children).sort()).toEqual(['bus', 'registry']);
-    const { members, roster, sessionOf, secrets, resuming, waiting, waitingCount, historyWanted } = context;
-    expect({ members, roster, sessionOf, secrets, resuming, waiting, waitingCount, historyWanted }).toEqual({
+    expect([context.connections.size, context.sessions.size]).toEqual([0, 0]);
+    const { members, roster, sessionOf, secrets, resuming, waiting, historyWanted } = context;
+    expect({ members, roster, sessionOf, secrets, resuming, waiting, historyWanted }).toEqual({
       members: {},
       roster: [],
       sessionOf: {},
       secrets: {},
       resuming: {},
-      waiting: {},
-      waitingCount: 0,
+      waiting: new Set(),
       historyWanted: {},
     });
     // Nor does the registry: every name is free, and no old secret resumes whoever holds it now.

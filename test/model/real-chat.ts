@@ -229,7 +229,8 @@ interface HubBooks {
   secrets: object;
   resuming: object;
   historyWanted: object;
-  waitingCount: number;
+  waiting: Set<string>;
+  sessions: { values(): Iterable<{ getSnapshot(): unknown }> };
 }
 /** The hubs' own records agree with the model, and hold nothing left over from a finished step. */
 function checkHubs(m: Model, r: Real): void {
@@ -242,15 +243,14 @@ function checkHubs(m: Model, r: Real): void {
     same(snapshot.status, 'active', 'hub status');
     const books = snapshot.context as unknown as HubBooks;
     members.push(...Object.keys(books.members));
-    waiting += books.waitingCount;
+    waiting += books.waiting.size;
     same(
       [Object.keys(books.secrets).length, Object.keys(books.resuming).length, Object.keys(books.historyWanted).length],
       [0, 0, 0],
       'secrets, resumes and history requests pending',
     );
-    for (const [id, child] of Object.entries(snapshot.children)) {
-      if (!id.startsWith('session:') || child === undefined) continue;
-      const state = child.getSnapshot() as { status: string; value: unknown; context: { name: string } };
+    for (const actor of books.sessions.values()) {
+      const state = actor.getSnapshot() as { status: string; value: unknown; context: { name: string } };
       if (state.status !== 'active') continue;
       sessions.push({ name: state.context.name, attached: state.value === 'attached' });
     }

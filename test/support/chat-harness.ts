@@ -106,6 +106,7 @@ export function createChat(options: ChatOptions = {}) {
         sessions: options.sessions,
         now: () => clock.now(),
         keyPrefix: `${options.keyPrefix ?? ''}${machines.length > 1 ? `h${index}-` : ''}`,
+        actors: { clock, ...(options.inspect === undefined ? {} : { inspect: options.inspect }) },
       }),
       ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
     });
@@ -140,7 +141,7 @@ export function createChat(options: ChatOptions = {}) {
     const home = hubs[opened % hubs.length]!;
     const id = `c${++opened}`;
     home.send({ type: 'conn.open', id, limits });
-    const actor = home.getSnapshot().children[id] as ConnectionActor;
+    const actor = home.getSnapshot().context.connections.get(id)!;
     let taken = 0;
     /** How many frames it had read when it froze; null while it reads. */
     let readUpTo: number | null = null;

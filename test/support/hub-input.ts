@@ -3,6 +3,7 @@
  * resume a session by the secret it knows will be issued, and no window unless asked.
  */
 import type { HubInput, SessionKeys, SessionSettings } from '../../machines/hub.machine.js';
+import type { OwnedActorOptions } from '../../machines/owned-actors.js';
 import type { EchoMode } from '../../src/limits.js';
 
 export const TEST_EPOCH = 'test-epoch';
@@ -32,7 +33,14 @@ export const noSessions: SessionSettings = {
 };
 
 export function hubInput(
-  options: { echo?: EchoMode; sessions?: Partial<SessionSettings>; now?: () => number; keyPrefix?: string } = {},
+  options: {
+    echo?: EchoMode;
+    sessions?: Partial<SessionSettings>;
+    now?: () => number;
+    keyPrefix?: string;
+    /** The hub's own clock and inspection, for its connection and session actors. */
+    actors?: OwnedActorOptions;
+  } = {},
 ): HubInput {
   return {
     echo: options.echo ?? 'anonymous',
@@ -40,5 +48,6 @@ export function hubInput(
     sessions: { ...noSessions, ...options.sessions },
     keys: countingKeys(options.keyPrefix),
     now: options.now ?? (() => 0),
+    actors: options.actors ?? {},
   };
 }
