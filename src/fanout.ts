@@ -38,6 +38,13 @@ interface Member {
   readonly socket: FrameSink['socket'];
   /** Corked this turn, and listed in `corked` to be uncorked at its end. */
   corked: boolean;
+  /**
+   * Bytes the server chose to send it at once (its replay, its history) that do not count
+   * against its buffer limit, until its backlog is back under the limit. Without it, a
+   * client that missed more than the limit would be ended as slow by its own replay, and
+   * resume into the same replay again.
+   */
+  allowance: number;
 }
 
 export class Fanout {
@@ -63,7 +70,7 @@ export class Fanout {
   }
 
   add(id: string, sink: FrameSink): void {
-    this.members.set(id, { id, ws: sink.ws, socket: sink.socket, corked: false });
+    this.members.set(id, { id, ws: sink.ws, socket: sink.socket, corked: false, allowance: 0 });
   }
 
   remove(id: string): void {
@@ -91,11 +98,19 @@ export class Fanout {
     return own !== undefined && authorFrame === null ? this.members.size - 1 : this.members.size;
   }
 
-  /** Frames for one member alone (a replay, a resent message's copy), in order with the broadcasts. */
+  /**
+   * Frames for one member alone (a replay, history, a resent message's copy), in order
+   * with the broadcasts. Their bytes are the server's choice, not the member's slowness:
+   * they are allowed on top of the buffer limit (see `Member.allowance`).
+   */
   sendTo(id: string, frames: readonly ServerFrame[]): void {
     const member = this.members.get(id);
     if (member === undefined) return;
-    for (const frame of frames) this.write(member, encodeTextFrame(JSON.stringify(frame)));
+    for (const frame of frames) {
+      const data = encodeTextFrame(JSON.stringify(frame));
+      member.allowance += data.length;
+      this.write(member, data);
+    }
   }
 
   /**
@@ -114,7 +129,9 @@ export class Fanout {
       member.corked = false;
       member.socket.uncork();
       // Never wait on a slow reader: past the limit it is ended, and nobody else notices.
-      if (member.socket.writableLength > this.maxBufferedBytes && this.members.get(member.id) === member) {
+      const backlog = member.socket.writableLength;
+      if (backlog <= this.maxBufferedBytes) member.allowance = 0;
+      else if (backlog > this.maxBufferedBytes + member.allowance && this.members.get(member.id) === member) {
         (slow ??= []).push(member.id);
       }
     }

@@ -184,6 +184,45 @@ describe('a lost connection keeps its session (SPEC §8)', () => {
     await expectNothingBut(back, bob, 'fence');
   });
 
+  // The replay is the server's choice, not the client's slowness: were it counted against
+  // MAX_BUFFERED_BYTES, the client would be ended as slow and resume into the same replay.
+  it('replays more than MAX_BUFFERED_BYTES whole, without ending the client as slow', async () => {
+    const count = 400;
+    const server = await start({
+      maxBufferedBytes: 64 * 1024,
+      historySize: count,
+      historyBytes: 64 * 1024 * 1024,
+      rateBurst: count,
+    });
+    const alice = await registerKeeping(server, 'Alice');
+    const bob = await server.register('Bob');
+    const joined = await alice.socket.nextFrame();
+    alice.socket.terminate();
+    // 4,096 emoji are 16 KiB: the replay is some 6.5 MB, more than the kernel buffers on loopback.
+    const text = '😀'.repeat(4096);
+    for (let i = 0; i < count; i++) {
+      // One at a time: a burst of copies would end Bob as slow, as it should.
+      bob.send({ text });
+      await bob.nextFrame();
+    }
+
+    const { socket: back, answer } = await resume(server, {
+      session: alice.session,
+      epoch: alice.epoch,
+      since: joined.id,
+    });
+    expect(answer).toMatchObject({ resumed: true, recovered: true });
+    const ids: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const frame = await back.nextFrame(DEFAULT_WAIT_MS, `replayed message ${i}`);
+      expect(frame).toMatchObject({ type: 'message', text, replay: true });
+      ids.push(Number(frame.id));
+    }
+    expect(ids).toEqual(ids.map((_, i) => ids[0]! + i));
+    bob.send({ text: 'live' });
+    expect(await back.nextFrame()).toEqual(message('Bob', 'live'));
+  });
+
   it('announces the leave once when the window runs out; the session is then expired', async () => {
     const server = await start({ resumeWindowMs: 300 });
     const alice = await registerKeeping(server, 'Alice');

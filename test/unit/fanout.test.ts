@@ -113,6 +113,38 @@ describe('Fanout', () => {
     expect(reports).toEqual([{ id: 'a', uncorked: ['a', 'b', 'c'] }]);
   });
 
+  it('allows what was sent to one member alone (a replay) on top of the limit, until it drains under it', async () => {
+    const { fanout, sinks, slow } = setUp(1_000);
+    const replay = Array.from({ length: 40 }, (_, i) => notice(`missed ${i}`));
+    fanout.sendTo('a', replay);
+    const replayBytes = sinks.a.socket.writableLength;
+    expect(replayBytes).toBeGreaterThan(2_000);
+    fanout.broadcast(broadcast('live'));
+    await endOfTurn();
+    expect(slow).toEqual([]);
+    // Not yet drained: more than the limit's worth of broadcasts on top of the replay is slow.
+    sinks.a.socket.writableLength = replayBytes + 1_001;
+    fanout.broadcast(broadcast('more'));
+    await endOfTurn();
+    expect(slow).toEqual(['a']);
+  });
+
+  it('holds a member to the plain limit again once its replay has drained under it', async () => {
+    const { fanout, sinks, slow } = setUp(1_000);
+    fanout.sendTo(
+      'a',
+      Array.from({ length: 40 }, (_, i) => notice(`missed ${i}`)),
+    );
+    await endOfTurn();
+    sinks.a.socket.writableLength = 0; // read it all
+    fanout.broadcast(broadcast('live'));
+    await endOfTurn();
+    sinks.a.socket.writableLength = 1_001;
+    fanout.broadcast(broadcast('more'));
+    await endOfTurn();
+    expect(slow).toEqual(['a']);
+  });
+
   it('does not report a burst the kernel takes when the socket is uncorked', async () => {
     const slow: string[] = [];
     const fanout = new Fanout(100, (id) => slow.push(id));
