@@ -1,0 +1,348 @@
+/**
+ * The adapter: it owns the socket and the timers, turns what they do into lifecycle events
+ * (lifecycle.ts decides), carries out the effects, and keeps the facts that ride on the
+ * frames: the position, the outbox, who is online.
+ *
+ * Sends are stop-and-wait: one message at a time is written and awaits its answer, the
+ * server's copy of it (with its `cid`) or an error. Errors carry no `cid`, and in cluster
+ * mode a copy comes back after the shared log while an error for a later message comes at
+ * once; with one message out, an error can only be that message's.
+ */
+import type { ServerFrame } from '../src/frames.js';
+import { DEFAULT_BACKOFF, backoffDelay, checkBounds, type BackoffBounds } from './backoff.js';
+import { ChatError, type ChatErrorCode } from './errors.js';
+import { hostTimers, randomPrefix, webSocketConstructor, type Timers, type WebSocketLike } from './host.js';
+import {
+  begin,
+  transition,
+  type ConnectionState,
+  type Effect,
+  type Lifecycle,
+  type LifecycleEvent,
+} from './lifecycle.js';
+import { Listeners } from './listeners.js';
+import { DEFAULT_OUTBOX_LIMIT, Outbox } from './outbox.js';
+import { Position } from './position.js';
+import type { ChatClientOptions, ChatEvents, ChatMessage, Presence } from './types.js';
+
+/** Server errors that answer a chat message, and so settle the one waiting for its answer. */
+const SEND_ERRORS = new Set<ChatErrorCode>(['rate_limited', 'invalid_message', 'server_unavailable']);
+
+/**
+ * After `rate_limited` the next message waits this long. The server tells only the first
+ * message of a run that it was dropped; one sent while still over the rate would vanish
+ * without an answer. The bucket refills at RATE_PER_SEC, at least 1 a second, so after a
+ * second at least one token is there.
+ */
+const RATE_LIMIT_PAUSE_MS = 1_000;
+
+/** A close code in the private range, not a clean close: the server keeps the session for a resume. */
+const DROP_CODE = 4000;
+
+export class ChatClient {
+  private lifecycle: Lifecycle;
+  private socket: WebSocketLike | null = null;
+  /** We asked the socket to end: what it still delivers no longer counts. */
+  private draining = false;
+  private timer: unknown = null;
+  private pause: unknown = null;
+  /** The cid written on this connection whose answer has not come yet. */
+  private awaiting: string | null = null;
+  private readonly outbox: Outbox<ChatMessage>;
+  private readonly position = new Position();
+  private readonly listeners = new Listeners<ChatEvents>();
+  private readonly cidPrefix = randomPrefix();
+  private cidCount = 0;
+  private welcomedName: string | null = null;
+  private online: string[] = [];
+  private readonly WebSocket;
+  private readonly bounds: BackoffBounds;
+  private readonly timers: Timers;
+
+  constructor(
+    private readonly url: string,
+    private readonly askedName: string,
+    private readonly options: ChatClientOptions = {},
+  ) {
+    this.WebSocket = webSocketConstructor(options.WebSocket);
+    this.bounds = checkBounds({ ...DEFAULT_BACKOFF, ...options.backoff });
+    this.timers = options.timers ?? hostTimers;
+    this.outbox = new Outbox(options.outboxLimit ?? DEFAULT_OUTBOX_LIMIT);
+    const first = begin();
+    this.lifecycle = first.lifecycle;
+    for (const effect of first.effects) this.carryOut(effect);
+  }
+
+  /** Where the client is in its lifecycle. */
+  get state(): ConnectionState {
+    return this.lifecycle.state;
+  }
+
+  /** The name as the server welcomed it (normalised, trimmed); the one asked for until then. */
+  get name(): string {
+    return this.welcomedName ?? this.askedName;
+  }
+
+  /** Who is online, in the order they joined, as of the last welcome and the joins and leaves since. */
+  get users(): readonly string[] {
+    return this.online;
+  }
+
+  /** Calls `listener` for every `type` event; returns the function that stops it. */
+  on<K extends keyof ChatEvents>(type: K, listener: (event: ChatEvents[K]) => void): () => void {
+    return this.listeners.on(type, listener);
+  }
+
+  /**
+   * Sends `text` under a new `cid`; resolves with the server's copy of it, which the
+   * `message` event also shows (`own: true`). Offline, it waits in the outbox (at most
+   * `outboxLimit` messages) and goes once the session is back, exactly once. Rejects with
+   * a ChatError: the server's `rate_limited`, `invalid_message` or `server_unavailable`,
+   * or `outbox_full`, `closed`, `outcome_unknown`.
+   */
+  send(text: string): Promise<ChatMessage> {
+    if (this.lifecycle.state === 'closed') return Promise.reject(new ChatError('closed'));
+    if (this.outbox.full) return Promise.reject(new ChatError('outbox_full'));
+    const sent = this.outbox.add(`${this.cidPrefix}.${(this.cidCount++).toString(36)}`, text);
+    this.writeNext();
+    return sent;
+  }
+
+  /**
+   * Leaves the chat: a clean close, so the others hear the leave at once. Messages still
+   * waiting are rejected with `closed`. Offline, there is no socket to close: the server
+   * ends the session when its resume window runs out.
+   */
+  close(): void {
+    this.dispatch({ type: 'app.close' });
+  }
+
+  private dispatch(event: LifecycleEvent): void {
+    const before = this.lifecycle;
+    const step = transition(before, event);
+    this.lifecycle = step.lifecycle;
+    for (const effect of step.effects) this.carryOut(effect);
+    if (step.lifecycle.state === before.state) return;
+    const closedBy = step.lifecycle.closedBy;
+    let error: ChatError | undefined;
+    if (closedBy !== null) {
+      this.outbox.failWhere(() => new ChatError('closed'));
+      if (closedBy.reason !== 'closed') error = new ChatError(closedBy.reason, undefined, closedBy.code);
+    }
+    this.listeners.emit('state', { state: step.lifecycle.state, previous: before.state, error });
+  }
+
+  private carryOut(effect: Effect): void {
+    switch (effect.type) {
+      case 'openSocket':
+        return this.open();
+      case 'register':
+        return this.write({
+          sender: this.askedName,
+          text: '',
+          ...(this.options.history ? { history: this.options.history } : {}),
+        });
+      case 'resume':
+        // `sender` too, though ignored: a server without sessions reads a registration.
+        return this.write({
+          sender: this.name,
+          text: '',
+          session: effect.session.secret,
+          epoch: effect.session.epoch,
+          ...(this.position.since !== undefined ? { since: this.position.since } : {}),
+        });
+      case 'dropSocket':
+        return this.endSocket(DROP_CODE);
+      case 'leave':
+        return this.endSocket(1000);
+      case 'startTimer':
+        return this.startTimer(effect);
+      case 'stopTimer':
+        return this.stopTimer();
+      case 'sessionLost':
+        // A message written on the lost session may have been delivered, and the new session
+        // cannot recognise its cid: only the app can decide whether to send it again.
+        this.outbox.failWhere(
+          () => new ChatError('outcome_unknown'),
+          (message) => message.written,
+        );
+        return this.listeners.emit('gap', { reason: 'session_lost' });
+      case 'online':
+        return this.writeNext();
+    }
+  }
+
+  private open(): void {
+    const socket = new this.WebSocket(this.url);
+    this.socket = socket;
+    this.draining = false;
+    socket.onopen = () => {
+      if (socket === this.socket && !this.draining) this.dispatch({ type: 'socket.opened' });
+    };
+    socket.onmessage = (event) => {
+      if (socket === this.socket && !this.draining) this.receive(event.data);
+    };
+    socket.onclose = (event) => this.closed(socket, event.code);
+    socket.onerror = () => {}; // a close event follows; it is the one that counts
+  }
+
+  private closed(socket: WebSocketLike, code: number): void {
+    if (socket !== this.socket) return;
+    this.socket = null;
+    this.awaiting = null;
+    // A new connection has a full rate bucket.
+    this.timers.clearTimeout(this.pause);
+    this.pause = null;
+    this.dispatch({ type: 'socket.closed', code });
+  }
+
+  private endSocket(code: number): void {
+    const socket = this.socket;
+    if (socket === null || this.draining) return;
+    this.draining = true;
+    this.awaiting = null;
+    if (code !== 1000 && socket.terminate !== undefined) socket.terminate();
+    else socket.close(code);
+  }
+
+  private write(frame: object): void {
+    if (this.socket !== null && !this.draining) this.socket.send(JSON.stringify(frame));
+  }
+
+  private startTimer(effect: Extract<Effect, { type: 'startTimer' }>): void {
+    this.stopTimer();
+    const ms =
+      effect.timer === 'retry'
+        ? backoffDelay(effect.failures, this.bounds, this.options.random ?? Math.random)
+        : effect.timer === 'deadline'
+          ? (this.options.timeoutMs ?? 10_000)
+          : (this.options.stableMs ?? 10_000);
+    const event = { type: `timer.${effect.timer}` } as const;
+    this.timer = this.timers.setTimeout(() => {
+      this.timer = null;
+      this.dispatch(event);
+    }, ms);
+  }
+
+  private stopTimer(): void {
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Writes the oldest waiting message, unless one is out already (stop-and-wait). */
+  private writeNext(): void {
+    if (this.lifecycle.state !== 'online' || this.awaiting !== null || this.pause !== null) return;
+    const next = this.outbox.first();
+    if (next === undefined || this.socket === null || this.draining) return;
+    this.awaiting = next.cid;
+    this.outbox.markWritten(next.cid);
+    this.write({ sender: this.name, text: next.text, cid: next.cid });
+  }
+
+  private receive(data: unknown): void {
+    const frame = parseFrame(data);
+    if (frame === null) return; // not the protocol: nothing to act on
+    switch (frame.type) {
+      case 'welcome':
+        return this.welcomed(frame);
+      case 'error':
+        return this.refused(frame);
+      case 'message':
+        return this.chatMessage(frame);
+      case 'join':
+      case 'leave':
+        return this.presence(frame);
+    }
+  }
+
+  private welcomed(frame: Extract<ServerFrame, { type: 'welcome' }>): void {
+    if (this.lifecycle.state !== 'registering') return;
+    if (frame.resumed === true) this.position.resumed(frame.epoch);
+    else this.position.registered(frame.epoch, frame.id);
+    this.welcomedName = frame.name;
+    this.online = [...frame.users];
+    this.dispatch({ type: 'server.welcome', session: { secret: frame.session, epoch: frame.epoch } });
+    const resumed = frame.resumed === true;
+    this.listeners.emit('welcome', {
+      name: frame.name,
+      users: this.online,
+      resumed,
+      ...(resumed ? { recovered: frame.recovered === true } : {}),
+    });
+    if (resumed && frame.recovered !== true) this.listeners.emit('gap', { reason: 'not_recovered' });
+  }
+
+  private refused(frame: Extract<ServerFrame, { type: 'error' }>): void {
+    const error = new ChatError(frame.code, frame.text);
+    if (this.lifecycle.state === 'registering') {
+      this.listeners.emit('error', error);
+      if (frame.code === 'name_taken' || frame.code === 'invalid_name') {
+        this.dispatch({ type: 'server.refused', code: frame.code });
+      } else if (frame.code === 'session_expired') this.dispatch({ type: 'server.sessionExpired' });
+      else if (frame.code === 'server_unavailable') this.dispatch({ type: 'server.unavailable' });
+      return;
+    }
+    if (this.awaiting !== null && SEND_ERRORS.has(frame.code)) {
+      const cid = this.awaiting;
+      this.awaiting = null;
+      // A resend whose first copy already arrived is answered by a copy, never an error;
+      // so the message the error answers is still waiting, unless something is badly off.
+      if (!this.outbox.fail(cid, error)) this.listeners.emit('error', error);
+      if (frame.code === 'rate_limited') {
+        this.pause = this.timers.setTimeout(() => {
+          this.pause = null;
+          this.writeNext();
+        }, RATE_LIMIT_PAUSE_MS);
+      }
+      return this.writeNext();
+    }
+    this.listeners.emit('error', error);
+  }
+
+  private chatMessage(frame: Extract<ServerFrame, { type: 'message' }>): void {
+    const own = frame.cid !== undefined || frame.sender === undefined;
+    const message: ChatMessage = {
+      id: frame.id,
+      ts: frame.ts,
+      sender: frame.sender ?? this.name,
+      text: frame.text,
+      own,
+      replay: frame.replay === true,
+      ...(frame.cid !== undefined ? { cid: frame.cid } : {}),
+    };
+    const verdict = this.position.admit(frame);
+    if (verdict !== 'seen') this.listeners.emit('message', message);
+    if (frame.cid === undefined) return;
+    // The answer to what is out, or a replay's copy of something still waiting: either way it arrived.
+    this.outbox.confirm(frame.cid, message);
+    if (frame.cid === this.awaiting) {
+      this.awaiting = null;
+      this.writeNext();
+    }
+  }
+
+  private presence(frame: Extract<ServerFrame, { type: 'join' | 'leave' }>): void {
+    if (this.position.admit(frame) === 'seen') return;
+    const event: Presence = { id: frame.id, ts: frame.ts, name: frame.name, replay: frame.replay === true };
+    // A replay's joins and leaves happened before the welcome, whose `users` already counts them.
+    if (!event.replay) {
+      this.online =
+        frame.type === 'join' ? [...this.online, frame.name] : this.online.filter((name) => name !== frame.name);
+    }
+    this.listeners.emit(frame.type, event);
+  }
+}
+
+/** A server frame, or null for anything that is not a JSON object with a string `type`. */
+function parseFrame(data: unknown): ServerFrame | null {
+  if (typeof data !== 'string') return null;
+  try {
+    const value: unknown = JSON.parse(data);
+    if (typeof value !== 'object' || value === null || typeof (value as { type?: unknown }).type !== 'string') {
+      return null;
+    }
+    return value as ServerFrame;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,25 @@
+/** Typed listeners for the client's events: a few lines, so the client depends on nothing. */
+import { rethrowLater } from './host.js';
+
+export class Listeners<Events extends object> {
+  private readonly byType = new Map<keyof Events, Set<(event: never) => void>>();
+
+  /** Calls `listener` for each `type` event from now on; returns what stops it. */
+  on<K extends keyof Events>(type: K, listener: (event: Events[K]) => void): () => void {
+    let set = this.byType.get(type);
+    if (set === undefined) this.byType.set(type, (set = new Set()));
+    set.add(listener);
+    return () => void set.delete(listener);
+  }
+
+  emit<K extends keyof Events>(type: K, event: Events[K]): void {
+    for (const listener of [...(this.byType.get(type) ?? [])]) {
+      try {
+        (listener as (event: Events[K]) => void)(event);
+      } catch (error) {
+        // A throwing listener must not leave the client half way through a step.
+        rethrowLater(error);
+      }
+    }
+  }
+}
