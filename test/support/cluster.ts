@@ -57,11 +57,18 @@ export async function untilRedis(
 }
 
 /**
- * A TCP relay between one node and Redis; `cut()` is a network partition, `mend()` ends it.
- * `holdNext()` stalls one connection at a chosen command: a Redis slow to take it.
+ * A TCP relay between one node and Redis (or a client and a server); `cut()` is a network
+ * partition, `mend()` ends it. `holdNext()` stalls one connection at a chosen command: a
+ * Redis slow to take it. It counts the connections it accepts, so a test can tell how
+ * often and how close together a client came, and whether it ever held two at once.
  */
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
+  /** performance.now() of every connection accepted. */
+  readonly accepted: number[] = [];
+  /** Connections from the client side open now, and the most ever open at once. */
+  open = 0;
+  peakOpen = 0;
   private server: Server | null = null;
   private armed: { markers: Buffer[]; seen: (release: () => Promise<void>) => void } | null = null;
 
@@ -82,6 +89,9 @@ export class TcpProxy {
 
   async mend(): Promise<void> {
     const server = createServer((client) => {
+      this.accepted.push(performance.now());
+      this.peakOpen = Math.max(this.peakOpen, ++this.open);
+      client.once('close', () => this.open--);
       const upstream = connect(this.targetPort, '127.0.0.1');
       // Node to Redis chunk by chunk, so that a chunk holding an armed marker can be held,
       // and everything after it on that connection with it (Redis keeps commands in order).

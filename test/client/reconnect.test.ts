@@ -1,0 +1,232 @@
+/**
+ * The client library against a real server over real sockets, its connection running
+ * through a TCP proxy that a test cuts (test/support/cluster.ts, TcpProxy): the server sees
+ * a dropped connection, the client a reset, as when a phone changes network.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { connect, type ChatClientOptions, type ChatMessage } from '../../client/index.js';
+import { Recorder, shownFrame, type Shown } from '../support/client-recorder.js';
+import { TcpProxy } from '../support/cluster.js';
+import { serverPerTest, startTestServer, type TestServer } from '../support/test-server.js';
+import type { Frame, TestSocket } from '../support/ws-client.js';
+
+const start = serverPerTest();
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+/** A proxy in front of `port`, cut and closed after the test. */
+async function proxyTo(port: number): Promise<TcpProxy> {
+  const proxy = await TcpProxy.start(port);
+  cleanup.push(() => proxy.cut());
+  return proxy;
+}
+
+/** A client through `proxy`, closed after the test; quick backoff so that tests stay short. */
+function client(proxy: TcpProxy, name: string, options: ChatClientOptions = {}): Recorder {
+  const chat = connect(`ws://127.0.0.1:${proxy.port}/ws`, name, {
+    WebSocket,
+    backoff: { initialMs: 20, maxMs: 100 },
+    ...options,
+  });
+  cleanup.push(() => chat.close());
+  return new Recorder(chat);
+}
+
+/**
+ * `speaker` says each of `texts`, each confirmed by its own copy; returns their ids. Every
+ * frame read on the way is added to `heard`.
+ */
+async function say(speaker: TestSocket, texts: string[], heard: Frame[] = []): Promise<string[]> {
+  const ids: string[] = [];
+  for (const text of texts) {
+    speaker.send({ text });
+    const frames = await speaker.framesUntil(
+      (frame) => frame.type === 'message' && frame.text === text && !frame.sender,
+    );
+    heard.push(...frames);
+    ids.push(String(frames.at(-1)!.id));
+  }
+  return ids;
+}
+
+/** What `observer` saw after `afterId`, up to and including the event at `untilId`. */
+async function seenBy(observer: TestSocket, afterId: string, untilId: string): Promise<Shown[]> {
+  const frames = await observer.framesUntil((frame) => frame.id === untilId, 5_000, `the event at ${untilId}`);
+  return frames.flatMap((frame) => shownFrame(frame) ?? []).filter((shown) => Number(shown.id) > Number(afterId));
+}
+
+describe('the client over real sockets', () => {
+  it('after a cut mid-stream shows exactly the server order, and a send made during the cut arrives once', async () => {
+    const server = await start();
+    const observer = await server.register('Observer');
+    const bob = await server.register('Bob');
+    const proxy = await proxyTo(server.port);
+    const alice = client(proxy, 'Alice');
+    await alice.untilState('online');
+    const [aliceJoin] = (await observer.framesUntil((frame) => frame.type === 'join' && frame.name === 'Alice')).map(
+      (frame) => String(frame.id),
+    );
+
+    const bobHeard: Frame[] = [];
+    const before = await say(bob, ['one', 'two', 'three'], bobHeard);
+    await alice.untilShown(before.at(-1)!);
+    await proxy.cut();
+    await alice.until((log) => log.some((e) => e.type === 'state' && e.event.state === 'reconnecting'), 'the loss');
+    await say(bob, ['four', 'five'], bobHeard);
+    const sent = alice.client.send('from Alice, sent while cut off');
+    const carol = await server.register('Carol');
+    carol.close();
+    await proxy.mend();
+    const copy: ChatMessage = await sent;
+    const last = await say(bob, ['six'], bobHeard);
+
+    await alice.untilShown(last[0]!);
+    expect(alice.shown()).toEqual(await seenBy(observer, aliceJoin!, last[0]!));
+    expect(copy).toMatchObject({ text: 'from Alice, sent while cut off', own: true, sender: 'Alice' });
+    expect(alice.of('message').filter((m) => m.cid === copy.cid)).toHaveLength(1);
+    expect(alice.of('welcome').map((w) => [w.resumed, w.recovered])).toEqual([
+      [false, undefined],
+      [true, true],
+    ]);
+    expect(alice.of('gap')).toEqual([]);
+    expect(
+      alice
+        .of('message')
+        .filter((m) => m.replay)
+        .map((m) => m.text),
+    ).toEqual(['four', 'five']);
+    // Bob got Alice's message once: before his own "six", and nothing after it.
+    await bob.expectQuiet();
+    expect(bobHeard.filter((frame) => frame.text === copy.text)).toMatchObject([{ sender: 'Alice' }]);
+    expect(proxy.peakOpen).toBe(1);
+  });
+
+  it('after a server restart registers the same name again and says what was lost', async () => {
+    const first: TestServer = await startTestServer();
+    cleanup.push(() => first.close().catch(() => {}));
+    const proxy = await proxyTo(first.port);
+    const alice = client(proxy, 'Alice');
+    await alice.untilState('online');
+    const seenBefore = alice.log.length;
+
+    await first.close();
+    await alice.untilState('reconnecting');
+    // Cut off until Bob is in, so that he is there to receive what Alice queued.
+    await proxy.cut();
+    const queued = alice.client.send('said while the server was down');
+    const second = await start({ port: first.port });
+    const bob = await second.register('Bob');
+    await proxy.mend();
+
+    const copy = await queued;
+    expect(copy.text).toBe('said while the server was down');
+    const after = alice.log.slice(seenBefore).filter((entry) => entry.type !== 'state' && entry.type !== 'message');
+    expect(after.map((entry) => (entry.type === 'error' ? `error ${entry.event.code}` : entry.type))).toEqual([
+      'error session_expired',
+      'gap',
+      'welcome',
+    ]);
+    expect(alice.of('gap')).toEqual([{ reason: 'session_lost' }]);
+    expect(alice.of('welcome').at(-1)).toMatchObject({ name: 'Alice', resumed: false });
+    expect(alice.client.users).toEqual(['Bob', 'Alice']);
+    expect(alice.client.state).toBe('online');
+    const bobSaw = await bob.framesUntil((frame) => frame.type === 'message');
+    expect(bobSaw).toMatchObject([
+      { type: 'join', name: 'Alice' },
+      { type: 'message', sender: 'Alice', text: 'said while the server was down' },
+    ]);
+    await bob.expectQuiet();
+  });
+
+  it('reports a name taken while its session expired, and stops', async () => {
+    const server = await start({ resumeWindowMs: 100 });
+    const observer = await server.register('Observer');
+    const proxy = await proxyTo(server.port);
+    const alice = client(proxy, 'Alice');
+    await alice.untilState('online');
+    await proxy.cut();
+    await observer.framesUntil((frame) => frame.type === 'leave' && frame.name === 'Alice', 5_000, "Alice's leave");
+    await server.register('alice');
+    const waiting = alice.client.send('never sent');
+    await proxy.mend();
+
+    await alice.untilState('closed');
+    await expect(waiting).rejects.toMatchObject({ code: 'closed' });
+    expect(alice.of('error').map((error) => error.code)).toEqual(['session_expired', 'name_taken']);
+    expect(alice.of('state').at(-1)).toMatchObject({ state: 'closed', error: { code: 'name_taken' } });
+  });
+
+  it('retries at once, then within the backoff bounds, and never holds two sockets', async () => {
+    const down: TestServer = await startTestServer();
+    const proxy = await proxyTo(down.port);
+    // The top of each range, so that every wait is known: 0, then 40, 80, 160, 160 (ms).
+    const alice = client(proxy, 'Alice', { backoff: { initialMs: 40, maxMs: 160 }, random: () => 0.9999 });
+    await alice.untilState('online');
+    await down.close();
+    const attempts = 7; // the first connection, then six after the loss
+    await alice.until(() => proxy.accepted.length >= attempts, `${attempts} connection attempts`, 5_000);
+    alice.client.close();
+
+    const gaps = proxy.accepted.slice(1, attempts).map((at, i) => at - proxy.accepted[i]!);
+    const waits = [0, 39, 79, 159, 159]; // after the first retry
+    const retries = gaps.slice(1); // gaps[0] is from the first connection to the first retry: how long Alice was online
+    expect(retries).toHaveLength(waits.length);
+    retries.forEach((gap, i) => {
+      // Never early (timers may round down by a millisecond); late by at most scheduling noise.
+      expect(gap).toBeGreaterThanOrEqual(waits[i]! - 2);
+      expect(gap).toBeLessThan(waits[i]! + 150);
+    });
+    expect(proxy.peakOpen).toBe(1);
+  });
+
+  it('rejects the send the server refused, and sends the next ones', async () => {
+    const server = await start({ rateBurst: 2, ratePerSec: 5 });
+    const proxy = await proxyTo(server.port);
+    const alice = client(proxy, 'Alice');
+    const sends = ['one', '   ', 'two', 'three', 'four'].map((text) => alice.client.send(text));
+    const outcomes = await Promise.allSettled(sends);
+    expect(
+      outcomes.map((o) => (o.status === 'fulfilled' ? o.value.text : (o.reason as { code: string }).code)),
+    ).toEqual([
+      'one',
+      'invalid_message', // a bad frame takes a token too: 'two' is the third of a burst of 2
+      'rate_limited',
+      'three',
+      'four',
+    ]);
+  });
+
+  it('keeps at most outboxLimit messages while offline, and rejects the rest on close', async () => {
+    const server = await start();
+    const proxy = await proxyTo(server.port);
+    const alice = client(proxy, 'Alice', { outboxLimit: 2 });
+    await alice.untilState('online');
+    await proxy.cut();
+    await alice.untilState('reconnecting');
+    const kept = [alice.client.send('a'), alice.client.send('b')];
+    await expect(alice.client.send('c')).rejects.toMatchObject({ code: 'outbox_full' });
+    alice.client.close();
+    for (const send of kept) await expect(send).rejects.toMatchObject({ code: 'closed' });
+    await expect(alice.client.send('d')).rejects.toMatchObject({ code: 'closed' });
+  });
+
+  it('shows history on arrival as replays before live events, and after them only what is new', async () => {
+    const server = await start();
+    const bob = await server.register('Bob');
+    await say(bob, ['old one', 'old two', 'old three']);
+    const proxy = await proxyTo(server.port);
+    const alice = client(proxy, 'Alice', { history: 2 });
+    await alice.untilState('online');
+    const [live] = await say(bob, ['new']);
+    await alice.untilShown(live!);
+    expect(alice.of('message').map((m) => [m.text, m.replay])).toEqual([
+      ['old two', true],
+      ['old three', true],
+      ['new', false],
+    ]);
+    expect(alice.client.users).toEqual(['Bob', 'Alice']);
+  });
+});
