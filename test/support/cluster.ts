@@ -69,6 +69,8 @@ export class TcpProxy {
   /** Connections from the client side open now, and the most ever open at once. */
   open = 0;
   peakOpen = 0;
+  /** The target-to-client half of each connection, so that stall() can stop it. */
+  private readonly replies = new Map<Socket, Socket>();
   private server: Server | null = null;
   private armed: { markers: Buffer[]; seen: (release: () => Promise<void>) => void } | null = null;
 
@@ -93,6 +95,8 @@ export class TcpProxy {
       this.peakOpen = Math.max(this.peakOpen, ++this.open);
       client.once('close', () => this.open--);
       const upstream = connect(this.targetPort, '127.0.0.1');
+      this.replies.set(upstream, client);
+      upstream.once('close', () => this.replies.delete(upstream));
       // Node to Redis chunk by chunk, so that a chunk holding an armed marker can be held,
       // and everything after it on that connection with it (Redis keeps commands in order).
       let held: Buffer[] | null = null;
@@ -151,6 +155,14 @@ export class TcpProxy {
       this.armed = { markers: markers.map((marker) => Buffer.from(marker)), seen: resolve };
     });
     return withTimeout(seen, timeoutMs, what);
+  }
+
+  /**
+   * Stops what the target sends from reaching the clients, while what they send still
+   * reaches the target: a connection that died after its last frame left. Until cut().
+   */
+  stall(): void {
+    for (const [upstream, client] of this.replies) upstream.unpipe(client).pause();
   }
 
   async cut(): Promise<void> {
