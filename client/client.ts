@@ -54,6 +54,8 @@ export class ChatClient {
   private readonly cidPrefix = randomPrefix();
   private cidCount = 0;
   private welcomedName: string | null = null;
+  /** The server's last refusal while registering, to report if it closes the client. */
+  private refusal: ChatError | null = null;
   private online: string[] = [];
   private readonly WebSocket;
   private readonly bounds: BackoffBounds;
@@ -101,6 +103,8 @@ export class ChatClient {
    * or `outbox_full`, `closed`, `outcome_unknown`.
    */
   send(text: string): Promise<ChatMessage> {
+    // The server would answer a non-string with bad_frame, which settles no message.
+    if (typeof text !== 'string') return Promise.reject(new TypeError(`send expects a string, got ${typeof text}`));
     if (this.lifecycle.state === 'closed') return Promise.reject(new ChatError('closed'));
     if (this.outbox.full) return Promise.reject(new ChatError('outbox_full'));
     const sent = this.outbox.add(`${this.cidPrefix}.${(this.cidCount++).toString(36)}`, text);
@@ -126,8 +130,16 @@ export class ChatClient {
     const closedBy = step.lifecycle.closedBy;
     let error: ChatError | undefined;
     if (closedBy !== null) {
+      this.timers.clearTimeout(this.pause);
+      this.pause = null;
       this.outbox.failWhere(() => new ChatError('closed'));
-      if (closedBy.reason !== 'closed') error = new ChatError(closedBy.reason, undefined, closedBy.code);
+      if (closedBy.reason !== 'closed') {
+        // A refused name: the server's own error, text and all.
+        error =
+          this.refusal?.code === closedBy.reason
+            ? this.refusal
+            : new ChatError(closedBy.reason, undefined, closedBy.code);
+      }
     }
     this.listeners.emit('state', { state: step.lifecycle.state, previous: before.state, error });
   }
@@ -275,6 +287,7 @@ export class ChatClient {
   private refused(frame: Extract<ServerFrame, { type: 'error' }>): void {
     const error = new ChatError(frame.code, frame.text);
     if (this.lifecycle.state === 'registering') {
+      this.refusal = error;
       this.listeners.emit('error', error);
       if (frame.code === 'name_taken' || frame.code === 'invalid_name') {
         this.dispatch({ type: 'server.refused', code: frame.code });

@@ -3,6 +3,8 @@
  * through a TCP proxy that a test cuts (test/support/cluster.ts, TcpProxy): the server sees
  * a dropped connection, the client a reset, as when a phone changes network.
  */
+import { once } from 'node:events';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { connect, type ChatClientOptions, type ChatMessage } from '../../client/index.js';
@@ -156,7 +158,10 @@ describe('the client over real sockets', () => {
     await alice.untilState('closed');
     await expect(waiting).rejects.toMatchObject({ code: 'closed' });
     expect(alice.of('error').map((error) => error.code)).toEqual(['session_expired', 'name_taken']);
-    expect(alice.of('state').at(-1)).toMatchObject({ state: 'closed', error: { code: 'name_taken' } });
+    expect(alice.of('state').at(-1)).toMatchObject({
+      state: 'closed',
+      error: { code: 'name_taken', message: 'Username already taken' },
+    });
   });
 
   it('retries at once, then within the backoff bounds, and never holds two sockets', async () => {
@@ -180,6 +185,49 @@ describe('the client over real sockets', () => {
       expect(gap).toBeLessThan(waits[i]! + 150);
     });
     expect(proxy.peakOpen).toBe(1);
+  });
+
+  it('drops an attempt that is never welcomed, and only then opens the next socket', async () => {
+    // A server that accepts TCP and never answers the upgrade: every attempt hangs.
+    const held = new Set<Socket>();
+    const hole = createServer((socket) => {
+      held.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => held.delete(socket));
+    });
+    hole.listen(0, '127.0.0.1');
+    await once(hole, 'listening');
+    cleanup.push(() => {
+      for (const socket of held) socket.destroy();
+      hole.close();
+    });
+    // Counted where the client stands: a socket is live from its construction to its close event.
+    let live = 0;
+    let peak = 0;
+    let made = 0;
+    class CountedWebSocket extends WebSocket {
+      constructor(url: string) {
+        super(url);
+        made++;
+        peak = Math.max(peak, ++live);
+        this.once('close', () => live--);
+      }
+    }
+    const chat = connect(`ws://127.0.0.1:${(hole.address() as AddressInfo).port}/ws`, 'Alice', {
+      WebSocket: CountedWebSocket,
+      timeoutMs: 50,
+      backoff: { initialMs: 10, maxMs: 20 },
+    });
+    cleanup.push(() => chat.close());
+    const alice = new Recorder(chat);
+    await alice.until(() => made >= 4, 'four attempts');
+    expect(peak).toBe(1);
+    expect(
+      alice
+        .of('state')
+        .slice(0, 4)
+        .map((change) => change.state),
+    ).toEqual(['reconnecting', 'connecting', 'reconnecting', 'connecting']);
   });
 
   it('rejects the send the server refused, and sends the next ones', async () => {
@@ -211,6 +259,7 @@ describe('the client over real sockets', () => {
     alice.client.close();
     for (const send of kept) await expect(send).rejects.toMatchObject({ code: 'closed' });
     await expect(alice.client.send('d')).rejects.toMatchObject({ code: 'closed' });
+    await expect(alice.client.send(42 as unknown as string)).rejects.toThrow(TypeError);
   });
 
   it('shows history on arrival as replays before live events, and after them only what is new', async () => {
