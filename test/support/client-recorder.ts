@@ -44,6 +44,23 @@ export class Recorder {
     });
   }
 
+  /**
+   * The joins, messages and leaves shown, one list per registration: a new list starts at
+   * each welcome that did not resume (after a lost session the ids start again).
+   */
+  shownByRegistration(): Shown[][] {
+    const lists: Shown[][] = [];
+    let shown = 0;
+    const all = this.shown();
+    for (const entry of this.log) {
+      if (entry.type === 'welcome' && !entry.event.resumed) lists.push([]);
+      else if (entry.type === 'message' || entry.type === 'join' || entry.type === 'leave') {
+        lists.at(-1)!.push(all[shown++]!);
+      }
+    }
+    return lists;
+  }
+
   /** Resolves once `holds` is true of the log; fails naming `what` after `timeoutMs`. */
   until(holds: (log: Recorded[]) => boolean, what: string, timeoutMs = DEFAULT_WAIT_MS * 2): Promise<void> {
     if (holds(this.log)) return Promise.resolve();
