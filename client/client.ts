@@ -36,6 +36,11 @@ const SEND_ERRORS = new Set<ChatErrorCode>(['rate_limited', 'invalid_message', '
  */
 const RATE_LIMIT_PAUSE_MS = 1_000;
 
+/** The server's own REGISTER_TIMEOUT_MS: an attempt slower than the server allows is lost anyway. */
+const DEFAULT_TIMEOUT_MS = 10_000;
+/** Long enough that a server dropping every connection soon after its welcome is backed off from. */
+const DEFAULT_STABLE_MS = 10_000;
+
 /** A close code in the private range, not a clean close: the server keeps the session for a resume. */
 const DROP_CODE = 4000;
 
@@ -44,7 +49,9 @@ export class ChatClient {
   private socket: WebSocketLike | null = null;
   /** We asked the socket to end: what it still delivers no longer counts. */
   private draining = false;
+  /** The lifecycle's one timer: the retry wait, the attempt's deadline or the stable period. */
   private timer: unknown = null;
+  /** Set while sends pause after `rate_limited`. */
   private pause: unknown = null;
   /** The cid written on this connection whose answer has not come yet. */
   private awaiting: string | null = null;
@@ -227,8 +234,8 @@ export class ChatClient {
       effect.timer === 'retry'
         ? backoffDelay(effect.failures, this.bounds, this.options.random ?? Math.random)
         : effect.timer === 'deadline'
-          ? (this.options.timeoutMs ?? 10_000)
-          : (this.options.stableMs ?? 10_000);
+          ? (this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
+          : (this.options.stableMs ?? DEFAULT_STABLE_MS);
     const event = { type: `timer.${effect.timer}` } as const;
     this.timer = this.timers.setTimeout(() => {
       this.timer = null;
