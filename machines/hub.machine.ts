@@ -532,7 +532,8 @@ export const hubMachine = setup({
      */
     closeSession: enqueueActions(({ context, event, enqueue }, params: { announce: boolean }) => {
       assertEvent(event, 'session.ended');
-      const actor = context.sessions.get(event.session);
+      // Found even if it crashed: what it knew (its name, its holder) is what the leave needs.
+      const actor = context.sessions.find(event.session);
       if (actor === undefined) return;
       const { name, holder } = sessionContext(actor);
       context.sessions.stop(event.session);

@@ -31,6 +31,12 @@ export interface OwnedActorOptions {
 
 export class OwnedActors<Logic extends AnyStateMachine> {
   private readonly actors = new Map<string, Actor<Logic>>();
+  /**
+   * One observer for every actor here: one of its own per actor costs half a KiB each, and
+   * a crash is rare enough (a bug) to be looked for among all of them.
+   */
+  private readonly crashWatch = { error: () => this.reportCrashes() };
+  private readonly reported = new WeakSet<Actor<Logic>>();
 
   constructor(
     private readonly logic: Logic,
@@ -46,10 +52,24 @@ export class OwnedActors<Logic extends AnyStateMachine> {
     this.stop(id);
     const actor = createActor(this.logic, { id: this.idPrefix + id, input, ...this.options });
     // Before start: a throw while starting is a crash like any other.
-    actor.subscribe({ error: (error: unknown) => this.onCrash(id, error) });
+    actor.subscribe(this.crashWatch);
     this.actors.set(id, actor);
     actor.start();
     return actor;
+  }
+
+  private reportCrashes(): void {
+    for (const [id, actor] of this.actors) {
+      const snapshot = actor.getSnapshot() as { status: string; error?: unknown };
+      if (snapshot.status !== 'error' || this.reported.has(actor)) continue;
+      this.reported.add(actor);
+      this.onCrash(id, snapshot.error);
+    }
+  }
+
+  /** The actor under `id` until it is stopped, running or not: a crashed one keeps its last snapshot. */
+  find(id: string): Actor<Logic> | undefined {
+    return this.actors.get(id);
   }
 
   /** The running actor under `id`, if any. */
