@@ -579,13 +579,17 @@ export const hubMachine = setup({
     waiting: new Set(),
     historyWanted: emptyRecord(),
     history: new History({ maxEntries: input.sessions.historySize, maxBytes: input.sessions.historyBytes }),
-    connections: new OwnedActors(connectionMachine, input.actors ?? {}, (id, error) =>
-      self.send({ type: 'actor.crashed', kind: 'connection', id, error }),
+    connections: new OwnedActors(
+      connectionMachine,
+      input.actors ?? {},
+      (id, error) => self.send({ type: 'actor.crashed', kind: 'connection', id, error }),
+      'connections',
     ).stopWith(self),
     sessions: new OwnedActors(
       sessionMachine,
       input.actors ?? {},
       (id, error) => self.send({ type: 'actor.crashed', kind: 'session', id, error }),
+      'sessions',
       'session:',
     ).stopWith(self),
   }),
