@@ -53,10 +53,14 @@ interface HistoryResult {
   longEntries: number;
   longEstimateBytes: number;
   longHeapBytes: number;
+  /** From the stop request to the process's exit, with history full and nobody connected. */
+  stopMs: number;
 }
 
 interface SessionsResult {
   sessions: number;
+  /** From the stop request to the process's exit, with `sessions` waiting for a resume. */
+  stopMs: number;
   connectedHeapKiB: number;
   connectedRssKiB: number;
   detachedHeapKiB: number;
@@ -117,7 +121,9 @@ async function measureHistory(ctx: BenchContext): Promise<HistoryResult> {
     const full = await idleMemory(target);
     const longEntries = held(longCount, longEstimate);
     sender.drop();
+    const stopMs = await timedStop(target);
     return {
+      stopMs,
       shortEntries,
       shortEstimateBytes: shortEntries * shortEstimate,
       shortHeapBytes,
@@ -144,6 +150,13 @@ async function waitForMetric(target: Target, series: string, value: number): Pro
     if (Date.now() > deadline) throw new Error(`${series} never reached ${value}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** How long the server takes to stop (SPEC §6 allows 5 s), from the request to its exit. */
+async function timedStop(target: Target): Promise<number> {
+  const started = performance.now();
+  await target.stop();
+  return performance.now() - started;
 }
 
 async function measureSessions(ctx: BenchContext, sessions: number): Promise<SessionsResult> {
@@ -187,12 +200,14 @@ async function measureSessions(ctx: BenchContext, sessions: number): Promise<Ses
     await waitForMetric(target, detached, sessions);
     const withCids = await idleMemory(target);
 
+    const stopMs = await timedStop(target);
     const perSession = (after: number, base: number, n: number) => (after - base) / n / KiB;
     // The warm-up's sessions were detached already at the first reading.
     const added = sessions - WARM_UP_SESSIONS;
     const detachedHeapKiB = perSession(bound.heapUsedBytes, before.heapUsedBytes, added);
     return {
       sessions,
+      stopMs,
       connectedHeapKiB: perSession(idle.heapUsedBytes, before.heapUsedBytes, CONNECTED),
       connectedRssKiB: perSession(idle.rssBytes, before.rssBytes, CONNECTED),
       detachedHeapKiB,
@@ -259,6 +274,13 @@ function memoryFigures(history: HistoryResult, sessions: SessionsResult): Figure
       ),
       baseline: null,
     },
+    comparing<'idle' | 'waiting'>(['none waiting', `${sessions.sessions} waiting`], 'idle', 'waiting', 'memory.')(
+      'sessions.stopMs',
+      'stop, request to exit (SPEC §6: within 5 s)',
+      'ms',
+      0,
+      (r) => (r === 'idle' ? history.stopMs : sessions.stopMs),
+    ),
   ];
 }
 

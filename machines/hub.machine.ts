@@ -532,7 +532,8 @@ export const hubMachine = setup({
      */
     closeSession: enqueueActions(({ context, event, enqueue }, params: { announce: boolean }) => {
       assertEvent(event, 'session.ended');
-      const actor = context.sessions.get(event.session);
+      // Found even if it crashed: what it knew (its name, its holder) is what the leave needs.
+      const actor = context.sessions.find(event.session);
       if (actor === undefined) return;
       const { name, holder } = sessionContext(actor);
       context.sessions.stop(event.session);
@@ -578,13 +579,17 @@ export const hubMachine = setup({
     waiting: new Set(),
     historyWanted: emptyRecord(),
     history: new History({ maxEntries: input.sessions.historySize, maxBytes: input.sessions.historyBytes }),
-    connections: new OwnedActors(connectionMachine, input.actors ?? {}, (id, error) =>
-      self.send({ type: 'actor.crashed', kind: 'connection', id, error }),
+    connections: new OwnedActors(
+      connectionMachine,
+      input.actors ?? {},
+      (id, error) => self.send({ type: 'actor.crashed', kind: 'connection', id, error }),
+      'connections',
     ).stopWith(self),
     sessions: new OwnedActors(
       sessionMachine,
       input.actors ?? {},
       (id, error) => self.send({ type: 'actor.crashed', kind: 'session', id, error }),
+      'sessions',
       'session:',
     ).stopWith(self),
   }),

@@ -135,13 +135,16 @@ describe('Stately inspector (--inspect)', () => {
     );
     expect(said.event?.text).toBe('‹12 characters›');
 
-    // The name granted, the hub started her session. Like her connection it is the root of
-    // an actor system of its own (machines/owned-actors.ts), so the inspector shows no parent.
+    // The name granted, the hub started her session. Like her connection it sits under a
+    // group of the hub's actors (machines/owned-actors.ts), which the inspector shows as its parent.
+    const group = (name: string) =>
+      listener.waitFor(`the group ${name}`, (r) => r.type === '@xstate.actor' && r.name === name);
     const session = await listener.waitFor(
       "Alice's session actor",
-      (r) => r.type === '@xstate.actor' && r.name?.startsWith('session:') === true && r.parentId === undefined,
+      (r) => r.type === '@xstate.actor' && r.name?.startsWith('session:') === true,
     );
-    expect(actor.parentId).toBeUndefined();
+    expect(session.parentId).toBe((await group('sessions#1')).sessionId);
+    expect(actor.parentId).toBe((await group('connections#1')).sessionId);
     const isSessionSnapshot = (r: InspectionRecord, value: string, status = 'active') =>
       r.sessionId === session.sessionId &&
       r.type === '@xstate.snapshot' &&
@@ -170,6 +173,8 @@ describe('Stately inspector (--inspect)', () => {
       'hub',
       'registry',
       'bus',
+      'connections#1',
+      'sessions#1',
       'c2',
       'session:…',
     ]);

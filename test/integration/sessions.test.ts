@@ -165,21 +165,28 @@ describe('a lost connection keeps its session (SPEC §8)', () => {
     await expectNothingBut(second.socket, bob, 'fence 2');
   });
 
-  it('says recovered:false when history no longer reaches back to since (HISTORY_SIZE)', async () => {
-    const server = await start({ historySize: 2 });
+  /**
+   * Alice registers, then loses her connection while Bob says each of `texts`, one at a
+   * time (a burst of copies could end Bob as slow, as it should). `resumeAlice` resumes
+   * her from the last frame she read, Bob's join.
+   */
+  async function aliceMisses(server: TestServer, texts: string[]) {
     const alice = await registerKeeping(server, 'Alice');
     const bob = await server.register('Bob');
     const joined = await alice.socket.nextFrame();
     alice.socket.terminate();
-    for (const text of ['1', '2', '3']) {
+    for (const text of texts) {
       bob.send({ text });
       await bob.nextFrame();
     }
-    const { socket: back, answer } = await resume(server, {
-      session: alice.session,
-      epoch: alice.epoch,
-      since: joined.id,
-    });
+    const resumeAlice = () => resume(server, { session: alice.session, epoch: alice.epoch, since: joined.id });
+    return { bob, resumeAlice };
+  }
+
+  it('says recovered:false when history no longer reaches back to since (HISTORY_SIZE)', async () => {
+    const server = await start({ historySize: 2 });
+    const { bob, resumeAlice } = await aliceMisses(server, ['1', '2', '3']);
+    const { socket: back, answer } = await resumeAlice();
     expect(answer).toMatchObject({ resumed: true, recovered: false });
     await expectNothingBut(back, bob, 'fence');
   });
@@ -194,23 +201,10 @@ describe('a lost connection keeps its session (SPEC §8)', () => {
       historyBytes: 64 * 1024 * 1024,
       rateBurst: count,
     });
-    const alice = await registerKeeping(server, 'Alice');
-    const bob = await server.register('Bob');
-    const joined = await alice.socket.nextFrame();
-    alice.socket.terminate();
     // 4,096 emoji are 16 KiB: the replay is some 6.5 MB, more than the kernel buffers on loopback.
     const text = '😀'.repeat(4096);
-    for (let i = 0; i < count; i++) {
-      // One at a time: a burst of copies would end Bob as slow, as it should.
-      bob.send({ text });
-      await bob.nextFrame();
-    }
-
-    const { socket: back, answer } = await resume(server, {
-      session: alice.session,
-      epoch: alice.epoch,
-      since: joined.id,
-    });
+    const { bob, resumeAlice } = await aliceMisses(server, Array<string>(count).fill(text));
+    const { socket: back, answer } = await resumeAlice();
     expect(answer).toMatchObject({ resumed: true, recovered: true });
     const ids: number[] = [];
     for (let i = 0; i < count; i++) {

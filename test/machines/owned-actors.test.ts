@@ -1,12 +1,12 @@
 /**
- * The hub's own actors (machines/owned-actors.ts): each a system of its own, so that
- * starting and stopping one does not depend on how many others run, with what XState
- * gives a spawned child kept: the owner's clock and inspection, crashes reported, and a
- * stop with the owner.
+ * The hub's own actors (machines/owned-actors.ts): in groups of GROUP_SIZE, each group a
+ * system of its own, so that starting and stopping one does not depend on how many others
+ * run, with what XState gives a spawned child kept: the owner's clock and inspection,
+ * crashes reported, and a stop with the owner.
  */
 import { describe, expect, it } from 'vitest';
 import { createActor, setup, SimulatedClock, type AnyActor, type InspectionEvent } from 'xstate';
-import { OwnedActors } from '../../machines/owned-actors.js';
+import { GROUP_SIZE, OwnedActors } from '../../machines/owned-actors.js';
 
 /** Ticks once after `ms`, throws on `boom`. */
 const ticker = setup({
@@ -33,7 +33,13 @@ const ticker = setup({
 function owned(options: { inspect?: (event: InspectionEvent) => void } = {}) {
   const clock = new SimulatedClock();
   const crashes: Array<{ id: string; error: unknown }> = [];
-  const actors = new OwnedActors(ticker, { clock, ...options }, (id, error) => crashes.push({ id, error }));
+  const actors = new OwnedActors(
+    ticker,
+    { clock, ...options },
+    (id, error) => crashes.push({ id, error }),
+    'tickers',
+    't:',
+  );
   return { clock, crashes, actors };
 }
 
@@ -51,12 +57,19 @@ describe('owned actors', () => {
     expect(actors.size).toBe(1);
   });
 
-  it('are each the root of a system of their own', () => {
+  it(`share a system with at most ${GROUP_SIZE - 1} others, under a group that lists none of them as children`, () => {
     const { actors } = owned();
-    const a = actors.start('a', { ms: 1 });
-    const b = actors.start('b', { ms: 1 });
-    expect(a.system).not.toBe(b.system);
-    expect(a.id).toBe('a');
+    const first = actors.start('0', { ms: 1 });
+    for (let i = 1; i < GROUP_SIZE; i++) expect(actors.start(String(i), { ms: 1 }).system).toBe(first.system);
+    const next = actors.start('next', { ms: 1 });
+    expect(next.system).not.toBe(first.system);
+    expect(first.id).toBe('t:0');
+    const group = first._parent!;
+    expect(group.id).toBe('tickers#1');
+    expect(Object.keys((group.getSnapshot() as { children: object }).children)).toEqual([]);
+    // A stop makes room in its group for the next start.
+    actors.stop('5');
+    expect(actors.start('again', { ms: 1 }).system).toBe(first.system);
   });
 
   it('report a crash to the owner, and are no longer found', () => {
@@ -64,6 +77,7 @@ describe('owned actors', () => {
     actors.start('a', { ms: 1_000 }).send({ type: 'boom' });
     expect(crashes).toEqual([{ id: 'a', error: expect.objectContaining({ message: 'boom' }) }]);
     expect(actors.get('a')).toBeUndefined();
+    expect(actors.find('a')?.getSnapshot().status).toBe('error');
   });
 
   it("are seen by the owner's inspection", () => {
@@ -72,7 +86,7 @@ describe('owned actors', () => {
       inspect: (event) => event.type === '@xstate.actor' && seen.push((event.actorRef as AnyActor).id),
     });
     actors.start('a', { ms: 1 });
-    expect(seen).toEqual(['a']);
+    expect(seen).toEqual(['tickers#1', 't:a']);
   });
 
   it('stop when their owner stops', () => {
@@ -96,10 +110,13 @@ describe('owned actors', () => {
     const { clock, actors } = owned();
     for (let i = 0; i < 2_000; i++) actors.start(`w${i}`, { ms: 60_000 });
     const probe = actors.start('probe', { ms: 60_000 });
-    // Cancelling its timer touched only its own system's scheduler.
-    expect(Object.keys(probe.system.getSnapshot()._scheduledEvents)).toHaveLength(1);
+    // Its stop scans its group's timers only: at most GROUP_SIZE, whatever the number running.
+    const timers = () => Object.keys(probe.system.getSnapshot()._scheduledEvents).length;
+    expect(timers()).toBeLessThanOrEqual(GROUP_SIZE);
+    const before = timers();
     actors.stop('probe');
-    expect(Object.keys(probe.system.getSnapshot()._scheduledEvents)).toHaveLength(0);
+    expect(timers()).toBe(before - 1);
+    expect(probe.getSnapshot().status).toBe('stopped');
     clock.increment(60_000);
     expect([...actors.values()].every((actor) => actor.getSnapshot().value === 'ticked')).toBe(true);
   });

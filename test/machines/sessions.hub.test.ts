@@ -781,6 +781,24 @@ describe('the bound on sessions waiting for a resume', () => {
   });
 });
 
+describe('a session actor that throws', () => {
+  // What machines/owned-actors.ts tells the hub when a session's actor throws (a bug).
+  const crashOf = (session: string) =>
+    ({ type: 'actor.crashed', kind: 'session', id: session, error: new Error('boom') }) as const;
+
+  it('ends that session: its leave is announced once and its name is free', () => {
+    const chat = sessionChat();
+    chat.join('Alice').disconnect(1006); // s1, waiting
+    const watcher = chat.join('Watcher');
+    chat.hub.send(crashOf('s1'));
+    chat.hub.send(crashOf('s1'));
+    expect(leaves(watcher.take())).toEqual(['Alice']);
+    expect(chat.ended.map((e) => `${e.name}:${e.cause}`)).toEqual(['Alice:error']);
+    expect(chat.hub.getSnapshot().context.sessions.size).toBe(1);
+    expect(chat.join('Alice').frames[0]).toMatchObject({ type: 'welcome', name: 'Alice' });
+  });
+});
+
 describe('memory', () => {
   it('holds nothing for a session once it has ended, however it ended', () => {
     const chat = sessionChat({ sessions: { maxWaiting: 1 } });
