@@ -110,7 +110,11 @@ export type HubEmitted =
    */
   | { type: 'broadcast'; frame: ServerFrame; author: string; authorFrame: ServerFrame | null }
   /** Frames for one member alone, in order with the broadcasts: a replay, a resent message's copy. */
-  | { type: 'send'; id: string; frames: ServerFrame[] }
+  /**
+   * `history`: what a registration asked for, the server's choice of size, not held against
+   * the member's buffer limit; `copy`: a resent message's copy, whose size the client chose.
+   */
+  | { type: 'send'; id: string; frames: ServerFrame[]; kind: 'history' | 'copy' }
   /**
    * `id` resumed a session: it gets `frames` (its welcome, then the replay), and from then
    * on receives broadcasts. `tookOver` is the connection it replaced, if one was open.

@@ -360,7 +360,7 @@ export const hubMachine = setup({
             context.echo,
             cid,
           );
-          if (copy !== null) enqueue.emit({ type: 'send', id, frames: [copy] });
+          if (copy !== null) enqueue.emit({ type: 'send', id, frames: [copy], kind: 'copy' });
           return;
         }
         enqueue.sendTo(actor, { type: 'session.sending', cid });
@@ -386,7 +386,7 @@ export const hubMachine = setup({
         chat.cid,
       );
       if (copy !== null && Object.hasOwn(context.members, author))
-        enqueue.emit({ type: 'send', id: author, frames: [copy] });
+        enqueue.emit({ type: 'send', id: author, frames: [copy], kind: 'copy' });
     }),
     /**
      * Cluster mode: the view of the log starts again. History holds what the log still has
@@ -459,7 +459,7 @@ export const hubMachine = setup({
           if (wanted > 0) {
             enqueue.assign({ historyWanted: drop(context.historyWanted, chat.from) });
             const frames = replayAll(past, chat.session, context.echo);
-            if (frames.length > 0) enqueue.emit({ type: 'send', id: chat.from, frames });
+            if (frames.length > 0) enqueue.emit({ type: 'send', id: chat.from, frames, kind: 'history' });
           }
           return;
         }
@@ -582,16 +582,18 @@ export const hubMachine = setup({
     connections: new OwnedActors(
       connectionMachine,
       input.actors ?? {},
-      (id, error) => self.send({ type: 'actor.crashed', kind: 'connection', id, error }),
+      self,
+      (id, error): HubEvent => ({ type: 'actor.crashed', kind: 'connection', id, error }),
       'connections',
-    ).stopWith(self),
+    ),
     sessions: new OwnedActors(
       sessionMachine,
       input.actors ?? {},
-      (id, error) => self.send({ type: 'actor.crashed', kind: 'session', id, error }),
+      self,
+      (id, error): HubEvent => ({ type: 'actor.crashed', kind: 'session', id, error }),
       'sessions',
       'session:',
-    ).stopWith(self),
+    ),
   }),
   invoke: [
     { id: 'registry', src: 'registry' },

@@ -17,18 +17,22 @@
  *
  * What a child got from the hub being its parent is kept, explicitly: it talks to the hub
  * through the `hub` ref in its input (where it used `sendParent`); a crash reaches the
- * owner through `onCrash`; it runs on the hub's clock (a simulated one in tests) and
- * reports to the hub's inspector, under its group; and it stops when the hub stops.
+ * owner as the event `crashEvent` makes of it, sent by the group after its step (where
+ * XState sent `xstate.error.actor.<id>`); it runs on the hub's clock (a simulated one in
+ * tests) and reports to the hub's inspector, under its group; and it stops when the hub
+ * stops.
  */
 import {
   assertEvent,
   createActor,
+  sendTo,
   setup,
   stopChild,
   type Actor,
   type ActorOptions,
   type AnyActorLogic,
   type AnyActorRef,
+  type AnyEventObject,
   type AnyStateMachine,
   type InputFrom,
 } from 'xstate';
@@ -46,16 +50,23 @@ const CRASH_PREFIX = 'xstate.error.actor.';
 
 type GroupEvent = { type: 'group.stop'; actor: AnyActorRef } | { type: `xstate.error.actor.${string}`; error: unknown };
 
-/** The root of one group: stops its members when told, and passes their crashes on. */
+/** Who hears of a member's crash, and as what event (given the id it was started under). */
+interface CrashReport {
+  owner: AnyActorRef;
+  crashEvent: (id: string, error: unknown) => AnyEventObject;
+  idPrefix: string;
+}
+
+/**
+ * The root of one group: stops its members when told, and tells the owner of their
+ * crashes. With a built-in `sendTo`, which delivers after the group's step: the owner
+ * never runs nested inside an action of the group's.
+ */
 const groupMachine = setup({
-  types: {
-    input: {} as { onCrash: (actorId: string, error: unknown) => void },
-    context: {} as { onCrash: (actorId: string, error: unknown) => void },
-    events: {} as GroupEvent,
-  },
+  types: { input: {} as CrashReport, context: {} as CrashReport, events: {} as GroupEvent },
 }).createMachine({
   id: 'group',
-  context: ({ input }) => ({ onCrash: input.onCrash }),
+  context: ({ input }) => input,
   on: {
     'group.stop': {
       actions: stopChild(({ event }) => {
@@ -64,7 +75,13 @@ const groupMachine = setup({
       }),
     },
     'xstate.error.actor.*': {
-      actions: ({ context, event }) => context.onCrash(event.type.slice(CRASH_PREFIX.length), event.error),
+      actions: sendTo(
+        ({ context }) => context.owner,
+        ({ context, event }) => {
+          const id = event.type.slice(CRASH_PREFIX.length + context.idPrefix.length);
+          return context.crashEvent(id, (event as { error: unknown }).error);
+        },
+      ),
     },
   },
 });
@@ -87,16 +104,24 @@ export class OwnedActors<Logic extends AnyStateMachine> {
   private readonly open: Group[] = [];
   private readonly groups: Group[] = [];
 
+  /**
+   * @param owner whose actors these are: told of a crash, and they stop when it stops
+   * @param crashEvent what `owner` is sent when the actor started under `id` throws; it decides what that ends
+   * @param kind what the actors are, as inspectors show their groups (`connections#3`)
+   * @param idPrefix put before each id in the actor's own id, as inspectors show it (`session:` + a session id)
+   */
   constructor(
     private readonly logic: Logic,
     private readonly options: OwnedActorOptions,
-    /** Told when an actor throws (with the id it was started under); the owner decides what that ends. */
-    private readonly onCrash: (id: string, error: unknown) => void,
-    /** What the actors are, as inspectors show their groups (`connections#3`). */
+    private readonly owner: AnyActorRef,
+    private readonly crashEvent: (id: string, error: unknown) => AnyEventObject,
     private readonly kind: string,
-    /** Put before each id in the actor's own id, as inspectors show it (`session:` + a session id). */
     private readonly idPrefix = '',
-  ) {}
+  ) {
+    // As XState stops a parent's children. An error listener here means the owner's own
+    // failure is not reported as unhandled by XState: whoever runs the owner must listen.
+    owner.subscribe({ complete: () => this.stopAll(), error: () => this.stopAll() });
+  }
 
   /** Starts an actor under `id`; one already there is stopped first (ids are never reused, so that is a bug's trail). */
   start(id: string, input: InputFrom<Logic>): Actor<Logic> {
@@ -134,15 +159,9 @@ export class OwnedActors<Logic extends AnyStateMachine> {
     }
   }
 
+  /** Stops every actor here; the groups' roots stay, holding nothing, so that no queued stop is lost. */
   stopAll(): void {
     for (const id of [...this.owned.keys()]) this.stop(id);
-    for (const group of this.groups) group.root.stop();
-  }
-
-  /** Stops every actor here when `owner` stops or fails, as XState stops a parent's children. */
-  stopWith(owner: AnyActorRef): this {
-    owner.subscribe({ complete: () => this.stopAll(), error: () => this.stopAll() });
-    return this;
   }
 
   get size(): number {
@@ -161,9 +180,9 @@ export class OwnedActors<Logic extends AnyStateMachine> {
   private groupWithRoom(): Group {
     const last = this.open.at(-1);
     if (last !== undefined) return last;
-    const onCrash = (actorId: string, error: unknown) => this.onCrash(actorId.slice(this.idPrefix.length), error);
     const id = `${this.kind}#${this.groups.length + 1}`;
-    const root = createActor(groupMachine, { id, input: { onCrash }, ...this.options });
+    const report: CrashReport = { owner: this.owner, crashEvent: this.crashEvent, idPrefix: this.idPrefix };
+    const root = createActor(groupMachine, { id, input: report, ...this.options });
     const group: Group = { root: root.start(), members: 0, listed: true };
     this.groups.push(group);
     this.open.push(group);

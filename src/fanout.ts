@@ -42,7 +42,8 @@ interface Member {
    * Bytes the server chose to send it at once (its replay, its history) that do not count
    * against its buffer limit, until its backlog is back under the limit. Without it, a
    * client that missed more than the limit would be ended as slow by its own replay, and
-   * resume into the same replay again.
+   * resume into the same replay again. Only `sendReplay` adds to it: bounded by what the
+   * history holds, never by what the client sends.
    */
   allowance: number;
 }
@@ -98,12 +99,19 @@ export class Fanout {
     return own !== undefined && authorFrame === null ? this.members.size - 1 : this.members.size;
   }
 
-  /**
-   * Frames for one member alone (a replay, history, a resent message's copy), in order
-   * with the broadcasts. Their bytes are the server's choice, not the member's slowness:
-   * they are allowed on top of the buffer limit (see `Member.allowance`).
-   */
+  /** Frames for one member alone (a resent message's copy), in order with the broadcasts. */
   sendTo(id: string, frames: readonly ServerFrame[]): void {
+    const member = this.members.get(id);
+    if (member === undefined) return;
+    for (const frame of frames) this.write(member, encodeTextFrame(JSON.stringify(frame)));
+  }
+
+  /**
+   * A resume's welcome and replay, or history on arrival, for one member, in order with the
+   * broadcasts. Their bytes are the server's choice, not the member's slowness: they are
+   * allowed on top of the buffer limit (see `Member.allowance`).
+   */
+  sendReplay(id: string, frames: readonly ServerFrame[]): void {
     const member = this.members.get(id);
     if (member === undefined) return;
     for (const frame of frames) {

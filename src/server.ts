@@ -122,10 +122,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       const connection = connections.get(id);
       if (connection === undefined) return;
       fanout.add(id, { ws: connection.socket, socket: connection.tcp });
-      fanout.sendTo(id, frames);
+      fanout.sendReplay(id, frames);
       connection.log.info({ name, recovered, replayed, tookOver }, 'resumed');
     });
-    hub.on('send', ({ id, frames }) => fanout.sendTo(id, frames));
+    hub.on('send', ({ id, frames, kind }) =>
+      kind === 'history' ? fanout.sendReplay(id, frames) : fanout.sendTo(id, frames),
+    );
     hub.on('session.detached', ({ id, name, session }) =>
       connections.get(id)?.log.info({ name, session }, 'session waiting for a resume'),
     );

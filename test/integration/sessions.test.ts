@@ -396,6 +396,30 @@ describe('cid: sends survive a reconnect exactly once (SPEC §8)', () => {
     await expectNothingBut(bob, back, 'fence');
   });
 
+  // A resent cid's copy carries the resend's text: its size is the client's choice, so it
+  // counts against MAX_BUFFERED_BYTES like any frame, unlike a replay.
+  it('ends as slow a client that stops reading and keeps resending one cid', async () => {
+    const server = await start({
+      resumeWindowMs: 0,
+      maxBufferedBytes: 64 * 1024,
+      rateBurst: 1_000,
+      textMaxLength: 60_000,
+    });
+    const alice = await registerKeeping(server, 'Alice');
+    const bob = await server.register('Bob');
+    await alice.socket.nextFrame();
+    alice.socket.send({ text: 'once', cid: 'k1' });
+    expect(await alice.socket.nextFrame()).toMatchObject({ cid: 'k1' });
+    await bob.nextFrame();
+    alice.socket.ws.pause();
+    // 400 copies of 50 kB: more than loopback's socket buffers hold on any usual setting.
+    const text = 'x'.repeat(50_000);
+    for (let i = 0; i < 400; i++) alice.socket.send({ text, cid: 'k1' });
+    alice.socket.send({ text: 'after the resends' });
+    // Without the window the kick is a leave; had she not been ended, her last message would come.
+    expect(await bob.nextFrame(10_000, "Alice's leave")).toEqual(leave('Alice'));
+  });
+
   it('refuses a cid longer than 64 code points with invalid_message', async () => {
     const server = await start();
     const alice = await server.register('Alice');

@@ -10,7 +10,7 @@ import { hubMachine } from '../../machines/hub.machine.js';
 import type { HubEmitted, HubEvent, RegistryRequest } from '../../machines/events.js';
 import type { ServerFrame } from '../../src/frames.js';
 import type { EchoMode } from '../../src/limits.js';
-import { createChat, defaultLimits } from '../support/chat-harness.js';
+import { createChat, defaultLimits, failOnCrash } from '../support/chat-harness.js';
 import { hubInput, TEST_EPOCH } from '../support/hub-input.js';
 
 const leaves = (frames: ServerFrame[]) => frames.filter((f) => f.type === 'leave').map((f) => f.name);
@@ -190,6 +190,7 @@ function startHub(machine: typeof hubMachine) {
   const hub = createActor(machine, { clock, input: hubInput({ actors: { clock } }) });
   const emitted: HubEmitted[] = [];
   hub.on('*', (event) => emitted.push(event));
+  failOnCrash(hub);
   hub.start();
   function open(id: string, name: string, limits = defaultLimits) {
     hub.send({ type: 'conn.open', id, limits });

@@ -30,17 +30,27 @@ const ticker = setup({
   },
 });
 
+/** An owner that records the crash reports it is sent. */
+const recorder = setup({
+  types: { context: {} as { crashes: Array<{ id: string; error: unknown }> }, events: {} as CrashReport },
+}).createMachine({
+  context: { crashes: [] },
+  on: { crashed: { actions: ({ context, event }) => context.crashes.push({ id: event.id, error: event.error }) } },
+});
+type CrashReport = { type: 'crashed'; id: string; error: unknown };
+
 function owned(options: { inspect?: (event: InspectionEvent) => void } = {}) {
   const clock = new SimulatedClock();
-  const crashes: Array<{ id: string; error: unknown }> = [];
+  const owner = createActor(recorder).start();
   const actors = new OwnedActors(
     ticker,
     { clock, ...options },
-    (id, error) => crashes.push({ id, error }),
+    owner,
+    (id, error): CrashReport => ({ type: 'crashed', id, error }),
     'tickers',
     't:',
   );
-  return { clock, crashes, actors };
+  return { clock, crashes: owner.getSnapshot().context.crashes, actors, owner };
 }
 
 describe('owned actors', () => {
@@ -90,9 +100,7 @@ describe('owned actors', () => {
   });
 
   it('stop when their owner stops', () => {
-    const { actors } = owned();
-    const owner = createActor(setup({}).createMachine({})).start();
-    actors.stopWith(owner);
+    const { actors, owner } = owned();
     const a = actors.start('a', { ms: 1_000 });
     owner.stop();
     expect(a.getSnapshot().status).toBe('stopped');

@@ -781,8 +781,9 @@ describe('the bound on sessions waiting for a resume', () => {
   });
 });
 
-describe('a session actor that throws', () => {
-  // What machines/owned-actors.ts tells the hub when a session's actor throws (a bug).
+// No session path throws on purpose; the hub is told of one as machines/owned-actors.ts
+// tells it (that path, from a throwing actor to the owner, is tested in owned-actors.test.ts).
+describe('a reported crash of a session actor', () => {
   const crashOf = (session: string) =>
     ({ type: 'actor.crashed', kind: 'session', id: session, error: new Error('boom') }) as const;
 

@@ -8,7 +8,7 @@
  *   alice.take();            // frames received since the last take
  *   chat.clock.increment(10_000);
  */
-import { createActor, SimulatedClock, type Actor, type InspectionEvent } from 'xstate';
+import { createActor, SimulatedClock, type Actor, type AnyActorRef, type InspectionEvent } from 'xstate';
 import { hubMachine } from '../../machines/hub.machine.js';
 import type { ServerFrame } from '../../src/frames.js';
 import { fixedLimits, type ConnectionLimits, type EchoMode } from '../../src/limits.js';
@@ -92,6 +92,19 @@ function textFramePayload(frame: Buffer): string {
   return frame.toString('utf8', header);
 }
 
+/**
+ * Makes a hub's failure fail the test run, as an unhandled error. XState reports one that
+ * way only when nobody listens for errors, and the hub's own OwnedActors listen (to stop
+ * its connections and sessions), so a hub that threw would otherwise go unnoticed.
+ */
+export function failOnCrash(hub: AnyActorRef): void {
+  hub.subscribe({
+    error: (err: unknown) => {
+      throw err;
+    },
+  });
+}
+
 export function createChat(options: ChatOptions = {}) {
   const clock = new SimulatedClock();
   const limits = { ...defaultLimits, ...options.limits };
@@ -126,9 +139,12 @@ export function createChat(options: ChatOptions = {}) {
       const sink = sinks.get(id);
       if (sink === undefined) return;
       fanout.add(id, sink);
-      fanout.sendTo(id, frames);
+      fanout.sendReplay(id, frames);
     });
-    hub.on('send', ({ id, frames }) => fanout.sendTo(id, frames));
+    hub.on('send', ({ id, frames, kind }) =>
+      kind === 'history' ? fanout.sendReplay(id, frames) : fanout.sendTo(id, frames),
+    );
+    failOnCrash(hub);
     hub.start();
     return hub;
   });

@@ -113,10 +113,10 @@ describe('Fanout', () => {
     expect(reports).toEqual([{ id: 'a', uncorked: ['a', 'b', 'c'] }]);
   });
 
-  it('allows what was sent to one member alone (a replay) on top of the limit, until it drains under it', async () => {
+  it('allows a replay on top of the limit, until it drains under it', async () => {
     const { fanout, sinks, slow } = setUp(1_000);
     const replay = Array.from({ length: 40 }, (_, i) => notice(`missed ${i}`));
-    fanout.sendTo('a', replay);
+    fanout.sendReplay('a', replay);
     const replayBytes = sinks.a.socket.writableLength;
     expect(replayBytes).toBeGreaterThan(2_000);
     fanout.broadcast(broadcast('live'));
@@ -129,9 +129,21 @@ describe('Fanout', () => {
     expect(slow).toEqual(['a']);
   });
 
-  it('holds a member to the plain limit again once its replay has drained under it', async () => {
+  // A copy's size is the client's choice (it resends a cid with any text): no allowance.
+  it('holds a member to the plain limit for what it caused itself (a resent copy)', async () => {
     const { fanout, sinks, slow } = setUp(1_000);
     fanout.sendTo(
+      'a',
+      Array.from({ length: 40 }, (_, i) => notice(`copy ${i}`)),
+    );
+    expect(sinks.a.socket.writableLength).toBeGreaterThan(1_000);
+    await endOfTurn();
+    expect(slow).toEqual(['a']);
+  });
+
+  it('holds a member to the plain limit again once its replay has drained under it', async () => {
+    const { fanout, sinks, slow } = setUp(1_000);
+    fanout.sendReplay(
       'a',
       Array.from({ length: 40 }, (_, i) => notice(`missed ${i}`)),
     );
