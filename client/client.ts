@@ -63,6 +63,8 @@ export class ChatClient {
   private welcomedName: string | null = null;
   /** The server's last refusal while registering, to report if it closes the client. */
   private refusal: ChatError | null = null;
+  /** The last socket's close reason, to report with `rejected`: the rule the server says was broken. */
+  private closeReason = '';
   private online: string[] = [];
   private readonly WebSocket;
   private readonly bounds: BackoffBounds;
@@ -145,7 +147,7 @@ export class ChatClient {
         error =
           this.refusal?.code === closedBy.reason
             ? this.refusal
-            : new ChatError(closedBy.reason, undefined, closedBy.code);
+            : new ChatError(closedBy.reason, undefined, closedBy.code, this.closeReason);
       }
     }
     this.listeners.emit('state', { state: step.lifecycle.state, previous: before.state, error });
@@ -201,13 +203,14 @@ export class ChatClient {
     socket.onmessage = (event) => {
       if (socket === this.socket && !this.draining) this.receive(event.data);
     };
-    socket.onclose = (event) => this.closed(socket, event.code);
+    socket.onclose = (event) => this.closed(socket, event.code, event.reason ?? '');
     socket.onerror = () => {}; // a close event follows; it is the one that counts
   }
 
-  private closed(socket: WebSocketLike, code: number): void {
+  private closed(socket: WebSocketLike, code: number, reason: string): void {
     if (socket !== this.socket) return;
     this.socket = null;
+    this.closeReason = reason;
     this.awaiting = null;
     // A new connection has a full rate bucket.
     this.timers.clearTimeout(this.pause);

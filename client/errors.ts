@@ -27,6 +27,8 @@ export class ChatError extends Error {
     text: string = code in clientErrors ? clientErrors[code as ClientErrorCode] : code,
     /** For `rejected`: the close code the server sent. */
     readonly closeCode?: number,
+    /** For `rejected`: the close reason the server sent (the rule broken), or '' when it gave none. */
+    readonly closeReason?: string,
   ) {
     super(text);
   }

@@ -8,7 +8,7 @@
 export interface WebSocketLike {
   onopen: Listener<unknown> | null;
   onmessage: Listener<{ data: unknown }> | null;
-  onclose: Listener<{ code: number }> | null;
+  onclose: Listener<{ code: number; reason?: string }> | null;
   onerror: Listener<unknown> | null;
   send(data: string): void;
   close(code?: number, reason?: string): void;

@@ -74,6 +74,7 @@ export function usage(): string {
   });
   return [
     'Usage: chat-backend [flags]',
+    '       chat-backend connect <ws://host:port/ws> --name <name>   (the terminal client; connect --help)',
     '',
     'Every flag can also be set by the environment variable beside it.',
     '',

@@ -3,6 +3,9 @@
  * The command line: read the settings, start the server, stop on SIGTERM/SIGINT.
  * Exit codes: 0 after a clean stop, 1 for a bad setting or a failed start, and 1 when the
  * server cannot go on (in cluster mode, Redis refusing the node before it could join).
+ *
+ * `chat-backend connect ws://… --name Alice` is the terminal client instead
+ * (src/terminal-client.ts): 0 after a clean leave, 1 for bad arguments or a refused client.
  */
 import { ConfigError } from './errors.js';
 import { HelpRequested, loadConfig, usage, type Config } from './config.js';
@@ -80,4 +83,28 @@ async function main(): Promise<void> {
   });
 }
 
-void main();
+/** The terminal client; loaded only when asked for. */
+async function connectCommand(args: string[]): Promise<void> {
+  const { CONNECT_USAGE, UsageError, parseConnectArgs, runTerminalClient } = await import('./terminal-client.js');
+  let parsed;
+  try {
+    parsed = parseConnectArgs(args);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`chat-backend connect: ${err.message}\n\n${CONNECT_USAGE}`);
+    process.exit(1);
+  }
+  if (parsed === 'help') return void process.stdout.write(CONNECT_USAGE);
+  const run = runTerminalClient(parsed, {
+    input: process.stdin,
+    print: (line) => process.stdout.write(`${line}\n`),
+  });
+  process.once('SIGINT', () => run.stop());
+  process.exitCode = await run.done;
+  // The close handshake finishes by itself; stdin must not hold the process open.
+  process.stdin.destroy();
+  setTimeout(() => process.exit(), 2_000).unref();
+}
+
+if (process.argv[2] === 'connect') void connectCommand(process.argv.slice(3));
+else void main();

@@ -3,7 +3,7 @@
  * lifecycle page at `/inspect` with its feed at `/inspect/events`.
  *
  * Files come from a fixed list (no path from a request ever reaches the file system): HTML
- * and CSS from `web/`, scripts from `dist/web/`, where `npm run build` compiles them.
+ * and CSS from `web/`, scripts from `dist/web/`, where `npm run build` bundles them.
  * With INSPECT_TOKEN set, `/inspect?token=…` swaps the token for an HttpOnly cookie and
  * redirects, so the token leaves the address bar and the feed request carries it unseen.
  */
@@ -46,8 +46,6 @@ const ASSETS: Record<string, { file: string; type: keyof typeof TYPES }> = {
   '/assets/chat.js': { file: join(BUILT, 'chat.js'), type: 'js' },
   '/assets/inspect.css': { file: join(WEB, 'inspect.css'), type: 'css' },
   '/assets/inspect.js': { file: join(BUILT, 'inspect.js'), type: 'js' },
-  '/assets/dom.js': { file: join(BUILT, 'dom.js'), type: 'js' },
-  '/assets/wording.js': { file: join(BUILT, 'wording.js'), type: 'js' },
 };
 
 /** Pages load only their own files and talk only to their own origin. */

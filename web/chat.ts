@@ -1,20 +1,20 @@
 /**
- * The chat page: choose a name, then chat. It speaks the protocol in PROTOCOL.md over
- * ws(s)://<this host>/ws and nothing else.
+ * The chat page: choose a name, then chat. It is built on the client library
+ * (client/index.ts, bundled in by tools/bundle.ts), which reconnects, resumes the session,
+ * shows each event once and in order, and sends each message exactly once; this page only
+ * draws what it reports.
  *
- * The socket opens when a name is submitted, not when the page loads: the server closes a
+ * The client starts when a name is submitted, not when the page loads: the server closes a
  * connection that has no name after REGISTER_TIMEOUT_MS, and people take their time to
- * choose. A refused name keeps the socket, so the next try is immediate.
+ * choose. A refused name ends that client; the next try starts another.
+ *
+ * A message sent shows at once as pending, below everything confirmed; when the server's
+ * copy comes back (the library's `message` event, `own`), the copy takes its place in the
+ * chat's order and the pending bubble goes, so nothing shows twice.
  */
+import { connect, type ChatClient, type ChatError, type ChatMessage, type ConnectionState } from '../client/index.js';
 import { byId, clockTime, element } from './dom.js';
-import { closeText, errorText } from './wording.js';
-
-/** Server frames as PROTOCOL.md describes them (what this page reads of them). */
-type ServerFrame =
-  | { type: 'welcome'; name: string; users: string[]; text: string }
-  | { type: 'join' | 'leave'; name: string; text: string }
-  | { type: 'message'; sender?: string; text: string; id: string; ts: number }
-  | { type: 'error'; code: string; text: string };
+import { closeText, errorText, sendFailedText } from './wording.js';
 
 const MAX_SHOWN = 500;
 const NOTICE_MS = 5_000;
@@ -32,16 +32,19 @@ const onlineCount = byId('online-count');
 const messages = byId('messages');
 const composer = byId<HTMLFormElement>('composer');
 const textInput = byId<HTMLTextAreaElement>('text');
+const sendButton = byId<HTMLButtonElement>('send');
 const composerHint = byId('composer-hint');
 const notice = byId('chat-error');
 const noticeText = byId('chat-error-text');
 const rejoinButton = byId<HTMLButtonElement>('rejoin');
 
-let socket: WebSocket | null = null;
+let chat: ChatClient | null = null;
+/** The name the server welcomed; null until the first welcome, and again on the join screen. */
 let me: string | null = null;
 let asked = '';
-let users: string[] = [];
 let noticeTimer: number | undefined;
+/** The cids of own messages drawn from the `message` event whose send promise has not settled yet. */
+const drawnCids = new Set<string>();
 
 joinForm.addEventListener('submit', (event) => {
   event.preventDefault();
@@ -50,9 +53,8 @@ joinForm.addEventListener('submit', (event) => {
   asked = name;
   setJoining(true);
   joinError.hidden = true;
-  open()
-    .then((ws) => ws.send(JSON.stringify({ sender: name, text: '' })))
-    .catch(() => showJoinError('Can’t reach the chat server. Is it running?'));
+  stopClient();
+  chat = start(name);
 });
 
 /** What the server counts as content (PROTOCOL.md §2): a text without it would only earn invalid_message. */
@@ -66,8 +68,13 @@ composer.addEventListener('submit', (event) => {
     composerHint.hidden = false;
     return;
   }
-  if (socket?.readyState !== WebSocket.OPEN) return;
-  socket.send(JSON.stringify({ text }));
+  // Offline too: the library keeps the message and sends it once the session is back.
+  if (chat === null || chat.state === 'closed') return;
+  const pending = addPending(text);
+  chat.send(text).then(
+    (copy) => confirmed(pending, copy),
+    (error: ChatError) => failed(pending, error),
+  );
   textInput.value = '';
   fitComposer();
 });
@@ -85,74 +92,117 @@ textInput.addEventListener('input', () => {
 });
 rejoinButton.addEventListener('click', () => showJoin(me ?? asked));
 
-/** The open socket, opening one if needed. */
-function open(): Promise<WebSocket> {
-  if (socket?.readyState === WebSocket.OPEN) return Promise.resolve(socket);
-  socket?.close();
-  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
-  socket = ws;
-  ws.addEventListener('message', (event) => receive(ws, event));
-  ws.addEventListener('close', (event) => closed(ws, event));
-  return new Promise((resolve, reject) => {
-    ws.addEventListener('open', () => resolve(ws), { once: true });
-    ws.addEventListener('close', () => reject(new Error('closed')), { once: true });
-  });
-}
-
-function receive(ws: WebSocket, event: MessageEvent): void {
-  if (ws !== socket || typeof event.data !== 'string') return;
-  const frame = JSON.parse(event.data) as ServerFrame;
-  switch (frame.type) {
-    case 'welcome':
-      me = frame.name;
-      users = [...frame.users];
-      showRoom();
-      addEvent('join', `You joined as ${frame.name}`);
-      return;
-    case 'join':
-      if (!users.includes(frame.name)) users.push(frame.name);
-      renderUsers();
-      addEvent('join', `${frame.name} joined`);
-      return;
-    case 'leave':
-      users = users.filter((name) => name !== frame.name);
-      renderUsers();
-      addEvent('leave', `${frame.name} left`);
-      return;
-    case 'message':
-      addMessage(frame);
-      return;
-    case 'error': {
-      const friendly = errorText(frame.code, frame.text, asked);
+/** A client for `name`, its events drawn on the page while it is the page's client. */
+function start(name: string): ChatClient {
+  const client = connect(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`, name);
+  const mine =
+    <E>(draw: (event: E) => void) =>
+    (event: E) => {
+      if (client === chat) draw(event);
+    };
+  client.on(
+    'welcome',
+    mine(({ name: welcomed, resumed }) => {
+      if (me === null) {
+        me = welcomed;
+        showRoom();
+        addEvent('join', `You joined as ${welcomed}`);
+      } else if (!resumed) addEvent('join', `You joined again as ${welcomed}`);
+    }),
+  );
+  client.on(
+    'state',
+    mine(({ state, error }) => stateChanged(client, state, error)),
+  );
+  client.on(
+    'error',
+    mine((error) => {
+      // A lost session is told by its gap, in the conversation where it happened.
+      if (error.code === 'session_expired' || error.code === 'name_lost') return;
+      const friendly = errorText(error.code, error.message, asked);
       if (me === null) showJoinError(friendly);
       else showNotice(friendly, false);
-      return;
+    }),
+  );
+  client.on('message', mine(addMessage));
+  client.on(
+    'join',
+    mine(({ name: who }) => {
+      addEvent('join', `${who} joined`);
+      renderUsers();
+    }),
+  );
+  client.on(
+    'leave',
+    mine(({ name: who }) => {
+      addEvent('leave', `${who} left`);
+      renderUsers();
+    }),
+  );
+  client.on(
+    'gap',
+    mine(() => addEvent('gap', 'You may have missed messages while you were away.')),
+  );
+  return client;
+}
+
+function stateChanged(client: ChatClient, state: ConnectionState, error: ChatError | undefined): void {
+  if (me === null) {
+    // Not welcomed yet. A refused name has shown its error already; a server out of reach has not.
+    if (state === 'reconnecting') {
+      stopClient();
+      showJoinError('Can’t reach the chat server. Is it running?');
     }
+    if (state === 'closed') {
+      chat = null;
+      setJoining(false);
+    }
+    return;
+  }
+  switch (state) {
+    case 'online':
+      setStatus('live', 'online');
+      if (rejoinButton.hidden) notice.hidden = true;
+      renderUsers();
+      return;
+    case 'reconnecting':
+      setStatus('waiting', 'reconnecting…');
+      showNotice('Connection lost. Reconnecting… Messages you send meanwhile go once it is back.', 'stays');
+      // Offline, we no longer hear who comes and goes: a list kept on screen would go stale.
+      renderUsers();
+      return;
+    case 'closed':
+      setStatus('down', 'offline');
+      showNotice(`${closedText(error)} You are no longer in the chat.`, 'rejoin');
+      renderUsers();
+      composerHint.hidden = true;
+      textInput.disabled = true;
+      sendButton.disabled = true;
+      return;
+    default:
+      return; // connecting and registering: still on the way back, as the status says
   }
 }
 
-function closed(ws: WebSocket, event: CloseEvent): void {
-  if (ws !== socket) return;
-  socket = null;
-  const detail = closeText(event);
-  if (me === null) {
-    // Unnamed sockets are closed after a while; that only matters if we were waiting on one.
-    if (joinButton.disabled) showJoinError(detail);
-    return;
-  }
-  setStatus('down', 'offline');
-  showNotice(`${detail} You are no longer in the chat.`, true);
-  // Offline, we no longer hear who comes and goes: a list kept on screen would go stale.
-  users = [];
-  renderUsers();
-  composerHint.hidden = true;
-  textInput.disabled = true;
-  byId<HTMLButtonElement>('send').disabled = true;
+/** Ends the page's client, if any; it is no longer the page's first, so its last events draw nothing. */
+function stopClient(): void {
+  const stopping = chat;
+  chat = null;
+  stopping?.close();
+}
+
+/** Why the client stopped, in words (a stop the page asked for draws nothing, see stopClient). */
+function closedText(error: ChatError | undefined): string {
+  if (error === undefined) return 'The chat was closed.';
+  if (error.code === 'rejected') return closeText(error.closeCode ?? 0, error.closeReason ?? '');
+  if (error.code === 'taken_over') return closeText(4002, '');
+  return errorText(error.code, error.message, asked);
 }
 
 // ---------------------------------------------------------------- views
 
 function showJoin(name: string): void {
+  stopClient();
   me = null;
   roomView.hidden = true;
   joinView.hidden = false;
@@ -187,7 +237,7 @@ function showRoom(): void {
   notice.hidden = true;
   composerHint.hidden = true;
   textInput.disabled = false;
-  byId<HTMLButtonElement>('send').disabled = false;
+  sendButton.disabled = false;
   messages.replaceChildren();
   setStatus('live', 'online');
   renderUsers();
@@ -200,16 +250,21 @@ function setStatus(state: string, text: string): void {
   status.hidden = false;
 }
 
-/** A notice above the composer; an error fades after a while, a disconnection stays. */
-function showNotice(text: string, sticky: boolean): void {
+/**
+ * A notice above the composer: an error fades after a while; a lost connection stays until
+ * it is back; a client that stopped stays, with a button to join again.
+ */
+function showNotice(text: string, kind: false | 'stays' | 'rejoin'): void {
   noticeText.textContent = text;
-  rejoinButton.hidden = !sticky;
+  rejoinButton.hidden = kind !== 'rejoin';
   notice.hidden = false;
   window.clearTimeout(noticeTimer);
-  if (!sticky) noticeTimer = window.setTimeout(() => (notice.hidden = true), NOTICE_MS);
+  if (kind === false) noticeTimer = window.setTimeout(() => (notice.hidden = true), NOTICE_MS);
 }
 
+/** Who is online as the library knows it; nobody while not online, as that list would go stale. */
 function renderUsers(): void {
+  const users = chat?.state === 'online' ? chat.users : [];
   onlineCount.textContent = String(users.length);
   onlineList.replaceChildren(
     ...users.map((name) => {
@@ -220,28 +275,65 @@ function renderUsers(): void {
   );
 }
 
-function addMessage(frame: Extract<ServerFrame, { type: 'message' }>): void {
-  // Our own copy comes back without `sender` (or with our name under ECHO=named).
-  const own = frame.sender === undefined || frame.sender === me;
-  const sender = frame.sender ?? me ?? '';
-  const item = element('li', own ? 'message own' : 'message');
-  const bubble = element('div', 'bubble');
-  const meta = element('div', 'meta');
-  meta.append(fullNameOnHover(element('span', 'sender', sender), sender), element('time', '', clockTime(frame.ts)));
-  bubble.append(meta, element('p', 'text', frame.text));
-  item.append(avatar(sender), bubble);
-  append(item, own);
+/** A message the server has ordered, anybody's: in its place, above the messages still pending. */
+function addMessage(message: ChatMessage): void {
+  if (message.cid !== undefined) drawnCids.add(message.cid);
+  append(bubble(message.sender, message.text, message.own, clockTime(message.ts)), message.own);
 }
 
-function addEvent(kind: 'join' | 'leave', text: string): void {
+/** A message of ours on its way: at the bottom, marked pending until its copy comes. */
+function addPending(text: string): HTMLElement {
+  const item = bubble(me ?? '', text, true, 'sending…');
+  item.classList.add('pending');
+  messages.append(item);
+  trim();
+  messages.scrollTop = messages.scrollHeight;
+  return item;
+}
+
+/** The server's copy has come: it was drawn in its place by the `message` event, so the pending one goes. */
+function confirmed(pending: HTMLElement, copy: ChatMessage): void {
+  if (copy.cid === undefined || !drawnCids.delete(copy.cid)) addMessage(copy); // not drawn: an old copy
+  pending.remove();
+}
+
+/** Not sent (or not known to be): the bubble says so and stays, the notice says why. */
+function failed(pending: HTMLElement, error: ChatError): void {
+  pending.classList.replace('pending', 'failed');
+  const label = pending.querySelector('time');
+  if (label !== null) label.textContent = error.code === 'outcome_unknown' ? 'maybe not sent' : 'not sent';
+  // `closed`: the client stopped, and its notice says so already.
+  if (error.code !== 'closed') showNotice(sendFailedText(error.code, error.message), false);
+}
+
+function bubble(sender: string, text: string, own: boolean, when: string): HTMLElement {
+  const item = element('li', own ? 'message own' : 'message');
+  const body = element('div', 'bubble');
+  const meta = element('div', 'meta');
+  meta.append(fullNameOnHover(element('span', 'sender', sender), sender), element('time', '', when));
+  body.append(meta, element('p', 'text', text));
+  item.append(avatar(sender), body);
+  return item;
+}
+
+function addEvent(kind: 'join' | 'leave' | 'gap', text: string): void {
   append(element('li', `event pill ${kind}`, text), false);
 }
 
+/** Adds what the server ordered after everything before it, and before what is still pending. */
 function append(item: HTMLElement, own: boolean): void {
-  const nearBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 80;
-  messages.append(item);
-  while (messages.children.length > MAX_SHOWN) messages.firstElementChild?.remove();
+  const nearBottom = isNearBottom();
+  messages.insertBefore(item, messages.querySelector(':scope > .pending'));
+  trim();
   if (nearBottom || own) messages.scrollTop = messages.scrollHeight;
+}
+
+function isNearBottom(): boolean {
+  return messages.scrollHeight - messages.scrollTop - messages.clientHeight < 80;
+}
+
+function trim(): void {
+  while (messages.children.length > MAX_SHOWN) messages.firstElementChild?.remove();
 }
 
 /** A name the layout may cut short with an ellipsis (chat.css) shows whole when hovered. */

@@ -15,10 +15,11 @@ const FRIENDLY_ERRORS: Record<string, (name: string) => string> = {
 };
 
 /**
- * What each close code (PROTOCOL.md) means to the person at the keyboard. 1001 is a shutdown,
- * not a promise of a restart: nothing in the close says the server comes back. 1006 is made
- * up by the browser when the connection ends without a close frame (a network failure, or a
- * server that died). A policy close (1008) comes with its rule as the reason.
+ * What each close code (PROTOCOL.md) means to the person at the keyboard, for the closes
+ * that stop the client library (a broken rule, a session taken over); it reconnects after
+ * the others. 1001 is a shutdown, not a promise of a restart. 1006 is made up by the browser
+ * when the connection ends without a close frame. A policy close (1008) comes with its rule
+ * as the reason.
  */
 const CLOSE_REASONS: Record<number, string> = {
   1001: 'The server is shutting down.',
@@ -28,6 +29,13 @@ const CLOSE_REASONS: Record<number, string> = {
   1011: 'The server hit an internal error.',
   1013: 'The server is full right now.',
   4001: 'The chat lost your name while it was unavailable.',
+  4002: 'Another connection took over your place in the chat.',
+};
+
+/** Why a message was not sent, for what the client library adds to the server's codes (client/errors.ts). */
+const SEND_FAILURES: Record<string, string> = {
+  outbox_full: 'Too many messages are waiting to be sent. Wait until you are back online.',
+  outcome_unknown: 'The connection was lost before that message was confirmed: it may not have been sent.',
 };
 
 /** An error frame in words: ours for the codes we know, the server's own text otherwise. */
@@ -35,10 +43,15 @@ export function errorText(code: string, serverText: string, name: string): strin
   return FRIENDLY_ERRORS[code]?.(name) ?? serverText;
 }
 
-export /** A close in words: a policy close names its rule; a code we do not know shows the server's reason, if any. */
-function closeText(event: CloseEvent): string {
-  if (event.code === 1008 && event.reason !== '') return `The server closed the connection: ${event.reason}.`;
-  const known = CLOSE_REASONS[event.code];
+/** A message that was not sent, in words: the server's refusal or the client's reason. */
+export function sendFailedText(code: string, text: string): string {
+  return SEND_FAILURES[code] ?? errorText(code, text, '');
+}
+
+/** A close in words: a policy close names its rule; a code we do not know shows the server's reason, if any. */
+export function closeText(code: number, reason: string): string {
+  if (code === 1008 && reason !== '') return `The server closed the connection: ${reason}.`;
+  const known = CLOSE_REASONS[code];
   if (known !== undefined) return known;
-  return event.reason === '' ? 'The connection closed.' : `The connection closed: ${event.reason}.`;
+  return reason === '' ? 'The connection closed.' : `The connection closed: ${reason}.`;
 }

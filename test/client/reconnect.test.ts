@@ -248,6 +248,26 @@ describe('the client over real sockets', () => {
     ]);
   });
 
+  it('stops on a close for a broken rule, with the code and the rule the server named', async () => {
+    const server = await start();
+    const proxy = await proxyTo(server.port);
+    /** A broken client: each message goes out as ten frames that are not JSON; the tenth bad frame closes. */
+    class Garbling extends WebSocket {
+      override send(data: unknown): void {
+        if (typeof data === 'string' && data.includes('"cid"')) for (let i = 0; i < 10; i++) super.send('not json');
+        else super.send(data as string);
+      }
+    }
+    const mallory = client(proxy, 'Mallory', { WebSocket: Garbling });
+    await mallory.untilState('online');
+    const sent = mallory.client.send('anything');
+    await expect(sent).rejects.toMatchObject({ code: 'closed' });
+    await mallory.untilState('closed');
+    const closing = mallory.of('state').at(-1)!;
+    expect(closing.error).toMatchObject({ code: 'rejected', closeCode: 1008, closeReason: 'too many bad frames' });
+    expect(proxy.accepted, 'no retry').toHaveLength(1);
+  });
+
   it('keeps at most outboxLimit messages while offline, and rejects the rest on close', async () => {
     const server = await start();
     const proxy = await proxyTo(server.port);

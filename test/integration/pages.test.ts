@@ -87,8 +87,7 @@ describe('chat page', () => {
     expect(await page.text()).toContain('<script type="module" src="/assets/chat.js"></script>');
     for (const [path, type] of [
       ['/assets/chat.js', 'text/javascript; charset=utf-8'],
-      ['/assets/dom.js', 'text/javascript; charset=utf-8'],
-      ['/assets/wording.js', 'text/javascript; charset=utf-8'],
+      ['/assets/inspect.js', 'text/javascript; charset=utf-8'],
       ['/assets/base.css', 'text/css; charset=utf-8'],
       ['/assets/chat.css', 'text/css; charset=utf-8'],
     ]) {
@@ -106,6 +105,9 @@ describe('chat page', () => {
     '/web/index.html',
     '/dist/web/chat.js',
     '/index.html',
+    // Bundled into chat.js and inspect.js (tools/bundle.ts): no longer files of their own.
+    '/assets/dom.js',
+    '/assets/wording.js',
   ])('serves nothing but its list: %s is 404', async (path) => {
     const server = await start();
     const res = await get(server, path);

@@ -55,29 +55,36 @@ export interface Cli {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+export interface CliOptions {
+  /** Give the child a stdin to write to (`child.stdin`); otherwise it has none. */
+  stdin?: boolean;
+}
+
 /** Returns a runner whose children are killed after each test, if still running. */
-export function cliPerTest(): (args: string[], settings?: Record<string, string>) => Cli {
+export function cliPerTest(): (args: string[], settings?: Record<string, string>, options?: CliOptions) => Cli {
   const children: ChildProcess[] = [];
   afterEach(() => {
     for (const child of children.splice(0))
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
-  return (args, settings = {}) => {
-    const cli = runCli(args, settings);
+  return (args, settings = {}, options = {}) => {
+    const cli = runCli(args, settings, options);
     children.push(cli.child);
     return cli;
   };
 }
 
 /** Runs the CLI with only the given settings in its environment (none inherited). */
-function runCli(args: string[], settings: Record<string, string>): Cli {
+function runCli(args: string[], settings: Record<string, string>, options: CliOptions): Cli {
   const env = { ...process.env };
   for (const flag of SPEC_FLAGS) delete env[envNameOf(flag)];
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
     cwd: ROOT,
     env: { ...env, ...settings },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  // No stdin asked for: it is at its end at once, as /dev/null would be.
+  if (options.stdin !== true) child.stdin.end();
   let stdout = '';
   let stderr = '';
   const logLines: LogLine[] = [];

@@ -1,0 +1,84 @@
+/**
+ * `chat-backend connect`, the terminal client, as a child process (the real command line,
+ * test/support/cli.ts) against a real server: it prints what happens one event a line, sends
+ * what is typed, strips control characters others sent, and leaves cleanly at the end of
+ * input or on SIGINT.
+ */
+import { describe, expect, it } from 'vitest';
+import { cliPerTest, START_MS, type Cli } from '../support/cli.js';
+import { serverPerTest } from '../support/test-server.js';
+import { withTimeout } from '../support/ws-client.js';
+
+const start = serverPerTest();
+const runCli = cliPerTest();
+
+/** Resolves once the CLI has printed `line` as a whole line; bounded. */
+function printed(cli: Cli, line: string, timeoutMs = START_MS): Promise<void> {
+  const found = new Promise<void>((resolve, reject) => {
+    const check = () => {
+      if (cli.stdout().split('\n').includes(line)) return resolve();
+      if (cli.child.exitCode !== null) return reject(new Error(`the CLI exited first: ${cli.stdout()}${cli.stderr()}`));
+      cli.child.stdout!.once('data', () => setImmediate(check));
+    };
+    check();
+  });
+  return withTimeout(found, timeoutMs, `the line ${JSON.stringify(line)}`);
+}
+
+const exitOf = (cli: Cli) => withTimeout(cli.exited, START_MS, 'the CLI to exit');
+
+describe('chat-backend connect', () => {
+  it('prints others’ messages without control characters, sends what is typed, and leaves at the end of input', async () => {
+    const server = await start();
+    const bob = await server.register('Bob');
+    const cli = runCli(['connect', server.url, '--name', 'Alice'], {}, { stdin: true });
+    await printed(cli, '-- joined as Alice; online: Bob, Alice');
+    await bob.framesUntil((frame) => frame.type === 'join' && frame.name === 'Alice');
+
+    bob.send({ text: 'hi \u001b[2J\u0007there\nsecond line \u009b31m' });
+    await printed(cli, 'Bob: hi [2Jthere ↵ second line 31m');
+
+    cli.child.stdin!.write('hello from a terminal\n\n');
+    const [heard] = (await bob.framesUntil((frame) => frame.type === 'message' && frame.sender === 'Alice')).slice(-1);
+    expect(heard).toMatchObject({ sender: 'Alice', text: 'hello from a terminal' });
+    await printed(cli, 'Alice (you): hello from a terminal');
+
+    // Typed just before the end of input: it goes first, then the clean leave.
+    cli.child.stdin!.end('last words\n');
+    expect(await exitOf(cli)).toEqual({ code: 0, signal: null });
+    const rest = await bob.framesUntil((frame) => frame.type === 'leave');
+    expect(rest.map((frame) => [frame.type, frame.text])).toEqual([
+      ['message', 'last words'],
+      ['leave', 'Alice has left the chat'],
+    ]);
+    // eslint-disable-next-line no-control-regex -- no control character but the line ends
+    expect(cli.stdout()).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(cli.stdout().split('\n').at(-2)).toBe('-- closed');
+    expect(cli.stderr()).toBe('');
+  });
+
+  it('leaves at once on SIGINT', async () => {
+    const server = await start();
+    const bob = await server.register('Bob');
+    const cli = runCli(['connect', server.url, '--name', 'Alice'], {}, { stdin: true });
+    await printed(cli, '-- joined as Alice; online: Bob, Alice');
+    cli.child.kill('SIGINT');
+    expect(await exitOf(cli)).toEqual({ code: 0, signal: null });
+    await bob.framesUntil((frame) => frame.type === 'leave' && frame.name === 'Alice');
+  });
+
+  it('says why and exits 1 when the name is taken', async () => {
+    const server = await start();
+    await server.register('Alice');
+    const cli = runCli(['connect', server.url, '--name', 'alice'], {}, { stdin: true });
+    await printed(cli, '-- closed: name_taken: Username already taken');
+    expect(await exitOf(cli)).toEqual({ code: 1, signal: null });
+  });
+
+  it('explains its arguments when they are wrong, and exits 1', async () => {
+    const cli = runCli(['connect', 'ws://127.0.0.1:9/ws']);
+    expect(await exitOf(cli)).toEqual({ code: 1, signal: null });
+    expect(cli.stderr()).toContain('chat-backend connect: give a name with --name');
+    expect(cli.stderr()).toContain('Usage: chat-backend connect');
+  });
+});
