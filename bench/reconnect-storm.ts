@@ -49,6 +49,9 @@ export interface ReconnectResult extends StormTimes {
   outageP50Ms: number;
   outageP99Ms: number;
   serverCpuUsPerReconnect: number;
+  /** The load processes' CPU (the library clients and the senders), and the bench process's (the proxy). */
+  clientCpuUsPerReconnect: number;
+  proxyCpuUsPerReconnect: number;
   resumed: number;
   notRecovered: number;
   registeredAgain: number;
@@ -110,6 +113,8 @@ async function runStorm(ctx: BenchContext, start: StartServers, storm: Storm): P
     const killed = storm === 'kill' ? servers.pids[0]! : null;
     const surviving = servers.pids.filter((pid) => pid !== killed);
     const cpu0 = cpuOf(surviving);
+    const client0 = cpuOf(load.pids);
+    const proxy0 = process.cpuUsage();
     let cut: number;
     let cutUs: number;
     if (storm === 'cut') {
@@ -138,6 +143,8 @@ async function runStorm(ctx: BenchContext, start: StartServers, storm: Storm): P
       (err: Error) => (ctx.progress(err.message), false),
     );
     const cpu1 = cpuOf(surviving);
+    const client1 = cpuOf(load.pids);
+    const proxy1 = process.cpuUsage(proxy0);
     const reports = await load.all<ReconnectReport>({ cmd: 'report', cutUs });
     const times = stormTimes(
       cutUs,
@@ -184,6 +191,8 @@ async function runStorm(ctx: BenchContext, start: StartServers, storm: Storm): P
       outageP50Ms: percentile(outages, 50) / 1000,
       outageP99Ms: percentile(outages, 99) / 1000,
       serverCpuUsPerReconnect: (cpu1.cpuUs - cpu0.cpuUs) / Math.max(1, times.back),
+      clientCpuUsPerReconnect: (client1.cpuUs - client0.cpuUs) / Math.max(1, times.back),
+      proxyCpuUsPerReconnect: (proxy1.user + proxy1.system) / Math.max(1, times.back),
       resumed: sum((r) => r.resumed),
       notRecovered: sum((r) => r.notRecovered),
       registeredAgain: sum((r) => r.registeredAgain),
@@ -236,6 +245,20 @@ function stormFigures(
       'µs',
       0,
       (r) => r.serverCpuUsPerReconnect,
+    ),
+    figure(
+      'clientCpuUsPerReconnect',
+      'client CPU per reconnect (the load processes: library clients, senders)',
+      'µs',
+      0,
+      (r) => r.clientCpuUsPerReconnect,
+    ),
+    figure(
+      'proxyCpuUsPerReconnect',
+      'proxy CPU per reconnect (the bench process)',
+      'µs',
+      0,
+      (r) => r.proxyCpuUsPerReconnect,
     ),
     figure('resumed', 'resumed with recovered:true', '', 0, (r) => r.resumed),
     figure('notRecovered', 'resumed with recovered:false', '', 0, (r) => r.notRecovered),
