@@ -190,6 +190,8 @@ function report(cutUs: number): ReconnectReport {
     outageUs: [],
     stillOffline: 0,
     attempts: 0,
+    failedToOpen: 0,
+    notWelcomed: 0,
     resumed: 0,
     notRecovered: 0,
     registeredAgain: 0,
@@ -198,7 +200,13 @@ function report(cutUs: number): ReconnectReport {
   };
   for (const client of storm()) {
     result.gaps += client.gaps;
-    result.attempts += client.states.filter((s) => s.us >= cutUs && s.state === 'connecting').length;
+    const since = client.states.filter((s) => s.us >= cutUs);
+    since.forEach((s, i) => {
+      if (s.state === 'connecting') result.attempts++;
+      if (s.state !== 'reconnecting' || i === 0) return;
+      if (since[i - 1]!.state === 'connecting') result.failedToOpen++;
+      if (since[i - 1]!.state === 'registering') result.notWelcomed++;
+    });
     for (const w of client.welcomes.filter((w) => w.us >= cutUs)) {
       if (!w.resumed) result.registeredAgain++;
       else if (w.recovered !== true) result.notRecovered++;

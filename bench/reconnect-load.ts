@@ -52,6 +52,9 @@ export interface ReconnectReport {
   stillOffline: number;
   /** Sockets the clients opened after the cut (each attempt once). */
   attempts: number;
+  /** Attempts that ended before a welcome: the socket never opened, or it opened and was not welcomed (timeout, a close). */
+  failedToOpen: number;
+  notWelcomed: number;
   resumed: number;
   notRecovered: number;
   /** Clients whose session was lost and registered afresh. */

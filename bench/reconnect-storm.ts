@@ -45,6 +45,8 @@ export interface ReconnectResult extends StormTimes {
   stillOffline: number;
   /** Sockets opened after the cut, per client that was cut: 1 when every first retry worked. */
   attemptsPerClient: number;
+  failedToOpen: number;
+  notWelcomed: number;
   /** Per client, from noticing the loss to online again. */
   outageP50Ms: number;
   outageP99Ms: number;
@@ -188,6 +190,8 @@ async function runStorm(ctx: BenchContext, start: StartServers, storm: Storm): P
       cut,
       stillOffline: sum((r) => r.stillOffline),
       attemptsPerClient: sum((r) => r.attempts) / Math.max(1, cut),
+      failedToOpen: sum((r) => r.failedToOpen),
+      notWelcomed: sum((r) => r.notWelcomed),
       outageP50Ms: percentile(outages, 50) / 1000,
       outageP99Ms: percentile(outages, 99) / 1000,
       serverCpuUsPerReconnect: (cpu1.cpuUs - cpu0.cpuUs) / Math.max(1, times.back),
@@ -239,6 +243,8 @@ function stormFigures(
     figure('p99Ms', 'one client, cut to online: p99', 'ms', 1, (r) => r.p99Ms),
     figure('outageP99Ms', 'one client, loss noticed to online: p99', 'ms', 1, (r) => r.outageP99Ms),
     figure('attemptsPerClient', 'sockets opened per client cut', '', 2, (r) => r.attemptsPerClient),
+    figure('failedToOpen', '  attempts whose socket never opened', '', 0, (r) => r.failedToOpen),
+    figure('notWelcomed', '  attempts opened, not welcomed (timeout or closed)', '', 0, (r) => r.notWelcomed),
     figure(
       'serverCpuUsPerReconnect',
       'server CPU per reconnect, chat included (surviving node and Redis)',
