@@ -79,6 +79,7 @@ export class CutProxy {
   /** Drops every open connection at once, without a close frame; returns how many. */
   cut(): number {
     const sockets = [...this.open.keys()];
+    this.open.clear();
     for (const socket of sockets) socket.destroy();
     return sockets.length;
   }
