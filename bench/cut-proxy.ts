@@ -9,6 +9,8 @@
 import { once } from 'node:events';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
+const PROXY_BACKLOG = 65_535;
+
 export class CutProxy {
   /** Client-side sockets open now, with the target port each is forwarded to. */
   private readonly open = new Map<Socket, number>();
@@ -28,7 +30,10 @@ export class CutProxy {
     let proxy: CutProxy | null = null;
     const server = createServer((client) => proxy?.forward(client));
     proxy = new CutProxy(server, targets);
-    server.listen(0, '127.0.0.1');
+    // A backlog as long as the kernel allows (net.core.somaxconn caps it): with Node's 511,
+    // 1,000 clients reconnecting at once overflow the proxy's accept queue, and each SYN the
+    // kernel drops costs its client a retransmission a second or more later.
+    server.listen({ port: 0, host: '127.0.0.1', backlog: PROXY_BACKLOG });
     await once(server, 'listening');
     return proxy;
   }
