@@ -64,6 +64,11 @@ export class ClusterTarget implements Servers {
     await this.redis.stop();
   }
 
+  /** Kills node `index` with SIGKILL (see Target.crash); the others and Redis go on. */
+  async crash(index: number): Promise<void> {
+    await this.nodes[index]!.crash();
+  }
+
   kill(): void {
     for (const node of this.nodes) node.kill();
     this.redis.kill();
