@@ -33,6 +33,9 @@ import { bindSocket, type ConnectionActor } from './transport.js';
 import { clusterActors, clusterNode, startCluster, whenRefused } from './cluster/cluster.js';
 import { sessionKeys } from './session-keys.js';
 
+/** The longest accept queue to ask for; Linux caps it at net.core.somaxconn (4096 by default). */
+const ACCEPT_BACKLOG = 65_535;
+
 export interface ChatServer {
   /** The port actually bound (useful with `port: 0`). */
   readonly port: number;
@@ -176,7 +179,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       });
     };
     admitUpgrades(http, config, { isStopping: () => stopping, openCount: () => connections.size, open });
-    http.listen(config.port, config.host);
+    // A reconnect storm brings every client back at once: Node's default accept queue (511)
+    // overflowed in the bench, and the kernel dropped SYNs that came back only 1, 3, 7 s
+    // later. Ask for the most; the kernel caps it at net.core.somaxconn (docs/operations.md).
+    http.listen({ port: config.port, host: config.host, backlog: ACCEPT_BACKLOG });
     await once(http, 'listening');
     closers.add('http server', async () => {
       http.closeAllConnections();
