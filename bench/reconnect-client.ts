@@ -8,37 +8,17 @@ import { WebSocket } from 'ws';
 import { connect, type ChatClient } from '../client/index.js';
 import { checkShown } from './reconnect-check.js';
 import type { ReconnectCheck, ReconnectCommand, ReconnectReport, StormStatus } from './reconnect-load.js';
-import { addProblems, expectedFrom, JOIN_KEY, LEAVE_KEY, noProblems, SEQ_SPAN } from './resume-check.js';
+import { addProblems, expectedFrom, JOIN_KEY, LEAVE_KEY, noProblems, SeenLog, SEQ_SPAN } from './resume-check.js';
 import { answerCommands } from './worker.js';
 
 type Connect = Extract<ReconnectCommand, { cmd: 'connect' }>;
-
-/** Ids a client showed, in order, each with its event's key (resume-check.ts). */
-class Shown {
-  ids = new Float64Array(1024);
-  keys = new Float64Array(1024);
-  length = 0;
-
-  push(id: number, key: number): void {
-    if (this.length === this.ids.length) {
-      const ids = new Float64Array(this.length * 2);
-      const keys = new Float64Array(this.length * 2);
-      ids.set(this.ids);
-      keys.set(this.keys);
-      this.ids = ids;
-      this.keys = keys;
-    }
-    this.ids[this.length] = id;
-    this.keys[this.length++] = key;
-  }
-}
 
 interface Client {
   index: number;
   /** Its sender slot, or -1 for a client of the storm. */
   slot: number;
   chat: ChatClient;
-  shown: Shown;
+  shown: SeenLog;
   /** The id of the last event it showed. */
   position: number;
   /** Every state it entered, with when (µs). */
@@ -73,7 +53,7 @@ function open(index: number, slot: number, url: string): Client {
     index,
     slot,
     chat: connect(url, nameOf({ index, slot }), { WebSocket }),
-    shown: new Shown(),
+    shown: new SeenLog(),
     position: 0,
     states: [],
     welcomes: [],

@@ -12,6 +12,26 @@ export interface Seen {
   length: number;
 }
 
+/** A growing `Seen`: ids and keys in typed arrays, so that a thousand clients' logs stay small. */
+export class SeenLog implements Seen {
+  ids = new Float64Array(1024);
+  keys = new Float64Array(1024);
+  length = 0;
+
+  push(id: number, key: number): void {
+    if (this.length === this.ids.length) {
+      const ids = new Float64Array(this.length * 2);
+      const keys = new Float64Array(this.length * 2);
+      ids.set(this.ids);
+      keys.set(this.keys);
+      this.ids = ids;
+      this.keys = keys;
+    }
+    this.ids[this.length] = id;
+    this.keys[this.length++] = key;
+  }
+}
+
 export interface Problems {
   /** Ids of the sequence the client never processed. */
   lost: number;

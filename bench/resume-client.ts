@@ -6,31 +6,20 @@
  * are never dropped; what they process is the sequence the others are checked against.
  */
 import type { CheckReport, ResumeReport, StormCommand } from './resume-load.js';
-import { addProblems, checkAgainst, expectedFrom, JOIN_KEY, LEAVE_KEY, noProblems, SEQ_SPAN } from './resume-check.js';
+import {
+  addProblems,
+  checkAgainst,
+  expectedFrom,
+  JOIN_KEY,
+  LEAVE_KEY,
+  noProblems,
+  SeenLog,
+  SEQ_SPAN,
+} from './resume-check.js';
 import { WireClient } from './wire-client.js';
 import { answerCommands } from './worker.js';
 
 type Connect = Extract<StormCommand, { cmd: 'connect' }>;
-
-/** Ids a client processed, in order, each with its frame's key (resume-check.ts). */
-class Processed {
-  ids = new Float64Array(1024);
-  keys = new Float64Array(1024);
-  length = 0;
-
-  push(id: number, key: number): void {
-    if (this.length === this.ids.length) {
-      const ids = new Float64Array(this.length * 2);
-      const keys = new Float64Array(this.length * 2);
-      ids.set(this.ids);
-      keys.set(this.keys);
-      this.ids = ids;
-      this.keys = keys;
-    }
-    this.ids[this.length] = id;
-    this.keys[this.length++] = key;
-  }
-}
 
 interface Client {
   index: number;
@@ -43,7 +32,7 @@ interface Client {
   epoch: string;
   /** The id of the last join, message or leave it processed (or of its own join). */
   position: number;
-  processed: Processed;
+  processed: SeenLog;
   known: number;
   resumeStartUs: number;
   resumedUs: number;
@@ -227,7 +216,7 @@ async function connect(command: Connect): Promise<void> {
       secret: '',
       epoch: '',
       position: 0,
-      processed: new Processed(),
+      processed: new SeenLog(),
       known: 0,
       resumeStartUs: 0,
       resumedUs: 0,
