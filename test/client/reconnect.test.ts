@@ -143,6 +143,39 @@ describe('the client over real sockets', () => {
     await bob.expectQuiet();
   });
 
+  it('after a cut longer than the history holds resumes its name and reports the gap once', async () => {
+    const server = await start({ historySize: 2 });
+    const bob = await server.register('Bob');
+    const proxy = await proxyTo(server.port);
+    const alice = client(proxy, 'Alice');
+    await alice.untilState('online');
+    const [seen] = await say(bob, ['seen']);
+    await alice.untilShown(seen!);
+    await proxy.cut();
+    await alice.untilState('reconnecting');
+    // Three while she is away, and the server keeps only the last two: her place is gone.
+    await say(bob, ['lost one', 'lost two', 'lost three']);
+    await proxy.mend();
+    await alice.until(() => alice.of('welcome').length === 2, 'the welcome of the resume');
+    const [live] = await say(bob, ['live']);
+    await alice.untilShown(live!);
+
+    expect(alice.of('welcome').map((w) => [w.name, w.resumed, w.recovered])).toEqual([
+      ['Alice', false, undefined],
+      ['Alice', true, false],
+    ]);
+    expect(alice.of('gap')).toEqual([{ reason: 'not_recovered' }]);
+    // The gap comes right after the welcome that tells of it, before anything shown after.
+    const afterResume = alice.log.slice(alice.log.findIndex((e) => e.type === 'welcome' && e.event.resumed));
+    expect(afterResume.filter((e) => e.type !== 'state')[1]).toEqual({
+      type: 'gap',
+      event: { reason: 'not_recovered' },
+    });
+    expect(alice.client.name).toBe('Alice');
+    expect(alice.of('message').at(-1)).toMatchObject({ text: 'live', sender: 'Bob', replay: false });
+    expect(alice.client.state).toBe('online');
+  });
+
   it('reports a name taken while its session expired, and stops', async () => {
     const server = await start({ resumeWindowMs: 100 });
     const observer = await server.register('Observer');
