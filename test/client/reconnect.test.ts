@@ -10,8 +10,9 @@ import { WebSocket } from 'ws';
 import { connect, type ChatClientOptions, type ChatMessage } from '../../client/index.js';
 import { Recorder, shownFrame, type Shown } from '../support/client-recorder.js';
 import { TcpProxy } from '../support/cluster.js';
+import { parseMetrics, sample } from '../support/metrics-text.js';
 import { serverPerTest, startTestServer, type TestServer } from '../support/test-server.js';
-import type { Frame, TestSocket } from '../support/ws-client.js';
+import { DEFAULT_WAIT_MS, type Frame, type TestSocket } from '../support/ws-client.js';
 
 const start = serverPerTest();
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -60,6 +61,34 @@ async function seenBy(observer: TestSocket, afterId: string, untilId: string): P
   return frames.flatMap((frame) => shownFrame(frame) ?? []).filter((shown) => Number(shown.id) > Number(afterId));
 }
 
+/** The server's own count of its WebSocket connections (its /metrics): accepted since it started, and open now. */
+async function serverConnections(server: TestServer): Promise<{ opened: number; open: number }> {
+  const samples = parseMetrics(await (await server.get('/metrics')).text());
+  const opened = sample(samples, 'chat_connections_opened_total');
+  let closed = 0;
+  for (const [series, value] of samples) if (series.startsWith('chat_connections_closed_total{')) closed += value;
+  return { opened, open: opened - closed };
+}
+
+/**
+ * Scrapes until the server holds `open` connections: a close reaches the server a moment
+ * after the client sees it, and /metrics has no event to wait on. Fails after a bounded wait.
+ */
+async function untilServerHolds(
+  server: TestServer,
+  open: number,
+  what: string,
+): Promise<{ opened: number; open: number }> {
+  const deadline = performance.now() + DEFAULT_WAIT_MS;
+  for (;;) {
+    const seen = await serverConnections(server);
+    if (seen.open === open) return seen;
+    if (performance.now() > deadline)
+      throw new Error(`the server holds ${seen.open} connections, not ${open}: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 describe('the client over real sockets', () => {
   it('after a cut mid-stream shows exactly the server order, and a send made during the cut arrives once', async () => {
     const server = await start();
@@ -77,6 +106,8 @@ describe('the client over real sockets', () => {
     await alice.untilShown(before.at(-1)!);
     await proxy.cut();
     await alice.until((log) => log.some((e) => e.type === 'state' && e.event.state === 'reconnecting'), 'the loss');
+    // The server let go of Alice's connection: it holds Observer's and Bob's only.
+    const afterLoss = await untilServerHolds(server, 2, "Alice's lost connection closed");
     await say(bob, ['four', 'five'], bobHeard);
     const sent = alice.client.send('from Alice, sent while cut off');
     const carol = await server.register('Carol');
@@ -104,6 +135,11 @@ describe('the client over real sockets', () => {
     await bob.expectQuiet();
     expect(bobHeard.filter((frame) => frame.text === copy.text)).toMatchObject([{ sender: 'Alice' }]);
     expect(proxy.peakOpen).toBe(1);
+    // On the server's side too: after it let go of her first connection it accepted one more
+    // of hers (and Carol's), and holds Observer's, Bob's and that one: never two of hers at once.
+    const atEnd = await untilServerHolds(server, 3, "Observer's, Bob's and Alice's");
+    expect(atEnd.opened - afterLoss.opened).toBe(2);
+    expect(proxy.accepted).toHaveLength(2);
   });
 
   it('after a server restart registers the same name again and says what was lost', async () => {
@@ -143,6 +179,39 @@ describe('the client over real sockets', () => {
     await bob.expectQuiet();
   });
 
+  it('after a cut longer than the history holds resumes its name and reports the gap once', async () => {
+    const server = await start({ historySize: 2 });
+    const bob = await server.register('Bob');
+    const proxy = await proxyTo(server.port);
+    const alice = client(proxy, 'Alice');
+    await alice.untilState('online');
+    const [seen] = await say(bob, ['seen']);
+    await alice.untilShown(seen!);
+    await proxy.cut();
+    await alice.untilState('reconnecting');
+    // Three while she is away, and the server keeps only the last two: her place is gone.
+    await say(bob, ['lost one', 'lost two', 'lost three']);
+    await proxy.mend();
+    await alice.until(() => alice.of('welcome').length === 2, 'the welcome of the resume');
+    const [live] = await say(bob, ['live']);
+    await alice.untilShown(live!);
+
+    expect(alice.of('welcome').map((w) => [w.name, w.resumed, w.recovered])).toEqual([
+      ['Alice', false, undefined],
+      ['Alice', true, false],
+    ]);
+    expect(alice.of('gap')).toEqual([{ reason: 'not_recovered' }]);
+    // The gap comes right after the welcome that tells of it, before anything shown after.
+    const afterResume = alice.log.slice(alice.log.findIndex((e) => e.type === 'welcome' && e.event.resumed));
+    expect(afterResume.filter((e) => e.type !== 'state')[1]).toEqual({
+      type: 'gap',
+      event: { reason: 'not_recovered' },
+    });
+    expect(alice.client.name).toBe('Alice');
+    expect(alice.of('message').at(-1)).toMatchObject({ text: 'live', sender: 'Bob', replay: false });
+    expect(alice.client.state).toBe('online');
+  });
+
   it('reports a name taken while its session expired, and stops', async () => {
     const server = await start({ resumeWindowMs: 100 });
     const observer = await server.register('Observer');
@@ -167,19 +236,32 @@ describe('the client over real sockets', () => {
   it('retries at once, then within the backoff bounds, and never holds two sockets', async () => {
     const down: TestServer = await startTestServer();
     const proxy = await proxyTo(down.port);
-    // The top of each range, so that every wait is known: 0, then 100, 200 and the cap, 200 (ms).
-    const alice = client(proxy, 'Alice', { backoff: { initialMs: 100, maxMs: 200 }, random: () => 0.9999 });
+    // The top of each range, so that every wait is known: 0, then 200, 400 and the cap, 400 (ms).
+    // The first backoff is long enough that a retry at once cannot be mistaken for it.
+    const alice = client(proxy, 'Alice', { backoff: { initialMs: 200, maxMs: 400 }, random: () => 0.9999 });
     await alice.untilState('online');
+    expect(await serverConnections(down)).toEqual({ opened: 1, open: 1 });
+    // When each connection was lost, as the client saw it: each wait runs from a loss to the next attempt.
+    const lostAt: number[] = [];
+    alice.client.on('state', ({ state }) => {
+      if (state === 'reconnecting') lostAt.push(performance.now());
+    });
     await down.close();
-    const attempts = 7; // the first connection, then six after the loss
+    const attempts = 6; // the first connection, then five after the loss
     await alice.until(() => proxy.accepted.length >= attempts, `${attempts} connection attempts`, 5_000);
+    // Back up: the server accepts one connection of hers, and holds only that one.
+    const up = await start({ port: down.port });
+    await alice.until(() => alice.of('welcome').length === 2, 'the welcome from the server back up');
+    expect(await untilServerHolds(up, 1, "Alice's")).toEqual({ opened: 1, open: 1 });
     alice.client.close();
 
-    const gaps = proxy.accepted.slice(1, attempts).map((at, i) => at - proxy.accepted[i]!);
-    const waits = [0, 99, 199, 199, 199]; // after the first retry; without the cap the last would be 800
-    const retries = gaps.slice(1); // gaps[0] is from the first connection to the first retry: how long Alice was online
-    expect(retries).toHaveLength(waits.length);
-    retries.forEach((gap, i) => {
+    const retries = proxy.accepted.slice(1, attempts).map((at, i) => at - lostAt[i]!);
+    const [first, ...later] = retries;
+    // At once: far below the first backoff's 199 ms, even on a busy machine.
+    expect(first).toBeLessThan(100);
+    const waits = [199, 399, 399, 399]; // without the cap the last two would be 799 and 1599
+    expect(later).toHaveLength(waits.length);
+    later.forEach((gap, i) => {
       // Never early (timers may round down by a millisecond); late by at most scheduling noise
       // on a busy machine, which is still far below what a missing cap would add.
       expect(gap).toBeGreaterThanOrEqual(waits[i]! - 2);
