@@ -130,12 +130,24 @@ export class ChatClient {
     this.dispatch({ type: 'app.close' });
   }
 
+  /**
+   * Emits an event of the chat. A listener may have closed the client part way through a
+   * step; once closed, nothing more is told (the `state` event entering `closed` is the last).
+   */
+  private emit<K extends Exclude<keyof ChatEvents, 'state'>>(type: K, event: ChatEvents[K]): void {
+    this.listeners.emit(type, event, () => this.lifecycle.state !== 'closed');
+  }
+
   private dispatch(event: LifecycleEvent): void {
     const before = this.lifecycle;
     const step = transition(before, event);
     this.lifecycle = step.lifecycle;
-    for (const effect of step.effects) this.carryOut(effect);
-    if (step.lifecycle.state === before.state) return;
+    for (const effect of step.effects) {
+      // A listener called back in (close() from a `gap`): the newer step has the last word.
+      if (this.lifecycle !== step.lifecycle) return;
+      this.carryOut(effect);
+    }
+    if (this.lifecycle !== step.lifecycle || step.lifecycle.state === before.state) return;
     const closedBy = step.lifecycle.closedBy;
     let error: ChatError | undefined;
     if (closedBy !== null) {
@@ -150,7 +162,8 @@ export class ChatClient {
             : new ChatError(closedBy.reason, undefined, closedBy.code, this.closeReason);
       }
     }
-    this.listeners.emit('state', { state: step.lifecycle.state, previous: before.state, error });
+    const current = () => this.lifecycle === step.lifecycle;
+    this.listeners.emit('state', { state: step.lifecycle.state, previous: before.state, error }, current);
   }
 
   private carryOut(effect: Effect): void {
@@ -187,7 +200,7 @@ export class ChatClient {
           () => new ChatError('outcome_unknown'),
           (message) => message.written,
         );
-        return this.listeners.emit('gap', { reason: 'session_lost' });
+        return this.emit('gap', { reason: 'session_lost' });
       case 'online':
         return this.writeNext();
     }
@@ -285,20 +298,20 @@ export class ChatClient {
     this.online = [...frame.users];
     this.dispatch({ type: 'server.welcome', session: { secret: frame.session, epoch: frame.epoch } });
     const resumed = frame.resumed === true;
-    this.listeners.emit('welcome', {
+    this.emit('welcome', {
       name: frame.name,
       users: this.online,
       resumed,
       ...(resumed ? { recovered: frame.recovered === true } : {}),
     });
-    if (resumed && frame.recovered !== true) this.listeners.emit('gap', { reason: 'not_recovered' });
+    if (resumed && frame.recovered !== true) this.emit('gap', { reason: 'not_recovered' });
   }
 
   private refused(frame: Extract<ServerFrame, { type: 'error' }>): void {
     const error = new ChatError(frame.code, frame.text);
     if (this.lifecycle.state === 'registering') {
       this.refusal = error;
-      this.listeners.emit('error', error);
+      this.emit('error', error);
       if (frame.code === 'name_taken' || frame.code === 'invalid_name') {
         this.dispatch({ type: 'server.refused', code: frame.code });
       } else if (frame.code === 'session_expired') this.dispatch({ type: 'server.sessionExpired' });
@@ -310,16 +323,17 @@ export class ChatClient {
       this.awaiting = null;
       // A resend whose first copy already arrived is answered by a copy, never an error;
       // so the message the error answers is still waiting, unless something is badly off.
-      if (!this.outbox.fail(cid, error)) this.listeners.emit('error', error);
+      // The pause first: an `error` listener that closes the client clears it.
       if (frame.code === 'rate_limited') {
         this.pause = this.timers.setTimeout(() => {
           this.pause = null;
           this.writeNext();
         }, RATE_LIMIT_PAUSE_MS);
       }
+      if (!this.outbox.fail(cid, error)) this.emit('error', error);
       return this.writeNext();
     }
-    this.listeners.emit('error', error);
+    this.emit('error', error);
   }
 
   private chatMessage(frame: Extract<ServerFrame, { type: 'message' }>): void {
@@ -334,14 +348,14 @@ export class ChatClient {
       ...(frame.cid !== undefined ? { cid: frame.cid } : {}),
     };
     const verdict = this.position.admit(frame);
-    if (verdict !== 'seen') this.listeners.emit('message', message);
-    if (frame.cid === undefined) return;
-    // The answer to what is out, or a replay's copy of something still waiting: either way it arrived.
-    this.outbox.confirm(frame.cid, message);
-    if (frame.cid === this.awaiting) {
-      this.awaiting = null;
-      this.writeNext();
-    }
+    // Settled before it is shown: a listener that closes the client must not reject the very
+    // message it was shown. The answer to what is out, or a replay's copy of something still
+    // waiting: either way it arrived.
+    const answered = frame.cid !== undefined && frame.cid === this.awaiting;
+    if (frame.cid !== undefined) this.outbox.confirm(frame.cid, message);
+    if (answered) this.awaiting = null;
+    if (verdict !== 'seen') this.emit('message', message);
+    if (answered) this.writeNext();
   }
 
   private presence(frame: Extract<ServerFrame, { type: 'join' | 'leave' }>): void {
@@ -352,7 +366,7 @@ export class ChatClient {
       this.online =
         frame.type === 'join' ? [...this.online, frame.name] : this.online.filter((name) => name !== frame.name);
     }
-    this.listeners.emit(frame.type, event);
+    this.emit(frame.type, event);
   }
 }
 

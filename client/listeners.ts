@@ -12,8 +12,14 @@ export class Listeners<Events extends object> {
     return () => void set.delete(listener);
   }
 
-  emit<K extends keyof Events>(type: K, event: Events[K]): void {
+  /**
+   * Calls each `type` listener with `event`, while `current()` holds: a listener may call
+   * back into the client and make the event stale (close() from a `state` listener), and
+   * the listeners after it must not hear it then.
+   */
+  emit<K extends keyof Events>(type: K, event: Events[K], current: () => boolean = () => true): void {
     for (const listener of [...(this.byType.get(type) ?? [])]) {
+      if (!current()) return;
       try {
         (listener as (event: Events[K]) => void)(event);
       } catch (error) {
