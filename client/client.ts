@@ -11,7 +11,14 @@
 import type { ServerFrame } from '../src/frames.js';
 import { DEFAULT_BACKOFF, backoffDelay, checkBounds, type BackoffBounds } from './backoff.js';
 import { ChatError, type ChatErrorCode } from './errors.js';
-import { hostTimers, randomPrefix, webSocketConstructor, type Timers, type WebSocketLike } from './host.js';
+import {
+  hostTimers,
+  randomPrefix,
+  rethrowLater,
+  webSocketConstructor,
+  type Timers,
+  type WebSocketLike,
+} from './host.js';
 import {
   begin,
   transition,
@@ -57,7 +64,7 @@ export class ChatClient {
   private awaiting: string | null = null;
   private readonly outbox: Outbox<ChatMessage>;
   private readonly position = new Position();
-  private readonly listeners = new Listeners<ChatEvents>();
+  private readonly listeners = new Listeners<ChatEvents>((error, type) => this.listenerFailed(error, type));
   private readonly cidPrefix = randomPrefix();
   private cidCount = 0;
   private welcomedName: string | null = null;
@@ -136,6 +143,17 @@ export class ChatClient {
    */
   private emit<K extends Exclude<keyof ChatEvents, 'state'>>(type: K, event: ChatEvents[K]): void {
     this.listeners.emit(type, event, () => this.lifecycle.state !== 'closed');
+  }
+
+  /**
+   * An app's listener threw. The app hears of it on `error`, as a browser reports a
+   * listener's error without breaking the dispatch; with no `error` listener, or when one
+   * threw, it is thrown again outside our call stack, so that a bug nobody handles stays
+   * loud (in Node: an uncaught exception), as with an EventEmitter's unheard `error`.
+   */
+  private listenerFailed(error: unknown, type: keyof ChatEvents): void {
+    if (type === 'error' || !this.listeners.has('error')) return rethrowLater(error);
+    this.listeners.emit('error', new ChatError('listener_failed', undefined, undefined, undefined, { cause: error }));
   }
 
   private dispatch(event: LifecycleEvent): void {

@@ -125,3 +125,27 @@ describe('a listener that closes the client', () => {
     expect(afterClosed(alice.log)).toEqual([]);
   });
 });
+
+describe('a listener that throws', () => {
+  it('is reported on `error` as listener_failed; the other listeners still hear every event and the client goes on', async () => {
+    const server = await start();
+    const alice = client(server.url, 'Alice');
+    const bug = new Error('a bug in the app');
+    alice.client.on('message', () => {
+      throw bug;
+    });
+    const heardAfter: string[] = [];
+    alice.client.on('message', (message) => heardAfter.push(message.text));
+    await alice.untilState('online');
+
+    const copies = [await alice.client.send('one'), await alice.client.send('two')];
+
+    expect(copies.map((copy) => copy.text)).toEqual(['one', 'two']);
+    expect(heardAfter).toEqual(['one', 'two']);
+    expect(alice.of('error').map((error) => [error.code, error.cause])).toEqual([
+      ['listener_failed', bug],
+      ['listener_failed', bug],
+    ]);
+    expect(alice.client.state).toBe('online');
+  });
+});
