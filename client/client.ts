@@ -51,6 +51,13 @@ const DEFAULT_STABLE_MS = 10_000;
 /** A close code in the private range, not a clean close: the server keeps the session for a resume. */
 const DROP_CODE = 4000;
 
+/**
+ * How long a socket dropped with close(4000), where there is no terminate() (a browser),
+ * has for its close event. A dead peer never answers the closing handshake, and the host
+ * may wait for it far longer than an attempt's deadline; after this the socket counts as gone.
+ */
+const DROP_WAIT_MS = 2_000;
+
 export class ChatClient {
   private lifecycle: Lifecycle;
   private socket: WebSocketLike | null = null;
@@ -60,6 +67,8 @@ export class ChatClient {
   private timer: unknown = null;
   /** Set while sends pause after `rate_limited`. */
   private pause: unknown = null;
+  /** Set while a socket dropped without terminate() is given DROP_WAIT_MS to close. */
+  private dropWait: unknown = null;
   /** The cid written on this connection whose answer has not come yet. */
   private awaiting: string | null = null;
   private readonly outbox: Outbox<ChatMessage>;
@@ -171,6 +180,8 @@ export class ChatClient {
     if (closedBy !== null) {
       this.timers.clearTimeout(this.pause);
       this.pause = null;
+      this.timers.clearTimeout(this.dropWait);
+      this.dropWait = null;
       this.outbox.failWhere(() => new ChatError('closed'));
       if (closedBy.reason !== 'closed') {
         // A refused name: the server's own error, text and all.
@@ -241,6 +252,8 @@ export class ChatClient {
   private closed(socket: WebSocketLike, code: number, reason: string): void {
     if (socket !== this.socket) return;
     this.socket = null;
+    this.timers.clearTimeout(this.dropWait);
+    this.dropWait = null;
     this.closeReason = reason;
     this.awaiting = null;
     // A new connection has a full rate bucket.
@@ -254,8 +267,14 @@ export class ChatClient {
     if (socket === null || this.draining) return;
     this.draining = true;
     this.awaiting = null;
-    if (code !== 1000 && socket.terminate !== undefined) socket.terminate();
-    else socket.close(code);
+    if (code === 1000) return socket.close(code);
+    if (socket.terminate !== undefined) return socket.terminate();
+    socket.close(code);
+    // No close event from it counts after this one: a late one finds another socket (or none) current.
+    this.dropWait = this.timers.setTimeout(() => {
+      this.dropWait = null;
+      this.closed(socket, 1006, '');
+    }, DROP_WAIT_MS);
   }
 
   private write(frame: object): void {

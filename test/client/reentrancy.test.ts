@@ -10,6 +10,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { connect, type ChatClientOptions } from '../../client/index.js';
 import type { Timers } from '../../client/host.js';
 import { Recorder, type Recorded } from '../support/client-recorder.js';
+import { TcpProxy } from '../support/cluster.js';
 import { serverPerTest } from '../support/test-server.js';
 
 const start = serverPerTest();
@@ -147,5 +148,37 @@ describe('a listener that throws', () => {
       ['listener_failed', bug],
     ]);
     expect(alice.client.state).toBe('online');
+  });
+});
+
+/** `ws`'s WebSocket without terminate(), as a browser's: an abandoned attempt can only close(4000). */
+class BrowserLikeWebSocket extends WebSocket {
+  declare terminate: never;
+  constructor(url: string) {
+    super(url);
+    Object.defineProperty(this, 'terminate', { value: undefined });
+  }
+}
+
+describe('an abandoned attempt where the WebSocket has no terminate()', () => {
+  it('on a peer that never answers the close, is given up on and the client tries again', async () => {
+    const server = await start();
+    const proxy = await TcpProxy.start(server.port);
+    cleanup.push(() => proxy.cut());
+    const alice = client(`ws://127.0.0.1:${proxy.port}/ws`, 'Alice', {
+      WebSocket: BrowserLikeWebSocket,
+      timeoutMs: 300,
+    });
+    await alice.untilState('registering');
+    // Nothing from the server reaches the client any more on this connection: no welcome, no close.
+    proxy.stall();
+
+    // ws's own close timeout is 30 s; a browser's may be longer. Well before either, a new attempt:
+    const states = () => alice.of('state').map((change) => change.state);
+    await alice.until(() => states().lastIndexOf('registering') > 0, 'a second connection', 8_000);
+    expect(states().slice(0, 4)).toEqual(['registering', 'reconnecting', 'connecting', 'registering']);
+    expect(proxy.accepted).toHaveLength(2);
+    // (The server had welcomed the first connection, and the 4000 keeps that session: the new
+    // registration of the name may be refused. Not this test's matter.)
   });
 });
