@@ -11,7 +11,14 @@
 import type { ServerFrame } from '../src/frames.js';
 import { DEFAULT_BACKOFF, backoffDelay, checkBounds, type BackoffBounds } from './backoff.js';
 import { ChatError, type ChatErrorCode } from './errors.js';
-import { hostTimers, randomPrefix, webSocketConstructor, type Timers, type WebSocketLike } from './host.js';
+import {
+  hostTimers,
+  randomPrefix,
+  rethrowLater,
+  webSocketConstructor,
+  type Timers,
+  type WebSocketLike,
+} from './host.js';
 import {
   begin,
   transition,
@@ -44,6 +51,13 @@ const DEFAULT_STABLE_MS = 10_000;
 /** A close code in the private range, not a clean close: the server keeps the session for a resume. */
 const DROP_CODE = 4000;
 
+/**
+ * How long a socket dropped with close(4000), where there is no terminate() (a browser),
+ * has for its close event. A dead peer never answers the closing handshake, and the host
+ * may wait for it far longer than an attempt's deadline; after this the socket counts as gone.
+ */
+const DROP_WAIT_MS = 2_000;
+
 export class ChatClient {
   private lifecycle: Lifecycle;
   private socket: WebSocketLike | null = null;
@@ -53,11 +67,13 @@ export class ChatClient {
   private timer: unknown = null;
   /** Set while sends pause after `rate_limited`. */
   private pause: unknown = null;
+  /** Set while a socket dropped without terminate() is given DROP_WAIT_MS to close. */
+  private dropWait: unknown = null;
   /** The cid written on this connection whose answer has not come yet. */
   private awaiting: string | null = null;
   private readonly outbox: Outbox<ChatMessage>;
   private readonly position = new Position();
-  private readonly listeners = new Listeners<ChatEvents>();
+  private readonly listeners = new Listeners<ChatEvents>((error, type) => this.listenerFailed(error, type));
   private readonly cidPrefix = randomPrefix();
   private cidCount = 0;
   private welcomedName: string | null = null;
@@ -130,17 +146,42 @@ export class ChatClient {
     this.dispatch({ type: 'app.close' });
   }
 
+  /**
+   * Emits an event of the chat. A listener may have closed the client part way through a
+   * step; once closed, nothing more is told (the `state` event entering `closed` is the last).
+   */
+  private emit<K extends Exclude<keyof ChatEvents, 'state'>>(type: K, event: ChatEvents[K]): void {
+    this.listeners.emit(type, event, () => this.lifecycle.state !== 'closed');
+  }
+
+  /**
+   * An app's listener threw. The app hears of it on `error`, as a browser reports a
+   * listener's error without breaking the dispatch; with no `error` listener, or when one
+   * threw, it is thrown again outside our call stack, so that a bug nobody handles stays
+   * loud (in Node: an uncaught exception), as with an EventEmitter's unheard `error`.
+   */
+  private listenerFailed(error: unknown, type: keyof ChatEvents): void {
+    if (type === 'error' || !this.listeners.has('error')) return rethrowLater(error);
+    this.listeners.emit('error', new ChatError('listener_failed', undefined, undefined, undefined, { cause: error }));
+  }
+
   private dispatch(event: LifecycleEvent): void {
     const before = this.lifecycle;
     const step = transition(before, event);
     this.lifecycle = step.lifecycle;
-    for (const effect of step.effects) this.carryOut(effect);
-    if (step.lifecycle.state === before.state) return;
+    for (const effect of step.effects) {
+      // A listener called back in (close() from a `gap`): the newer step has the last word.
+      if (this.lifecycle !== step.lifecycle) return;
+      this.carryOut(effect);
+    }
+    if (this.lifecycle !== step.lifecycle || step.lifecycle.state === before.state) return;
     const closedBy = step.lifecycle.closedBy;
     let error: ChatError | undefined;
     if (closedBy !== null) {
       this.timers.clearTimeout(this.pause);
       this.pause = null;
+      this.timers.clearTimeout(this.dropWait);
+      this.dropWait = null;
       this.outbox.failWhere(() => new ChatError('closed'));
       if (closedBy.reason !== 'closed') {
         // A refused name: the server's own error, text and all.
@@ -150,7 +191,8 @@ export class ChatClient {
             : new ChatError(closedBy.reason, undefined, closedBy.code, this.closeReason);
       }
     }
-    this.listeners.emit('state', { state: step.lifecycle.state, previous: before.state, error });
+    const current = () => this.lifecycle === step.lifecycle;
+    this.listeners.emit('state', { state: step.lifecycle.state, previous: before.state, error }, current);
   }
 
   private carryOut(effect: Effect): void {
@@ -187,7 +229,7 @@ export class ChatClient {
           () => new ChatError('outcome_unknown'),
           (message) => message.written,
         );
-        return this.listeners.emit('gap', { reason: 'session_lost' });
+        return this.emit('gap', { reason: 'session_lost' });
       case 'online':
         return this.writeNext();
     }
@@ -210,6 +252,8 @@ export class ChatClient {
   private closed(socket: WebSocketLike, code: number, reason: string): void {
     if (socket !== this.socket) return;
     this.socket = null;
+    this.timers.clearTimeout(this.dropWait);
+    this.dropWait = null;
     this.closeReason = reason;
     this.awaiting = null;
     // A new connection has a full rate bucket.
@@ -223,8 +267,14 @@ export class ChatClient {
     if (socket === null || this.draining) return;
     this.draining = true;
     this.awaiting = null;
-    if (code !== 1000 && socket.terminate !== undefined) socket.terminate();
-    else socket.close(code);
+    if (code === 1000) return socket.close(code);
+    if (socket.terminate !== undefined) return socket.terminate();
+    socket.close(code);
+    // No close event from it counts after this one: a late one finds another socket (or none) current.
+    this.dropWait = this.timers.setTimeout(() => {
+      this.dropWait = null;
+      this.closed(socket, 1006, '');
+    }, DROP_WAIT_MS);
   }
 
   private write(frame: object): void {
@@ -285,20 +335,20 @@ export class ChatClient {
     this.online = [...frame.users];
     this.dispatch({ type: 'server.welcome', session: { secret: frame.session, epoch: frame.epoch } });
     const resumed = frame.resumed === true;
-    this.listeners.emit('welcome', {
+    this.emit('welcome', {
       name: frame.name,
       users: this.online,
       resumed,
       ...(resumed ? { recovered: frame.recovered === true } : {}),
     });
-    if (resumed && frame.recovered !== true) this.listeners.emit('gap', { reason: 'not_recovered' });
+    if (resumed && frame.recovered !== true) this.emit('gap', { reason: 'not_recovered' });
   }
 
   private refused(frame: Extract<ServerFrame, { type: 'error' }>): void {
     const error = new ChatError(frame.code, frame.text);
     if (this.lifecycle.state === 'registering') {
       this.refusal = error;
-      this.listeners.emit('error', error);
+      this.emit('error', error);
       if (frame.code === 'name_taken' || frame.code === 'invalid_name') {
         this.dispatch({ type: 'server.refused', code: frame.code });
       } else if (frame.code === 'session_expired') this.dispatch({ type: 'server.sessionExpired' });
@@ -310,16 +360,17 @@ export class ChatClient {
       this.awaiting = null;
       // A resend whose first copy already arrived is answered by a copy, never an error;
       // so the message the error answers is still waiting, unless something is badly off.
-      if (!this.outbox.fail(cid, error)) this.listeners.emit('error', error);
+      // The pause first: an `error` listener that closes the client clears it.
       if (frame.code === 'rate_limited') {
         this.pause = this.timers.setTimeout(() => {
           this.pause = null;
           this.writeNext();
         }, RATE_LIMIT_PAUSE_MS);
       }
+      if (!this.outbox.fail(cid, error)) this.emit('error', error);
       return this.writeNext();
     }
-    this.listeners.emit('error', error);
+    this.emit('error', error);
   }
 
   private chatMessage(frame: Extract<ServerFrame, { type: 'message' }>): void {
@@ -334,14 +385,14 @@ export class ChatClient {
       ...(frame.cid !== undefined ? { cid: frame.cid } : {}),
     };
     const verdict = this.position.admit(frame);
-    if (verdict !== 'seen') this.listeners.emit('message', message);
-    if (frame.cid === undefined) return;
-    // The answer to what is out, or a replay's copy of something still waiting: either way it arrived.
-    this.outbox.confirm(frame.cid, message);
-    if (frame.cid === this.awaiting) {
-      this.awaiting = null;
-      this.writeNext();
-    }
+    // Settled before it is shown: a listener that closes the client must not reject the very
+    // message it was shown. The answer to what is out, or a replay's copy of something still
+    // waiting: either way it arrived.
+    const answered = frame.cid !== undefined && frame.cid === this.awaiting;
+    if (frame.cid !== undefined) this.outbox.confirm(frame.cid, message);
+    if (answered) this.awaiting = null;
+    if (verdict !== 'seen') this.emit('message', message);
+    if (answered) this.writeNext();
   }
 
   private presence(frame: Extract<ServerFrame, { type: 'join' | 'leave' }>): void {
@@ -352,7 +403,7 @@ export class ChatClient {
       this.online =
         frame.type === 'join' ? [...this.online, frame.name] : this.online.filter((name) => name !== frame.name);
     }
-    this.listeners.emit(frame.type, event);
+    this.emit(frame.type, event);
   }
 }
 

@@ -12,6 +12,7 @@ export const clientErrors = {
     'The connection was lost before the server confirmed this message, and the session with it: it may or may not have been sent',
   taken_over: 'Another connection took this session over',
   rejected: 'The server closed the connection for a broken rule',
+  listener_failed: "One of the app's listeners threw; the error it threw is the `cause`",
 } as const satisfies Record<string, string>;
 
 export type ClientErrorCode = keyof typeof clientErrors;
@@ -29,7 +30,9 @@ export class ChatError extends Error {
     readonly closeCode?: number,
     /** For `rejected`: the close reason the server sent (the rule broken), or '' when it gave none. */
     readonly closeReason?: string,
+    /** For `listener_failed`: what the listener threw. */
+    options?: { cause: unknown },
   ) {
-    super(text);
+    super(text, options);
   }
 }

@@ -15,7 +15,8 @@
  *
  * Never two sockets: a socket is opened only on entering `connecting`, which is reached
  * only from `reconnecting`, which is entered only once the previous socket has closed. A
- * deadline or `server_unavailable` drops the socket and waits for its close like any loss.
+ * deadline or `server_unavailable` drops the socket and waits for its close like any loss
+ * (where it cannot be terminated, the adapter waits a bounded time, then counts it closed).
  */
 
 export type ConnectionState = 'connecting' | 'registering' | 'online' | 'reconnecting' | 'closed';
