@@ -4,7 +4,7 @@
  * clients too, connected straight to a server that is neither cut nor killed).
  */
 import type { Problems } from './resume-check.js';
-import { Worker } from './worker.js';
+import { WorkerPool } from './worker.js';
 
 export type ReconnectCommand =
   | { cmd: 'ping' }
@@ -70,36 +70,9 @@ export interface ReconnectCheck {
   lostAfterGap: number;
 }
 
-export class ReconnectLoad {
-  private constructor(readonly processes: Worker<ReconnectCommand>[]) {}
+/** The storm's load processes, each running reconnect-client.ts. */
+export type ReconnectLoad = WorkerPool<ReconnectCommand>;
 
-  static async start(processes: number): Promise<ReconnectLoad> {
-    const workers = Array.from({ length: processes }, () =>
-      Worker.fork<ReconnectCommand>(new URL('./reconnect-client.ts', import.meta.url)),
-    );
-    const load = new ReconnectLoad(workers);
-    try {
-      await load.all({ cmd: 'ping' });
-    } catch (err) {
-      load.kill();
-      throw err;
-    }
-    return load;
-  }
-
-  get pids(): number[] {
-    return this.processes.map((p) => p.pid);
-  }
-
-  all<T>(command: ReconnectCommand): Promise<T[]> {
-    return Promise.all(this.processes.map((p) => p.call<T>(command)));
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.processes.map((p) => p.close({ cmd: 'close' })));
-  }
-
-  kill(): void {
-    for (const p of this.processes) p.kill();
-  }
+export function startReconnectLoad(processes: number): Promise<ReconnectLoad> {
+  return WorkerPool.start<ReconnectCommand>(new URL('./reconnect-client.ts', import.meta.url), processes);
 }

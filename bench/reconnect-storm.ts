@@ -24,7 +24,7 @@ import { oneProcess, twoNodes, type StartServers } from './fanout-run.js';
 import { senderIndices } from './load.js';
 import { cpuOf } from './proc.js';
 import { percentile, stormTimes, type StormTimes } from './reconnect-check.js';
-import { ReconnectLoad, type ReconnectCheck, type ReconnectReport, type StormStatus } from './reconnect-load.js';
+import { startReconnectLoad, type ReconnectCheck, type ReconnectReport, type StormStatus } from './reconnect-load.js';
 import { comparing, type Columns, type Figure } from './report.js';
 import { addProblems, checkSequence, noProblems, problemCount, type Problems } from './resume-check.js';
 import { isMain, runBench, sleep, within, type BenchContext, type Scenario } from './runner.js';
@@ -82,7 +82,7 @@ async function runStorm(ctx: BenchContext, start: StartServers, storm: Storm): P
   const proxy = ctx.track(await CutProxy.start(ports));
   // The senders' server: the one that is neither cut nor killed (node B of two).
   const senderUrl = servers.urls.at(-1)!;
-  const load = ctx.track(await ReconnectLoad.start(processes));
+  const load = ctx.track(await startReconnectLoad(processes));
   try {
     ctx.progress(`${kind}: registering ${stormClients} library clients and ${senders} senders`);
     const slots = senderIndices(total, senders);

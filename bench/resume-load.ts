@@ -2,9 +2,8 @@
  * The client side of the resume storm: load processes (bench/resume-client.ts), each holding
  * a share of the clients that will be dropped and some of the senders, driven together.
  */
-import { cpuOf } from './proc.js';
 import type { Problems } from './resume-check.js';
-import { Worker } from './worker.js';
+import { WorkerPool } from './worker.js';
 
 export type StormCommand =
   | { cmd: 'ping' }
@@ -66,36 +65,9 @@ export interface CheckReport {
   unexpectedFrames: number;
 }
 
-export class ResumeLoad {
-  private constructor(readonly processes: Worker<StormCommand>[]) {}
+/** The storm's load processes, each running resume-client.ts. */
+export type ResumeLoad = WorkerPool<StormCommand>;
 
-  static async start(processes: number): Promise<ResumeLoad> {
-    const workers = Array.from({ length: processes }, () =>
-      Worker.fork<StormCommand>(new URL('./resume-client.ts', import.meta.url)),
-    );
-    const load = new ResumeLoad(workers);
-    try {
-      await load.all({ cmd: 'ping' });
-    } catch (err) {
-      load.kill();
-      throw err;
-    }
-    return load;
-  }
-
-  cpu(): { cpuUs: number; systemUs: number } {
-    return cpuOf(this.processes.map((p) => p.pid));
-  }
-
-  all<T>(command: StormCommand): Promise<T[]> {
-    return Promise.all(this.processes.map((p) => p.call<T>(command)));
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.processes.map((p) => p.close({ cmd: 'close' })));
-  }
-
-  kill(): void {
-    for (const p of this.processes) p.kill();
-  }
+export function startResumeLoad(processes: number): Promise<ResumeLoad> {
+  return WorkerPool.start<StormCommand>(new URL('./resume-client.ts', import.meta.url), processes);
 }

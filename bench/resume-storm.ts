@@ -18,7 +18,7 @@ import { sourceAddresses, senderIndices } from './load.js';
 import { cpuOf } from './proc.js';
 import { comparing, type Columns, type Figure } from './report.js';
 import { addProblems, checkSequence, noProblems, problemCount, type Problems } from './resume-check.js';
-import { ResumeLoad, type CheckReport, type ResumeReport } from './resume-load.js';
+import { startResumeLoad, type CheckReport, type ResumeReport } from './resume-load.js';
 import { isMain, runBench, sleep, within, type BenchContext, type Scenario } from './runner.js';
 import { targetOptions } from './target.js';
 
@@ -67,7 +67,7 @@ async function runStorm(ctx: BenchContext, start: StartServers): Promise<StormRe
   const kind = servers.name;
   const nodes = servers.urls.length;
   if (processes % nodes !== 0) throw new Error(`--processes must be a multiple of ${nodes} for the cluster`);
-  const load = ctx.track(await ResumeLoad.start(processes));
+  const load = ctx.track(await startResumeLoad(processes));
   try {
     ctx.progress(`${kind}: registering ${dropped} clients and ${senders} senders`);
     const slots = senderIndices(total, senders);

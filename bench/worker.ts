@@ -1,7 +1,8 @@
 /**
  * A bench child process driven over IPC: the parent calls a command and gets its result (or
  * its error) back; the child answers every command with `answerCommands`. The load processes
- * of the fan-out (load-client.ts) and of the resume storm (resume-client.ts) are both this.
+ * of the fan-out (load-client.ts) and of the resume and reconnect storms (resume-client.ts,
+ * reconnect-client.ts) are all this.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -52,6 +53,48 @@ export class Worker<Command> {
 
   kill(): void {
     if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+/** Commands every pool's children answer: a first call to see each is up, and the last. */
+type PoolCommand = { cmd: 'ping' } | { cmd: 'close' };
+
+/**
+ * Load processes of one kind (the resume storm's, the reconnect storm's), all running
+ * `module`, called together.
+ */
+export class WorkerPool<Command extends { cmd: string }> {
+  private constructor(readonly processes: Worker<Command | PoolCommand>[]) {}
+
+  /** Forks `count` processes of `module` and waits until each answers. */
+  static async start<Command extends { cmd: string }>(module: URL, count: number): Promise<WorkerPool<Command>> {
+    const pool = new WorkerPool<Command>(
+      Array.from({ length: count }, () => Worker.fork<Command | PoolCommand>(module)),
+    );
+    try {
+      await pool.all({ cmd: 'ping' });
+    } catch (err) {
+      pool.kill();
+      throw err;
+    }
+    return pool;
+  }
+
+  get pids(): number[] {
+    return this.processes.map((p) => p.pid);
+  }
+
+  /** Every process's answer to `command`, in process order. */
+  all<T>(command: Command | PoolCommand): Promise<T[]> {
+    return Promise.all(this.processes.map((p) => p.call<T>(command)));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.processes.map((p) => p.close({ cmd: 'close' })));
+  }
+
+  kill(): void {
+    for (const p of this.processes) p.kill();
   }
 }
 
