@@ -10,6 +10,7 @@ import { checkShown } from './reconnect-check.js';
 import type { ReconnectCheck, ReconnectCommand, ReconnectReport, StormStatus } from './reconnect-load.js';
 import { addProblems, expectedFrom, JOIN_KEY, LEAVE_KEY, noProblems, SeenLog, SEQ_SPAN } from './resume-check.js';
 import { answerCommands } from './worker.js';
+import { poll } from './poll.js';
 
 type Connect = Extract<ReconnectCommand, { cmd: 'connect' }>;
 
@@ -83,16 +84,6 @@ function open(index: number, slot: number, url: string): Client {
   });
   chat.on('error', (err) => note(client, `error ${err.code}`));
   return client;
-}
-
-/** Resolves once `done()` holds, or false after `timeoutMs`; what is timed is read as events come, not here. */
-async function poll(done: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return true;
 }
 
 /** Registers this process's clients, `concurrency` handshakes at a time; resolves once each knows everyone. */

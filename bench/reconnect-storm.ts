@@ -26,7 +26,8 @@ import { cpuOf } from './proc.js';
 import { percentile, stormTimes, type StormTimes } from './reconnect-check.js';
 import { startReconnectLoad, type ReconnectCheck, type ReconnectReport, type StormStatus } from './reconnect-load.js';
 import { comparing, type Columns, type Figure } from './report.js';
-import { addProblems, checkSequence, noProblems, problemCount, type Problems } from './resume-check.js';
+import type { Problems } from './resume-check.js';
+import { checkAgainstSender0, stopAndSettle } from './storm-verdict.js';
 import { isMain, runBench, sleep, within, type BenchContext, type Scenario } from './runner.js';
 import { targetOptions } from './target.js';
 
@@ -156,29 +157,10 @@ async function runStorm(ctx: BenchContext, start: StartServers, storm: Storm): P
     );
     await sleep(CHAT_AFTER_MS);
 
-    const finals = new Array<number>(senders).fill(0);
-    const rejected = new Array<number>(senders).fill(0);
-    for (const part of await load.all<Record<number, { final: number; refused: number }>>({ cmd: 'stop' })) {
-      for (const [slot, sent] of Object.entries(part)) {
-        finals[Number(slot)] = sent.final;
-        rejected[Number(slot)] = sent.refused;
-      }
-    }
-    const upTo = Math.max(...(await load.all<number>({ cmd: 'settled', timeoutMs: 20_000 })));
-    const caughtUp = await load.all<boolean>({ cmd: 'catchUp', upTo, timeoutMs: 20_000 });
-    if (!caughtUp.every(Boolean))
-      ctx.progress(`${kind}: some clients were still behind 20 s after the senders stopped`);
-
-    // Sender 0 is the first client of the first process: its sequence is the one to match.
-    const sequence = await load.processes[0]!.call<{ ids: number[]; keys: number[] }>({ cmd: 'sequence', after });
-    const checks = await load.all<ReconnectCheck>({ cmd: 'check', after, upTo, ...sequence });
-    const clientProblems = checks.reduce((sum, c) => addProblems(sum, c.clients), noProblems());
-    const senderProblems = checks.reduce(
-      (sum, c) => addProblems(sum, c.senders),
-      checkSequence(sequence.keys, finals, rejected),
-    );
-    for (const found of [clientProblems, senderProblems])
-      if (found.first !== null) ctx.progress(`${kind}: ${found.first} (${problemCount(found)} problems in all)`);
+    const settled = await stopAndSettle(ctx, kind, load, senders, () => ({ cmd: 'settled', timeoutMs: 20_000 }));
+    const rejected = settled.refused;
+    const verdict = await checkAgainstSender0<ReconnectCheck>(ctx, kind, load, { after, ...settled }, (c) => c.clients);
+    const { checks, clients: clientProblems, senders: senderProblems, sequence } = verdict;
     const errors = reports.flatMap((r) => r.errors);
     for (const error of errors.slice(0, 5)) ctx.progress(`${kind}: ${error}`);
 

@@ -18,6 +18,7 @@ import {
 } from './resume-check.js';
 import { WireClient } from './wire-client.js';
 import { answerCommands } from './worker.js';
+import { poll } from './poll.js';
 
 type Connect = Extract<StormCommand, { cmd: 'connect' }>;
 
@@ -184,19 +185,6 @@ function throttled(count: number, concurrency: number, start: (i: number, done: 
     if (next < count) start(next++, one);
   };
   for (let i = 0; i < Math.min(concurrency, count); i++) one();
-}
-
-/**
- * Resolves once `done()` holds, or false after `timeoutMs`. Polled: what is timed (a
- * welcome's arrival) is read as each frame comes, not when this notices.
- */
-async function poll(done: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return true;
 }
 
 /** Registers every client of this process; resolves once each has seen every join. */

@@ -17,7 +17,8 @@ import { oneProcess, twoNodes, type StartServers } from './fanout-run.js';
 import { sourceAddresses, senderIndices } from './load.js';
 import { cpuOf } from './proc.js';
 import { comparing, type Columns, type Figure } from './report.js';
-import { addProblems, checkSequence, noProblems, problemCount, type Problems } from './resume-check.js';
+import type { Problems } from './resume-check.js';
+import { checkAgainstSender0, stopAndSettle } from './storm-verdict.js';
 import { startResumeLoad, type CheckReport, type ResumeReport } from './resume-load.js';
 import { isMain, runBench, sleep, within, type BenchContext, type Scenario } from './runner.js';
 import { targetOptions } from './target.js';
@@ -113,29 +114,14 @@ async function runStorm(ctx: BenchContext, start: StartServers): Promise<StormRe
     for (const failure of reports.flatMap((r) => r.failures).slice(0, 5)) ctx.progress(`${kind}: ${failure}`);
     await sleep(CHAT_AFTER_MS);
 
-    const finals = new Array<number>(senders).fill(0);
-    const refused = new Array<number>(senders).fill(0);
-    for (const part of await load.all<Record<number, { final: number; refused: number }>>({ cmd: 'stop' })) {
-      for (const [slot, sent] of Object.entries(part)) {
-        finals[Number(slot)] = sent.final;
-        refused[Number(slot)] = sent.refused;
-      }
-    }
-    const upTo = Math.max(...(await load.all<number>({ cmd: 'echoes', finals, timeoutMs: 20_000 })));
-    const caughtUp = await load.all<boolean>({ cmd: 'catchUp', upTo, timeoutMs: 20_000 });
-    if (!caughtUp.every(Boolean))
-      ctx.progress(`${kind}: some clients were still behind 20 s after the senders stopped`);
-
-    // Sender 0 is the first client of the first process: its sequence is the one to match.
-    const sequence = await load.processes[0]!.call<{ ids: number[]; keys: number[] }>({ cmd: 'sequence', after });
-    const checks = await load.all<CheckReport>({ cmd: 'check', after, upTo, ...sequence });
-    const droppedProblems = checks.reduce((sum, c) => addProblems(sum, c.dropped), noProblems());
-    const senderProblems = checks.reduce(
-      (sum, c) => addProblems(sum, c.senders),
-      checkSequence(sequence.keys, finals, refused),
-    );
-    for (const found of [droppedProblems, senderProblems])
-      if (found.first !== null) ctx.progress(`${kind}: ${found.first} (${problemCount(found)} problems in all)`);
+    const settled = await stopAndSettle(ctx, kind, load, senders, (finals) => ({
+      cmd: 'echoes',
+      finals,
+      timeoutMs: 20_000,
+    }));
+    const verdict = await checkAgainstSender0<CheckReport>(ctx, kind, load, { after, ...settled }, (c) => c.dropped);
+    const { checks, clients: droppedProblems, senders: senderProblems, sequence } = verdict;
+    const { refused } = settled;
 
     const latencies = reports.flatMap((r) => r.latenciesUs).sort((a, b) => a - b);
     return {
