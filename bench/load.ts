@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Histogram } from './histogram.js';
 import { cpuOf } from './proc.js';
-import { Worker } from './worker.js';
+import { WorkerPool } from './worker.js';
 
 export type LoadCommand =
   | {
@@ -68,27 +68,18 @@ export function senderIndices(clients: number, senders: number): number[] {
 
 export class Load {
   private constructor(
-    private readonly processes: Worker<LoadCommand>[],
+    private readonly pool: WorkerPool<LoadCommand>,
     readonly options: LoadOptions,
   ) {}
 
   /** Resolves once every load process has started and listens for commands. */
   static async start(options: LoadOptions): Promise<Load> {
-    const processes = Array.from({ length: options.processes }, () =>
-      Worker.fork<LoadCommand>(new URL('./load-client.ts', import.meta.url)),
-    );
-    const load = new Load(processes, options);
-    try {
-      await Promise.all(processes.map((p) => p.call({ cmd: 'ping' })));
-    } catch (err) {
-      load.kill();
-      throw err;
-    }
-    return load;
+    const pool = await WorkerPool.start<LoadCommand>(new URL('./load-client.ts', import.meta.url), options.processes);
+    return new Load(pool, options);
   }
 
   get pids(): number[] {
-    return this.processes.map((p) => p.pid);
+    return this.pool.pids;
   }
 
   cpu(): { cpuUs: number; systemUs: number } {
@@ -110,7 +101,7 @@ export class Load {
     }
     const slots = senderIndices(clients, senders);
     await Promise.all(
-      this.processes.map((p, i) => {
+      this.pool.processes.map((p, i) => {
         const first = Math.floor((i * clients) / processes);
         const count = Math.floor(((i + 1) * clients) / processes) - first;
         return p.call({
@@ -128,7 +119,7 @@ export class Load {
   }
 
   async all(command: LoadCommand): Promise<unknown[]> {
-    return Promise.all(this.processes.map((p) => p.call(command)));
+    return this.pool.all(command);
   }
 
   /** Stops every sender; the last seq each sent, by slot. */
@@ -165,11 +156,11 @@ export class Load {
     return { deliveries, latency, problems, received };
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.processes.map((p) => p.close({ cmd: 'close' })));
+  close(): Promise<void> {
+    return this.pool.close();
   }
 
   kill(): void {
-    for (const p of this.processes) p.kill();
+    this.pool.kill();
   }
 }

@@ -7,6 +7,9 @@ import type { Page } from 'playwright-core';
 /** Browsers share these two cores with other test runs: generous, but bounded. */
 export const WAIT_MS = 10_000;
 
+/** What Chromium logs for each refused connection attempt while a server is away or cut off: the test's doing, not a page error. */
+export const REFUSED_CONNECTION = /WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/ws' failed/;
+
 /** Types a name and presses Join (the outcome is for the caller to wait for). */
 export async function askForName(page: Page, name: string): Promise<void> {
   await page.fill('#name', name, { timeout: WAIT_MS });

@@ -18,12 +18,9 @@ import { registerForSession, resumeSession } from '../support/session-client.js'
 import { TcpProxy } from '../support/cluster.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { chromiumAvailable, launchChromium, type Browser } from './browser.js';
-import { askForName, joinChat, say, waitForMessage, WAIT_MS } from './chat-page.js';
+import { askForName, joinChat, REFUSED_CONNECTION, say, waitForMessage, WAIT_MS } from './chat-page.js';
 
 const available = chromiumAvailable();
-
-/** Chromium logs each refused connection attempt while a server is away: the test's doing, not a page error. */
-const REFUSED = /WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/ws' failed/;
 
 describe.skipIf(!available)('pages in Chromium', () => {
   let browser: Browser;
@@ -181,7 +178,7 @@ describe.skipIf(!available)('pages in Chromium', () => {
   it('keeps trying when the server goes away (1001), says so, and keeps what is typed meanwhile', async () => {
     // The page is on the client library now: a shutdown or a lost connection (1006) is no
     // longer the end, it reconnects (a cut and a resume: test/e2e/reconnect.test.ts).
-    tolerated.push(REFUSED);
+    tolerated.push(REFUSED_CONNECTION);
     const server = await start();
     const page = await tab();
     await joinChat(page, baseOf(server), 'Alice');
@@ -210,7 +207,7 @@ describe.skipIf(!available)('pages in Chromium', () => {
   });
 
   it('empties the online list while the connection is gone, and fills it again once back', async () => {
-    tolerated.push(REFUSED);
+    tolerated.push(REFUSED_CONNECTION);
     const server = await start();
     const proxy = await TcpProxy.start(server.port);
     proxies.push(proxy);

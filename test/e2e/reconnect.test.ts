@@ -8,17 +8,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { TcpProxy } from '../support/cluster.js';
+import type { Config } from '../../src/config.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { chromiumAvailable, launchChromium, type Browser } from './browser.js';
-import { joinChat, say, waitForMessage, WAIT_MS } from './chat-page.js';
+import { joinChat, REFUSED_CONNECTION, say, waitForMessage, WAIT_MS } from './chat-page.js';
 
 const available = chromiumAvailable();
 
 /** After a cut the library's backoff may wait some seconds before it tries again: bounded, but longer. */
 const BACK_MS = 20_000;
-
-/** Chromium logs each refused connection attempt while cut; that is the cut, not a page error. */
-const REFUSED = /WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/ws' failed/;
 
 describe.skipIf(!available)('the chat page through a lost connection', () => {
   let browser: Browser;
@@ -38,7 +36,7 @@ describe.skipIf(!available)('the chat page through a lost connection', () => {
     await Promise.all(pages.splice(0).map((page) => page.close()));
     await proxy?.cut();
     await server?.close();
-    const problems = browser.problems.splice(0).filter((problem) => !REFUSED.test(problem));
+    const problems = browser.problems.splice(0).filter((problem) => !REFUSED_CONNECTION.test(problem));
     expect(problems, 'errors the pages logged').toEqual([]);
   });
 
@@ -48,21 +46,29 @@ describe.skipIf(!available)('the chat page through a lost connection', () => {
     return page;
   }
 
-  /** The texts of the message bubbles, in the order shown. */
-  const texts = (page: Page) => page.locator('.message .text').allTextContents();
-
-  it('shows every message once and in order after a cut, and sends what was typed meanwhile once', async () => {
-    server = await startTestServer();
+  /** Alice's page reaches the server through `aliceLink`, which the test cuts, Bob's directly; each has seen the other join. */
+  async function aliceThroughProxy(
+    overrides: Partial<Config> = {},
+  ): Promise<{ alice: Page; bob: Page; aliceLink: TcpProxy }> {
+    server = await startTestServer(overrides);
     proxy = await TcpProxy.start(server.port);
     const alice = await tab();
     const bob = await tab();
     await joinChat(alice, `http://127.0.0.1:${proxy.port}`, 'Alice');
     await joinChat(bob, `http://127.0.0.1:${server.port}`, 'Bob');
     await alice.locator('.event.join', { hasText: 'Bob joined' }).waitFor({ timeout: WAIT_MS });
+    return { alice, bob, aliceLink: proxy };
+  }
+
+  /** The texts of the message bubbles, in the order shown. */
+  const texts = (page: Page) => page.locator('.message .text').allTextContents();
+
+  it('shows every message once and in order after a cut, and sends what was typed meanwhile once', async () => {
+    const { alice, bob, aliceLink } = await aliceThroughProxy();
     await say(bob, 'before the cut');
     await waitForMessage(alice, 'before the cut');
 
-    await proxy.cut();
+    await aliceLink.cut();
     const status = alice.locator('#status');
     await alice.locator('#status', { hasText: 'reconnecting…' }).waitFor({ timeout: WAIT_MS });
     expect(await alice.locator('#chat-error-text').textContent()).toContain('Reconnecting…');
@@ -79,7 +85,7 @@ describe.skipIf(!available)('the chat page through a lost connection', () => {
     expect(await pending.locator('time').textContent()).toBe('sending…');
     expect(await status.textContent(), 'still cut').toBe('reconnecting…');
 
-    await proxy.mend();
+    await aliceLink.mend();
     await alice.locator('#status', { hasText: /^online$/ }).waitFor({ timeout: BACK_MS });
     await alice.locator('.message.own:not(.pending)', { hasText: 'typed while cut' }).waitFor({ timeout: WAIT_MS });
     await waitForMessage(bob, 'typed while cut');
@@ -114,20 +120,14 @@ describe.skipIf(!available)('the chat page through a lost connection', () => {
   it('says messages may be missing when the session could not be resumed', async () => {
     // A resume window of 0: a lost connection ends the session at once, so the page comes back
     // to a new one, and what was said meanwhile is out of its reach.
-    server = await startTestServer({ resumeWindowMs: 0 });
-    proxy = await TcpProxy.start(server.port);
-    const alice = await tab();
-    const bob = await tab();
-    await joinChat(alice, `http://127.0.0.1:${proxy.port}`, 'Alice');
-    await joinChat(bob, `http://127.0.0.1:${server.port}`, 'Bob');
-    await alice.locator('.event.join', { hasText: 'Bob joined' }).waitFor({ timeout: WAIT_MS });
+    const { alice, bob, aliceLink } = await aliceThroughProxy({ resumeWindowMs: 0 });
 
-    await proxy.cut();
+    await aliceLink.cut();
     await alice.locator('#status', { hasText: 'reconnecting…' }).waitFor({ timeout: WAIT_MS });
     await bob.locator('.event.leave', { hasText: 'Alice left' }).waitFor({ timeout: WAIT_MS });
     await say(bob, 'said while Alice was gone');
     await waitForMessage(bob, 'said while Alice was gone', true);
-    await proxy.mend();
+    await aliceLink.mend();
 
     const gap = alice.locator('.event.gap');
     await gap.waitFor({ timeout: BACK_MS });
