@@ -358,8 +358,6 @@ export class ChatClient {
     if (this.awaiting !== null && SEND_ERRORS.has(frame.code)) {
       const cid = this.awaiting;
       this.awaiting = null;
-      // A resend whose first copy already arrived is answered by a copy, never an error;
-      // so the message the error answers is still waiting, unless something is badly off.
       // The pause first: an `error` listener that closes the client clears it.
       if (frame.code === 'rate_limited') {
         this.pause = this.timers.setTimeout(() => {
@@ -367,7 +365,10 @@ export class ChatClient {
           this.writeNext();
         }, RATE_LIMIT_PAUSE_MS);
       }
-      if (!this.outbox.fail(cid, error)) this.emit('error', error);
+      // Not waiting any more: the resend of a message whose copy the replay brought. The
+      // message arrived; that its needless resend failed (cluster mode: Redis failing just
+      // then) is nothing to tell.
+      this.outbox.fail(cid, error);
       return this.writeNext();
     }
     this.emit('error', error);
@@ -386,9 +387,11 @@ export class ChatClient {
     };
     const verdict = this.position.admit(frame);
     // Settled before it is shown: a listener that closes the client must not reject the very
-    // message it was shown. The answer to what is out, or a replay's copy of something still
-    // waiting: either way it arrived.
-    const answered = frame.cid !== undefined && frame.cid === this.awaiting;
+    // message it was shown. A replay's copy of something still waiting settles it too (it
+    // arrived), but it does not answer what is out: the resend written at the welcome is still
+    // to be answered, by its own copy or an error, and that answer must not be taken for the
+    // next message's.
+    const answered = frame.cid !== undefined && frame.cid === this.awaiting && frame.replay !== true;
     if (frame.cid !== undefined) this.outbox.confirm(frame.cid, message);
     if (answered) this.awaiting = null;
     if (verdict !== 'seen') this.emit('message', message);

@@ -90,11 +90,9 @@ async function runSchedule(steps: Step[]): Promise<void> {
     for (const [i, next] of steps.entries()) {
       const { bob, observer, heard } = current();
       if (next.type === 'aliceSendsCopyLost' && !cut) {
-        // Only once nothing else of hers is out: one message is out at a time.
-        await withTimeout(Promise.allSettled(sends), 5_000, "Alice's sends so far");
-        await alice.untilState('online');
-        proxy.stall();
         const text = `alice ${i}, copy lost`;
+        // Her copy is the first thing withheld: what the server sent her before it still arrives.
+        proxy.stallFrom(text);
         send(text);
         heard.push(...(await observer.framesUntil((frame) => frame.text === text, 5_000, text)));
         cut = true;

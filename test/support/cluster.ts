@@ -69,8 +69,10 @@ export class TcpProxy {
   /** Connections from the client side open now, and the most ever open at once. */
   open = 0;
   peakOpen = 0;
-  /** The target-to-client half of each connection, so that stall() can stop it. */
-  private readonly replies = new Map<Socket, Socket>();
+  /** Stops the target-to-client half of each connection, for stall(). */
+  private readonly replies = new Map<Socket, () => void>();
+  /** Set by stallFrom(): the bytes whose arrival from the target stalls the replies, on which connections. */
+  private stallWatch: { marker: Buffer; on: Set<Socket> } | null = null;
   private server: Server | null = null;
   private armed: { markers: Buffer[]; seen: (release: () => Promise<void>) => void } | null = null;
 
@@ -95,7 +97,12 @@ export class TcpProxy {
       this.peakOpen = Math.max(this.peakOpen, ++this.open);
       client.once('close', () => this.open--);
       const upstream = connect(this.targetPort, '127.0.0.1');
-      this.replies.set(upstream, client);
+      let replying = true;
+      const stopReplies = () => {
+        replying = false;
+        upstream.pause();
+      };
+      this.replies.set(upstream, stopReplies);
       upstream.once('close', () => this.replies.delete(upstream));
       // Node to Redis chunk by chunk, so that a chunk holding an armed marker can be held,
       // and everything after it on that connection with it (Redis keeps commands in order).
@@ -115,7 +122,10 @@ export class TcpProxy {
         // What a node sent before it closed still reaches Redis, after the close: TCP
         // delivers it ahead of the FIN, however long the network takes.
         if (held === null) upstream.destroy();
-        else upstream.unpipe(client).resume(); // its replies go nowhere
+        else {
+          replying = false; // its replies go nowhere
+          upstream.resume();
+        }
       });
       client.on('data', (chunk: Buffer) => {
         if (held !== null) return void held.push(chunk);
@@ -135,7 +145,20 @@ export class TcpProxy {
         }
         upstream.write(chunk);
       });
-      upstream.pipe(client);
+      upstream.on('data', (chunk: Buffer) => {
+        if (!replying) return;
+        const watch = this.stallWatch;
+        if (watch !== null && watch.on.has(upstream) && chunk.includes(watch.marker)) {
+          this.stallWatch = null;
+          return this.stall();
+        }
+        if (!client.write(chunk)) {
+          upstream.pause();
+          client.once('drain', () => {
+            if (replying) upstream.resume();
+          });
+        }
+      });
     });
     this.server = server;
     server.listen(this.port, '127.0.0.1');
@@ -162,7 +185,17 @@ export class TcpProxy {
    * reaches the target: a connection that died after its last frame left. Until cut().
    */
   stall(): void {
-    for (const [upstream, client] of this.replies) upstream.unpipe(client).pause();
+    for (const stopReplies of this.replies.values()) stopReplies();
+  }
+
+  /**
+   * stall() once the target sends a chunk holding `marker` on a connection open now, that
+   * chunk withheld too: the connection died as its answer was on the way (WebSocket frames
+   * from a server are not masked, so a text it sends can be found in the bytes). A later
+   * connection is not watched: a cut before the chunk came disarms it.
+   */
+  stallFrom(marker: string): void {
+    this.stallWatch = { marker: Buffer.from(marker), on: new Set(this.replies.keys()) };
   }
 
   async cut(): Promise<void> {
