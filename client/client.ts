@@ -48,6 +48,9 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 /** Long enough that a server dropping every connection soon after its welcome is backed off from. */
 const DEFAULT_STABLE_MS = 10_000;
 
+/** LOST_CLAIM_MS's default: the server's 2 × HEARTBEAT_MS to notice a dead connection, then RESUME_WINDOW_MS. */
+const DEFAULT_LOST_CLAIM_MS = 90_000;
+
 /** A close code in the private range, not a clean close: the server keeps the session for a resume. */
 const DROP_CODE = 4000;
 
@@ -77,6 +80,10 @@ export class ChatClient {
   private readonly cidPrefix = randomPrefix();
   private cidCount = 0;
   private welcomedName: string | null = null;
+  /** This socket asked for the name (`register`) and has had no answer to it yet. */
+  private claimUnanswered = false;
+  /** When (Date.now()) a socket was lost with its claim unanswered, until a welcome; else null. */
+  private lostClaimAt: number | null = null;
   /** The server's last refusal while registering, to report if it closes the client. */
   private refusal: ChatError | null = null;
   /** The last socket's close reason, to report with `rejected`: the rule the server says was broken. */
@@ -200,6 +207,7 @@ export class ChatClient {
       case 'openSocket':
         return this.open();
       case 'register':
+        this.claimUnanswered = true;
         return this.write({
           sender: this.askedName,
           text: '',
@@ -239,6 +247,7 @@ export class ChatClient {
     const socket = new this.WebSocket(this.url);
     this.socket = socket;
     this.draining = false;
+    this.claimUnanswered = false;
     socket.onopen = () => {
       if (socket === this.socket && !this.draining) this.dispatch({ type: 'socket.opened' });
     };
@@ -256,6 +265,9 @@ export class ChatClient {
     this.dropWait = null;
     this.closeReason = reason;
     this.awaiting = null;
+    // The server may have granted the name and lost only its answer: its session would hold the name.
+    if (this.claimUnanswered) this.lostClaimAt = Date.now();
+    this.claimUnanswered = false;
     // A new connection has a full rate bucket.
     this.timers.clearTimeout(this.pause);
     this.pause = null;
@@ -333,6 +345,8 @@ export class ChatClient {
     else this.position.registered(frame.epoch, frame.id);
     this.welcomedName = frame.name;
     this.online = [...frame.users];
+    this.claimUnanswered = false;
+    this.lostClaimAt = null;
     this.dispatch({ type: 'server.welcome', session: { secret: frame.session, epoch: frame.epoch } });
     const resumed = frame.resumed === true;
     this.emit('welcome', {
@@ -347,6 +361,12 @@ export class ChatClient {
   private refused(frame: Extract<ServerFrame, { type: 'error' }>): void {
     const error = new ChatError(frame.code, frame.text);
     if (this.lifecycle.state === 'registering') {
+      if (frame.code === 'name_taken' && this.ownClaimMayHold()) {
+        // Perhaps by our own lost attempt's session: tried again until it must have ended.
+        this.claimUnanswered = false;
+        return this.dispatch({ type: 'server.refused', code: frame.code, ownClaimMayHold: true });
+      }
+      if (frame.code !== 'server_unavailable') this.claimUnanswered = false;
       this.refusal = error;
       this.emit('error', error);
       if (frame.code === 'name_taken' || frame.code === 'invalid_name') {
@@ -372,6 +392,12 @@ export class ChatClient {
       return this.writeNext();
     }
     this.emit('error', error);
+  }
+
+  /** Whether a name_taken may be this client's own: a claim of its went unanswered within lostClaimMs. */
+  private ownClaimMayHold(): boolean {
+    const window = this.options.lostClaimMs ?? DEFAULT_LOST_CLAIM_MS;
+    return this.lostClaimAt !== null && Date.now() - this.lostClaimAt < window;
   }
 
   private chatMessage(frame: Extract<ServerFrame, { type: 'message' }>): void {

@@ -13,6 +13,11 @@
  *   closed (final): app.close anywhere; a refused name; taken over (4002); a close for a
  *   broken rule (1002, 1008, 1009).
  *
+ * A name refused as taken while the name may be held by this client's own earlier attempt
+ * (one given up before its answer came: the server may have granted it, and keeps that
+ * session for its resume window) is not final: the socket is dropped and the attempt
+ * retried with backoff, like any loss. The adapter knows when that may be so.
+ *
  * Never two sockets: a socket is opened only on entering `connecting`, which is reached
  * only from `reconnecting`, which is entered only once the previous socket has closed. A
  * deadline or `server_unavailable` drops the socket and waits for its close like any loss
@@ -53,7 +58,8 @@ export type LifecycleEvent =
   | { type: 'socket.opened' }
   | { type: 'socket.closed'; code: number }
   | { type: 'server.welcome'; session: SessionTicket }
-  | { type: 'server.refused'; code: 'name_taken' | 'invalid_name' }
+  /** `ownClaimMayHold`: an attempt of this client's that asked for the name went unanswered, recently. */
+  | { type: 'server.refused'; code: 'name_taken' | 'invalid_name'; ownClaimMayHold?: boolean }
   | { type: 'server.sessionExpired' }
   | { type: 'server.unavailable' }
   | { type: 'timer.retry' }
@@ -125,7 +131,10 @@ const table: Table = {
       lifecycle: { ...lifecycle, session: null },
       effects: [{ type: 'sessionLost' }, { type: 'register' }],
     }),
-    'server.refused': (lifecycle, event) => stop(lifecycle, event.code, [{ type: 'leave' }]),
+    'server.refused': (lifecycle, event) =>
+      event.code === 'name_taken' && event.ownClaimMayHold === true
+        ? { lifecycle, effects: [{ type: 'dropSocket' }] }
+        : stop(lifecycle, event.code, [{ type: 'leave' }]),
     'server.unavailable': stay([{ type: 'dropSocket' }]),
     'socket.closed': lost,
     'timer.deadline': stay([{ type: 'dropSocket' }]),

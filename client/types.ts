@@ -15,6 +15,14 @@ export interface ChatClientOptions {
   stableMs?: number;
   /** An attempt not welcomed within this long is dropped and retried. Default 10 s (the server's own limit). */
   timeoutMs?: number;
+  /**
+   * After an attempt that asked for the name was given up unanswered (its welcome lost on
+   * the way), the server may hold the name for that attempt's session: a `name_taken` within
+   * this long is retried with backoff instead of ending the client. Default 90 s: the
+   * server's defaults take up to two heartbeats (60 s) to notice a dead connection, then
+   * keep its session for RESUME_WINDOW_MS (30 s).
+   */
+  lostClaimMs?: number;
   /** Messages that may wait for their answer, offline included; past it `send` rejects with `outbox_full`. Default 100. */
   outboxLimit?: number;
   /** In [0, 1), like Math.random (the default): draws the backoff waits. */

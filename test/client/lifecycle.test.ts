@@ -87,6 +87,14 @@ describe('client lifecycle', () => {
       lifecycle: expect.objectContaining({ state: 'closed', closedBy: { reason: 'name_taken' } }),
       effects: [{ type: 'stopTimer' }, { type: 'leave' }],
     });
+    // Unless this client's own unanswered attempt may hold the name: dropped, then retried like a loss.
+    const ownClaim = run(
+      { type: 'socket.opened' },
+      { type: 'server.refused', code: 'name_taken', ownClaimMayHold: true },
+      { type: 'socket.closed', code: 1006 },
+    );
+    expect(ownClaim.steps[2]!.effects).toEqual([{ type: 'dropSocket' }]);
+    expect(ownClaim.last.lifecycle.state).toBe('reconnecting');
     expect(run(...online, { type: 'socket.closed', code: 4002 }).last.lifecycle.closedBy).toEqual({
       reason: 'taken_over',
     });

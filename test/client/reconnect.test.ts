@@ -233,6 +233,37 @@ describe('the client over real sockets', () => {
     });
   });
 
+  it('whose welcome was lost keeps trying the name its lost attempt may hold, and gets it once that session ends', async () => {
+    const server = await start({ resumeWindowMs: 1_000 });
+    const observer = await server.register('Observer');
+    const proxy = await proxyTo(server.port);
+    const alice = client(proxy, 'Alice', { timeoutMs: 300 });
+    await alice.untilState('registering');
+    // The server grants the name; its welcome never arrives, so the attempt is given up.
+    proxy.stallFrom('"type":"welcome"');
+    await observer.framesUntil((frame) => frame.type === 'join' && frame.name === 'Alice', 2_000, "Alice's join");
+
+    // The lost attempt's session holds the name for its window: name_taken until it ends.
+    await alice.untilState('online', 8_000);
+    expect(alice.client.name).toBe('Alice');
+    expect(alice.of('error')).toEqual([]);
+    expect(alice.of('welcome')).toEqual([expect.objectContaining({ name: 'Alice', resumed: false })]);
+    expect(proxy.accepted.length).toBeGreaterThanOrEqual(3);
+    expect(proxy.peakOpen).toBe(1);
+    const states = alice.of('state').map((change) => change.state);
+    expect(states).not.toContain('closed');
+  });
+
+  it('still stops on name_taken when no attempt of its went unanswered', async () => {
+    const server = await start();
+    await server.register('Alice');
+    const proxy = await proxyTo(server.port);
+    const alice = client(proxy, 'alice');
+    await alice.untilState('closed');
+    expect(alice.of('state').at(-1)).toMatchObject({ state: 'closed', error: { code: 'name_taken' } });
+    expect(proxy.accepted).toHaveLength(1);
+  });
+
   it('retries at once, then within the backoff bounds, and never holds two sockets', async () => {
     const down: TestServer = await startTestServer();
     const proxy = await proxyTo(down.port);
