@@ -199,7 +199,14 @@ export class ChatClient {
       }
     }
     const current = () => this.lifecycle === step.lifecycle;
-    this.listeners.emit('state', { state: step.lifecycle.state, previous: before.state, error }, current);
+    const lost = step.lifecycle.state === 'reconnecting' && event.type === 'socket.closed';
+    const change = {
+      state: step.lifecycle.state,
+      previous: before.state,
+      error,
+      ...(lost ? { closeCode: event.code } : {}),
+    };
+    this.listeners.emit('state', change, current);
   }
 
   private carryOut(effect: Effect): void {

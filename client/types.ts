@@ -79,6 +79,12 @@ export interface StateChange {
   previous: ConnectionState;
   /** Entering `closed` other than by close(): why (name_taken, invalid_name, taken_over, rejected). */
   error?: ChatError;
+  /**
+   * Entering `reconnecting`: the lost socket's close code, as the WebSocket reported it
+   * (1001: the server is stopping; 1006: the connection was lost, also when the client
+   * dropped an attempt itself).
+   */
+  closeCode?: number;
 }
 
 /** Every event, by name. */

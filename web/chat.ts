@@ -12,9 +12,9 @@
  * copy comes back (the library's `message` event, `own`), the copy takes its place in the
  * chat's order and the pending bubble goes, so nothing shows twice.
  */
-import { connect, type ChatClient, type ChatError, type ChatMessage, type ConnectionState } from '../client/index.js';
+import { connect, type ChatClient, type ChatError, type ChatMessage, type StateChange } from '../client/index.js';
 import { byId, clockTime, element } from './dom.js';
-import { closeText, errorText, sendFailedText } from './wording.js';
+import { closeText, errorText, reconnectingText, sendFailedText } from './wording.js';
 
 const MAX_SHOWN = 500;
 const NOTICE_MS = 5_000;
@@ -43,6 +43,8 @@ let chat: ChatClient | null = null;
 let me: string | null = null;
 let asked = '';
 let noticeTimer: number | undefined;
+/** The server's last error code since the page was last online: it may say why the connection went. */
+let lastError: string | null = null;
 /** The cids of own messages drawn from the `message` event whose send promise has not settled yet. */
 const drawnCids = new Set<string>();
 
@@ -112,11 +114,12 @@ function start(name: string): ChatClient {
   );
   client.on(
     'state',
-    mine(({ state, error }) => stateChanged(client, state, error)),
+    mine((change) => stateChanged(client, change)),
   );
   client.on(
     'error',
     mine((error) => {
+      lastError = error.code;
       // A lost session is told by its gap, in the conversation where it happened.
       if (error.code === 'session_expired' || error.code === 'name_lost') return;
       const friendly = errorText(error.code, error.message, asked);
@@ -146,7 +149,7 @@ function start(name: string): ChatClient {
   return client;
 }
 
-function stateChanged(client: ChatClient, state: ConnectionState, error: ChatError | undefined): void {
+function stateChanged(client: ChatClient, { state, previous, error, closeCode }: StateChange): void {
   if (me === null) {
     // Not welcomed yet. A refused name has shown its error already; a server out of reach has not.
     if (state === 'reconnecting') {
@@ -161,13 +164,15 @@ function stateChanged(client: ChatClient, state: ConnectionState, error: ChatErr
   }
   switch (state) {
     case 'online':
+      lastError = null;
       setStatus('live', 'online');
       if (rejoinButton.hidden) notice.hidden = true;
       renderUsers();
       return;
     case 'reconnecting':
       setStatus('waiting', 'reconnecting…');
-      showNotice('Connection lost. Reconnecting… Messages you send meanwhile go once it is back.', 'stays');
+      // The first loss says why; a failed retry after it (1006, the server still away) does not.
+      if (previous === 'online' || lastError !== null) showNotice(reconnectingText(closeCode, lastError), 'stays');
       // Offline, we no longer hear who comes and goes: a list kept on screen would go stale.
       renderUsers();
       return;

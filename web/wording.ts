@@ -32,6 +32,22 @@ const CLOSE_REASONS: Record<number, string> = {
   4002: 'Another connection took over your place in the chat.',
 };
 
+/**
+ * Why the page is reconnecting: the server's last word if it gave one (`server_unavailable`
+ * while registering), else what the close code says; a lost connection otherwise.
+ */
+export function reconnectingText(closeCode: number | undefined, lastError: string | null): string {
+  const why =
+    lastError === 'server_unavailable'
+      ? 'The chat is unavailable for a moment.'
+      : closeCode === 1001
+        ? 'The server is restarting or shutting down.'
+        : closeCode === 1011 || closeCode === 1013
+          ? CLOSE_REASONS[closeCode]!
+          : 'Connection lost.';
+  return `${why} Reconnecting… Messages you send meanwhile go once it is back.`;
+}
+
 /** Why a message was not sent, for what the client library adds to the server's codes (client/errors.ts). */
 const SEND_FAILURES: Record<string, string> = {
   outbox_full: 'Too many messages are waiting to be sent. Wait until you are back online.',

@@ -152,6 +152,8 @@ describe('the client over real sockets', () => {
 
     await first.close();
     await alice.untilState('reconnecting');
+    // Why it is reconnecting: the server said it was stopping.
+    expect(alice.of('state').at(-1)).toEqual({ state: 'reconnecting', previous: 'online', closeCode: 1001 });
     // Cut off until Bob is in, so that he is there to receive what Alice queued.
     await proxy.cut();
     const queued = alice.client.send('said while the server was down');

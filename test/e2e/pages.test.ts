@@ -185,7 +185,7 @@ describe.skipIf(!available)('pages in Chromium', () => {
     await server.close();
     await page.locator('#status', { hasText: 'reconnecting…' }).waitFor({ timeout: WAIT_MS });
     expect(await page.locator('#chat-error-text').textContent()).toBe(
-      'Connection lost. Reconnecting… Messages you send meanwhile go once it is back.',
+      'The server is restarting or shutting down. Reconnecting… Messages you send meanwhile go once it is back.',
     );
     expect(await page.locator('#rejoin').isHidden()).toBe(true);
     await say(page, 'for later');
