@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { cliPerTest, START_MS, type Cli } from '../support/cli.js';
+import { TcpProxy } from '../support/cluster.js';
 import { serverPerTest } from '../support/test-server.js';
 import { withTimeout } from '../support/ws-client.js';
 
@@ -65,6 +66,42 @@ describe('chat-backend connect', () => {
     cli.child.kill('SIGINT');
     expect(await exitOf(cli)).toEqual({ code: 0, signal: null });
     await bob.framesUntil((frame) => frame.type === 'leave' && frame.name === 'Alice');
+  });
+
+  it('comes back after a lost connection: resumes its name, and what was typed meanwhile reaches the others once', async () => {
+    const server = await start();
+    const bob = await server.register('Bob');
+    const proxy = await TcpProxy.start(server.port);
+    try {
+      const cli = runCli(['connect', `ws://127.0.0.1:${proxy.port}/ws`, '--name', 'Alice'], {}, { stdin: true });
+      await printed(cli, '-- joined as Alice; online: Bob, Alice');
+      await proxy.cut();
+      await printed(cli, '-- reconnecting');
+      cli.child.stdin!.write('typed while cut off\n');
+      bob.send({ text: 'said meanwhile' });
+      await proxy.mend();
+
+      await printed(cli, '-- resumed as Alice');
+      await printed(cli, 'Bob: said meanwhile');
+      await printed(cli, 'Alice (you): typed while cut off');
+      const heard = await bob.framesUntil((frame) => frame.type === 'message' && frame.sender === 'Alice');
+      // Nothing of Alice's but the one message: no leave, no second join, no second copy.
+      expect(heard.filter((frame) => frame.sender !== undefined)).toMatchObject([
+        { type: 'join', name: 'Alice' },
+        { type: 'message', sender: 'Alice', text: 'typed while cut off' },
+      ]);
+      await bob.expectQuiet();
+      expect(
+        cli
+          .stdout()
+          .split('\n')
+          .filter((line) => line.includes('said meanwhile')),
+      ).toHaveLength(1);
+      cli.child.stdin!.end();
+      expect(await exitOf(cli)).toEqual({ code: 0, signal: null });
+    } finally {
+      await proxy.cut();
+    }
   });
 
   it('says why and exits 1 when the name is taken', async () => {
