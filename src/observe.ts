@@ -8,9 +8,12 @@
  *   connection 'frame' (always an error)                         ─▶ errors by code, refused names
  *   socket 'close'                                               ─▶ closes by code
  *
- * Connections and sessions per state are read from the hub's children's snapshots when
- * asked (a scrape, a feed update), so no transition anywhere pays for keeping a count. Membership is
- * not mirrored here: fanout holds it, and reports what each broadcast reached.
+ * /metrics' connections per state (awaitingName, registered) are kept as connections open,
+ * register or resume, and close: rare events, each O(1), so that a scrape costs the same
+ * with 10,000 connections as with none. The /inspect feed's finer counts (every state path
+ * of connections and sessions) are read from the actors' snapshots once per update, and
+ * only while someone watches it. Membership is not mirrored here: fanout holds it, and
+ * reports what each broadcast reached.
  */
 import type { Actor, AnyActor, AnyStateMachine, StateValue } from 'xstate';
 import type { hubMachine } from '../machines/hub.machine.js';
@@ -38,13 +41,16 @@ export class Observer {
   readonly metrics: Metrics;
   /** The /inspect feed; null unless the page is on. */
   readonly live: LiveView | null;
+  /** Connections tracked and not closed yet, and those of them registered (by a welcome or a resume). */
+  private readonly openIds = new Set<string>();
+  private readonly registeredIds = new Set<string>();
 
   constructor(
     private readonly hub: HubActor,
     options: ObserverOptions,
   ) {
     this.metrics = new Metrics(
-      () => byName(this.countStates(), METRIC_STATES),
+      () => ({ awaitingName: this.openIds.size - this.registeredIds.size, registered: this.registeredIds.size }),
       () => this.hub.getSnapshot().context.waiting.size,
     );
     this.live = options.livePage
@@ -52,6 +58,7 @@ export class Observer {
       : null;
 
     hub.on('member.joined', ({ id, name }) => {
+      if (this.openIds.has(id)) this.registeredIds.add(id);
       this.metrics.registrationAccepted();
       this.live?.record({ kind: 'joined', conn: id, name });
     });
@@ -60,6 +67,7 @@ export class Observer {
       this.live?.record({ kind: 'left', conn: id, name, cause });
     });
     hub.on('member.resumed', ({ id, name, recovered, replayed }) => {
+      if (this.openIds.has(id)) this.registeredIds.add(id);
       this.metrics.resumed(recovered ? 'recovered' : 'not_recovered', replayed);
       this.live?.record({ kind: 'resumed', conn: id, name, recovered, replayed });
     });
@@ -93,6 +101,7 @@ export class Observer {
    * of its own would cost a Set), and 'close' comes once, so `on` spares `once`'s wrapper.
    */
   track(id: string, socket: ClosingSocket, actor: ConnectionActor): void {
+    this.openIds.add(id);
     this.metrics.connectionOpened();
     this.live?.record({ kind: 'opened', conn: id });
     // A connection actor emits 'frame' only for errors: broadcasts go through fanout.
@@ -105,6 +114,8 @@ export class Observer {
       this.live?.record({ kind: 'error', conn: id, name: actor.getSnapshot().context.name, code });
     });
     socket.on('close', (code: number) => {
+      this.openIds.delete(id);
+      this.registeredIds.delete(id);
       this.metrics.connectionClosed(code);
       this.live?.record({ kind: 'closed', conn: id, code });
     });
@@ -165,14 +176,4 @@ export function statePaths(value: StateValue, prefix = ''): string[] {
   return Object.entries(value).flatMap(([key, inner]) =>
     inner === undefined ? [join(key)] : [join(key), ...statePaths(inner, join(key))],
   );
-}
-
-/** The states /metrics reports (the protocol's words for them); they add up to the open connections. */
-const METRIC_STATES = ['awaitingName', 'registered'];
-
-/** Counts by state name, wherever in the machine each state sits (`open.registered` -> `registered`). */
-export function byName(counts: StateCounts, names: readonly string[]): StateCounts {
-  const countOf = (name: string) =>
-    Object.entries(counts).find(([path]) => path === name || path.endsWith(`.${name}`))?.[1] ?? 0;
-  return Object.fromEntries(names.map((name) => [name, countOf(name)]));
 }
