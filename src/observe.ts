@@ -7,6 +7,7 @@
  *   hub 'broadcast', as fanout delivered it (server.ts passes it) ─▶ one addition: its recipients
  *   connection 'frame' (always an error)                         ─▶ errors by code, refused names
  *   socket 'close'                                               ─▶ closes by code
+ *   hub 'address.limited', connection 'limited'                  ─▶ options.limited (server.ts counts and logs)
  *
  * Connections and sessions per state are read from the hub's children's snapshots when
  * asked (a scrape, a feed update), so no transition anywhere pays for keeping a count. Membership is
@@ -17,6 +18,7 @@ import type { hubMachine } from '../machines/hub.machine.js';
 import { connectionMachine } from '../machines/connection.machine.js';
 import { sessionMachine } from '../machines/session.machine.js';
 import type { ErrorCode } from './errors.js';
+import type { AddressLimit } from './address-limits.js';
 import type { Broadcast } from './fanout.js';
 import { LiveView } from './live-view.js';
 import { Metrics, type RefusalReason, type StateCounts } from './metrics.js';
@@ -32,6 +34,8 @@ export interface ClosingSocket {
 export interface ObserverOptions {
   /** Keep the lifecycle feed for the /inspect page. */
   livePage: boolean;
+  /** Connection `id`'s client address went over a limit the hub or the connection keeps. */
+  limited?: (id: string, limit: Extract<AddressLimit, 'names' | 'registrations' | 'messages'>) => void;
 }
 
 export class Observer {
@@ -41,7 +45,7 @@ export class Observer {
 
   constructor(
     private readonly hub: HubActor,
-    options: ObserverOptions,
+    private readonly options: ObserverOptions,
   ) {
     this.metrics = new Metrics(
       () => byName(this.countStates(), METRIC_STATES),
@@ -73,6 +77,7 @@ export class Observer {
       for (const frame of frames) if (frame.type !== 'welcome' && frame.type !== 'error' && frame.replay) replayed++;
       if (replayed > 0) this.metrics.replayed(replayed);
     });
+    hub.on('address.limited', ({ id, limit }) => options.limited?.(id, limit));
     hub.on('connection.crashed', ({ id }) => {
       this.metrics.connectionCrashed();
       this.live?.record({ kind: 'crashed', conn: id });
@@ -97,6 +102,7 @@ export class Observer {
     this.live?.record({ kind: 'opened', conn: id });
     // A connection actor emits 'frame' only for errors: broadcasts go through fanout.
     actor.on('*', (effect) => {
+      if (effect.type === 'limited') this.options.limited?.(id, effect.limit);
       if (effect.type !== 'frame' || effect.frame.type !== 'error') return;
       const { code } = effect.frame;
       this.metrics.clientError(code);

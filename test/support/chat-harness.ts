@@ -27,6 +27,8 @@ export const defaultLimits: ConnectionLimits = {
   heartbeatMs: 30_000,
   rateBurst: 20,
   ratePerSec: 10,
+  addressRateBurst: 0,
+  addressRatePerSec: 0,
   ...fixedLimits,
 };
 
