@@ -267,7 +267,8 @@ export const hubMachine = setup({
     }),
     refuse: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'registry.refused');
-      context.names.release(context.claiming[event.id] ?? '', context.now());
+      const unmade = event.code === 'server_unavailable';
+      context.names.release(context.claiming[event.id] ?? '', context.now(), unmade);
       enqueue.assign({
         claiming: drop(context.claiming, event.id),
         historyWanted: drop(context.historyWanted, event.id),

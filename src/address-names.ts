@@ -4,6 +4,7 @@
  *
  *   claim asked ─▶ claim(key): registrations left? names held < max? ─▶ held+1 (or refused)
  *   name refused, released before use, session ended ─▶ release(key): held-1
+ *   (a claim cluster mode could not decide, server_unavailable, is no registration either)
  *   session resumed from another address ─▶ release(old) and hold(new)
  *
  * A name counts from its claim until its session ends, so a session waiting in its resume
@@ -70,11 +71,18 @@ export class AddressNames {
     this.book.settle(key, now);
   }
 
-  /** `key` holds one name fewer. */
-  release(key: string, now: number): void {
+  /**
+   * `key` holds one name fewer. `unmade`: the claim was never decided (cluster mode, the
+   * shared store away), so it does not count as a registration either.
+   */
+  release(key: string, now: number, unmade = false): void {
     const holder = this.book.find(key);
     if (holder === undefined) return;
     holder.held = Math.max(0, holder.held - 1);
+    if (unmade) {
+      const { tokens, at } = holder.registrations;
+      holder.registrations = { tokens: Math.min(this.rate.burst, tokens + 1), at };
+    }
     this.book.settle(key, now);
   }
 

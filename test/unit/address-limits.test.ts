@@ -171,6 +171,15 @@ describe('AddressNames', () => {
     expect(names.claim('a', 20_000)).toBeNull();
   });
 
+  it('gives the registration back for a claim that was never decided', () => {
+    const names = new AddressNames({ maxNames: 0, registrationsPerMin: 1 });
+    expect(names.claim('a', 0)).toBeNull();
+    names.release('a', 0, true);
+    expect(names.claim('a', 0)).toBeNull();
+    names.release('a', 0);
+    expect(names.claim('a', 0)).toBe('registrations');
+  });
+
   it('a resumed session holds its name at its new address, even past the cap', () => {
     const names = new AddressNames({ maxNames: 1, registrationsPerMin: 0 });
     names.claim('b', 0);
