@@ -71,6 +71,8 @@ export interface Client {
   address: string;
   /** What its limits are counted by (an IPv6 address's /64). */
   key: string;
+  /** The socket's peer, written as `address` is: a trusted proxy's when they differ. */
+  peer: string;
 }
 
 /** What admission asks of the server, and hands it. */
@@ -94,6 +96,7 @@ const LIMIT_STATUS: Partial<Record<AddressLimit, number>> = { connects: 429, con
 /** Takes the WebSocket upgrades of `http` that pass the checks above, and bounds its idle connections. */
 export function admitUpgrades(http: Server, config: AdmissionConfig, addresses: AddressLimits, gate: Gate): void {
   const trusted = new TrustedProxies(config.trustProxy);
+  const nobody = new TrustedProxies(null);
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.maxPayloadBytes,
@@ -117,8 +120,9 @@ export function admitUpgrades(http: Server, config: AdmissionConfig, addresses: 
     socket.on('error', dropSocket);
     const refusal = refusalFor(req);
     if (refusal !== null) return refuse(socket, refusal);
-    const address = clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trusted);
-    const client: Client = { address, key: addressKey(address) };
+    const { remoteAddress } = req.socket;
+    const address = clientAddress(remoteAddress, req.headers['x-forwarded-for'], trusted);
+    const client: Client = { address, key: addressKey(address), peer: clientAddress(remoteAddress, undefined, nobody) };
     const limit = addresses.admit(client.key, Date.now());
     if (limit !== null) {
       gate.limited(client, limit);

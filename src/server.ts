@@ -189,8 +189,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       const id = `c${++opened}`;
       const connectionLog = log.child({ conn: id });
       // `ip` is the client's, from X-Forwarded-For when a trusted proxy sent it; `peer` then says which proxy.
-      const peer = req.socket.remoteAddress;
-      const via = peer !== undefined && peer.replace(/^::ffff:/, '') !== client.address ? { peer } : {};
+      const via = client.peer !== client.address ? { peer: client.peer } : {};
       connectionLog.info({ ip: client.address, ...via, origin: req.headers.origin }, 'connection opened');
       const connection: Connection = { socket, tcp: req.socket, log: connectionLog, client, registered: false };
       connections.set(id, connection);
