@@ -30,7 +30,7 @@ export type AddressLimit = (typeof ADDRESS_LIMITS)[number];
 /** An offender is logged once per limit and period, however often it hits the limit. */
 export const LOG_PERIOD_MS = 60_000;
 
-/** Idle addresses remembered at most (about 200 bytes each); an attacker's many addresses cannot grow the table past it. */
+/** Idle addresses remembered at most (about 300 bytes of heap each, measured); an attacker's many addresses cannot grow the table past it. */
 export const MAX_IDLE_ADDRESSES = 10_000;
 
 /** The settings (0: that limit is off). */
