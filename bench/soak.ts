@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { startServerProcess } from '../test/support/server-process.js';
 import type { MemoryReport } from '../test/support/server-child.js';
+import { addressLimitsOff } from '../test/support/address-limits-off.js';
 
 const { values } = parseArgs({
   options: {
@@ -89,7 +90,8 @@ function runClient(url: string): void {
 const mb = (bytes: number) => (bytes / 1048576).toFixed(1);
 
 async function main(): Promise<void> {
-  const server = await startServerProcess();
+  // Every soak client comes from 127.0.0.1: per-address limits would refuse its churn.
+  const server = await startServerProcess(addressLimitsOff);
   const url = server.url;
   console.log(
     `soak: ${minutes} min, ${population} clients at a time, server pid ${server.pid}, node ${process.version}`,

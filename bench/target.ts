@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { readProc, type ProcSample } from './proc.js';
 import { sleep, type BenchOptions } from './runner.js';
 import type { GcDone } from './server-control.js';
+import { addressLimitsOffEnv } from '../test/support/address-limits-off.js';
 
 export type TargetKind = 'reference' | 'chat';
 
@@ -92,11 +93,13 @@ export class Target implements Servers {
     }
     const child = fork(options.entry ?? ENTRY[kind], [], {
       execArgv,
-      // Production settings but for the rate limit (the load is the point) and the cap.
+      // Production settings but for the rate limits (the load is the point) and the caps: every
+      // client of a bench comes from 127.0.0.1, one address, so the per-address limits are off.
       env: {
         ...inherited,
         LOG_LEVEL: options.logLevel,
         RATE_BURST: '0',
+        ...addressLimitsOffEnv,
         MAX_CONNECTIONS: String(options.maxConnections),
         ...options.env,
       },

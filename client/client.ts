@@ -34,6 +34,12 @@ import type { ChatClientOptions, ChatEvents, ChatMessage, Presence } from './typ
 
 /** Server errors that answer a chat message, and so settle the one waiting for its answer. */
 const SEND_ERRORS = new Set<ChatErrorCode>(['rate_limited', 'invalid_message', 'server_unavailable']);
+/**
+ * Refusals of a name that are no verdict on the name: the chat is away, or the client's
+ * address holds or claimed too many names lately. The attempt ends and the next comes
+ * after the backoff.
+ */
+const TRY_AGAIN_LATER = new Set<ChatErrorCode>(['server_unavailable', 'too_many_names', 'too_many_registrations']);
 
 /**
  * After `rate_limited` the next message waits this long. The server tells only the first
@@ -379,7 +385,7 @@ export class ChatClient {
       if (frame.code === 'name_taken' || frame.code === 'invalid_name') {
         this.dispatch({ type: 'server.refused', code: frame.code });
       } else if (frame.code === 'session_expired') this.dispatch({ type: 'server.sessionExpired' });
-      else if (frame.code === 'server_unavailable') this.dispatch({ type: 'server.unavailable' });
+      else if (TRY_AGAIN_LATER.has(frame.code)) this.dispatch({ type: 'server.unavailable' });
       return;
     }
     if (this.awaiting !== null && SEND_ERRORS.has(frame.code)) {

@@ -30,12 +30,19 @@ export interface ConnectionInput {
   limits: ConnectionLimits;
   /** Where claims, messages and the end of the connection go. */
   hub: HubRef;
+  /** What per-address limits count this client by ('' where none apply). */
+  address?: string;
+  /** The message bucket every connection of this client address spends from; none: no such limit. */
+  addressBucket?: TokenBucket;
 }
 
 export interface ConnectionContext {
   id: string;
   limits: ConnectionLimits;
   hub: HubRef;
+  address: string;
+  /** Shared with the address's other connections, and so spent in place (not copied, as `bucket` is). */
+  addressBucket: TokenBucket | null;
   name: string | null;
   refusals: number;
   badFrames: number;
@@ -49,6 +56,10 @@ export interface ConnectionContext {
 const toHub = ({ context }: { context: ConnectionContext }) => context.hub;
 
 const rateOf = (limits: ConnectionLimits): RateLimit => ({ burst: limits.rateBurst, perSec: limits.ratePerSec });
+const addressRateOf = (limits: ConnectionLimits): RateLimit => ({
+  burst: limits.addressRateBurst,
+  perSec: limits.addressRatePerSec,
+});
 
 export const connectionMachine = setup({
   types: {
@@ -85,6 +96,12 @@ export const connectionMachine = setup({
     rateLimited: ({ context, event }) => {
       assertEvent(event, ['client.frame', 'client.badFrame']);
       return isOverLimit(context.bucket, rateOf(context.limits), event.at);
+    },
+    /** Over the rate of its client address, all its connections together (SPEC §5). */
+    addressRateLimited: ({ context, event }) => {
+      assertEvent(event, 'client.frame');
+      const shared = context.addressBucket;
+      return shared !== null && isOverLimit(shared, addressRateOf(context.limits), event.at);
     },
     tooManyRefusals: ({ context }) => context.refusals >= context.limits.maxRefusals,
     tooManyBadFrames: ({ context }) => context.badFrames >= context.limits.maxBadFrames,
@@ -127,6 +144,16 @@ export const connectionMachine = setup({
       },
       toldRateLimited: false,
     }),
+    /** A chat frame spends from its address's bucket too; in place, since the address's other connections hold it. */
+    spendAddressToken: assign({
+      addressBucket: ({ context, event }) => {
+        assertEvent(event, 'client.frame');
+        const shared = context.addressBucket;
+        if (shared !== null) Object.assign(shared, spendToken(shared, addressRateOf(context.limits), event.at));
+        return shared;
+      },
+    }),
+    noteAddressLimited: emit({ type: 'limited' as const, limit: 'messages' as const }),
     tellRateLimited: enqueueActions(({ context, enqueue }) => {
       if (context.toldRateLimited) return;
       enqueue.emit({ type: 'frame', frame: errorFrame('rate_limited') });
@@ -173,6 +200,8 @@ export const connectionMachine = setup({
     id: input.id,
     limits: input.limits,
     hub: input.hub,
+    address: input.address ?? '',
+    addressBucket: input.addressBucket ?? null,
     name: null,
     refusals: 0,
     badFrames: 0,
@@ -303,8 +332,12 @@ export const connectionMachine = setup({
             'client.pong': { actions: 'notePong' },
             'client.frame': [
               { guard: 'rateLimited', actions: 'tellRateLimited' },
-              { guard: 'messageInvalid', actions: ['spendToken', { type: 'replyError', params: 'invalid_message' }] },
-              { actions: ['spendToken', 'say'] },
+              { guard: 'addressRateLimited', actions: ['tellRateLimited', 'noteAddressLimited'] },
+              {
+                guard: 'messageInvalid',
+                actions: ['spendToken', 'spendAddressToken', { type: 'replyError', params: 'invalid_message' }],
+              },
+              { actions: ['spendToken', 'spendAddressToken', 'say'] },
             ],
             'client.badFrame': [
               { guard: 'rateLimited', actions: 'tellRateLimited' },

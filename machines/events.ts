@@ -6,6 +6,7 @@
 import type { ErrorCode, LeaveCause, SessionEndCause } from '../src/errors.js';
 import type { ChatEvent, ClientBadFrameEvent, ClientFrameEvent, ServerFrame } from '../src/frames.js';
 import type { ConnectionLimits } from '../src/limits.js';
+import type { TokenBucket } from '../src/rate-limit.js';
 import type { ActorRef, Snapshot } from 'xstate';
 
 // ---------------------------------------------------------------- connection events
@@ -22,7 +23,10 @@ export type ConnectionEvent =
   | { type: 'server.kick'; cause: Extract<LeaveCause, 'slow' | 'shutdown'> }
   /** The name is granted; the welcome itself comes in order with the broadcasts. */
   | { type: 'hub.accepted'; name: string }
-  | { type: 'hub.refused'; code: Extract<ErrorCode, 'name_taken' | 'server_unavailable'> }
+  | {
+      type: 'hub.refused';
+      code: Extract<ErrorCode, 'name_taken' | 'server_unavailable' | 'too_many_names' | 'too_many_registrations'>;
+    }
   /** The session asked for is unknown, ended or expired: choose a name instead. */
   | { type: 'hub.resumeRefused'; code: Extract<ErrorCode, 'session_expired' | 'server_unavailable'> }
   /** A newer connection resumed this connection's session: close with 4002. */
@@ -38,12 +42,19 @@ export type ConnectionEmitted =
   | { type: 'close'; code: number; reason: string }
   /** Drop the socket without a closing handshake: the peer is not listening. */
   | { type: 'terminate' }
-  | { type: 'ping' };
+  | { type: 'ping' }
+  /** A message was dropped because its client address went over its rate (all its connections together). */
+  | { type: 'limited'; limit: 'messages' };
 
 // ---------------------------------------------------------------- hub events
 
 export type HubEvent =
-  | { type: 'conn.open'; id: string; limits: ConnectionLimits }
+  /**
+   * `address`: what per-address limits count the client by (src/client-address.ts's key);
+   * `addressBucket`: the message bucket its address's connections share, spent in place.
+   * Both are left out where no per-address limit applies (machine tests).
+   */
+  | { type: 'conn.open'; id: string; limits: ConnectionLimits; address?: string; addressBucket?: TokenBucket }
   /** `history`: how many past messages to send after the welcome (0: none). */
   | { type: 'conn.claim'; id: string; name: string; history: number }
   /** A first frame that names a session. `secret` never reaches a log or the inspector. */
@@ -134,4 +145,6 @@ export type HubEmitted =
   | { type: 'session.detached'; id: string; name: string; session: string }
   /** A session ended and its leave was announced (or, while stopping, it simply ended). */
   | { type: 'session.ended'; session: string; name: string; cause: SessionEndCause }
-  | { type: 'connection.crashed'; id: string; error: unknown };
+  | { type: 'connection.crashed'; id: string; error: unknown }
+  /** Connection `id`'s client address is over a limit the hub keeps: its claim was refused. */
+  | { type: 'address.limited'; id: string; limit: 'names' | 'registrations' };

@@ -12,7 +12,7 @@
  * Registry and bus are injected actors: in memory by default, swapped with `.provide()`.
  * The hub emits one event per broadcast, never one per recipient: the copying is fanout's.
  */
-import { assertEvent, enqueueActions, sendTo, setup } from 'xstate';
+import { assertEvent, enqueueActions, setup } from 'xstate';
 import { connectionMachine } from './connection.machine.js';
 import type { BusRequest, HubEmitted, HubEvent, HubRef, RegistryRequest } from './events.js';
 import type { ActorRefFrom } from 'xstate';
@@ -26,6 +26,7 @@ import { History, type HistoryEntry } from './history.js';
 import { sessionMachine, type SessionContext } from './session.machine.js';
 import { Secret } from './secret.js';
 import { OwnedActors, type OwnedActorOptions } from './owned-actors.js';
+import { AddressNames, noAddressNameLimits, type AddressNameSettings } from '../src/address-names.js';
 
 /** Where sessions' secrets and ids come from: randomness and hashing are the adapters' (src/session-keys.ts). */
 export interface SessionKeys {
@@ -55,6 +56,8 @@ export interface HubInput {
   now?: () => number;
   /** The clock and inspection the hub's actor was created with, for its connection and session actors. */
   actors?: OwnedActorOptions;
+  /** Names and registrations per client address (SPEC §5); none given: no such limits. */
+  perAddress?: AddressNameSettings;
 }
 
 export interface HubContext {
@@ -74,8 +77,15 @@ export interface HubContext {
   sessionOf: Record<string, string>;
   /** Connection id -> the secret its welcome will carry, from its claim or resume until then. In place. */
   secrets: Record<string, Secret>;
-  /** Connection id -> what its resume asked for, until the registry answers. In place. */
-  resuming: Record<string, { epoch?: string; since?: string }>;
+  /** Connection id -> what its resume asked for, and its client address, until the registry answers. In place. */
+  resuming: Record<string, { epoch?: string; since?: string; address: string }>;
+  /** Connection id -> the client address of its claim, until the registry answers. In place. */
+  claiming: Record<string, string>;
+  /**
+   * Names held per client address: each claim from its asking until its session ends
+   * (waiting in its window included); and registrations per minute. Mutable, like `history`.
+   */
+  names: AddressNames;
   /** Sessions waiting for a resume, oldest first. In place. */
   waiting: Set<string>;
   /** Connection id -> the messages of history it asked for, until its welcome is sent. In place. */
@@ -136,10 +146,30 @@ function sessionContext(actor: SessionActor): SessionContext {
   return actor.getSnapshot().context;
 }
 
-/** A granted or resumed name's session actor, attached to connection `conn`. */
-function startSession(context: HubContext, hub: HubRef, session: string, name: string, conn: string): void {
+/**
+ * A granted or resumed name's session actor, attached to connection `conn`, holding its
+ * name for client `address` (which the caller has counted).
+ */
+function startSession(
+  context: HubContext,
+  hub: HubRef,
+  { session, name, conn, address }: { session: string; name: string; conn: string; address: string },
+): void {
   const { resumeWindowMs } = context.settings;
-  context.sessions.start(session, { id: session, name, claimedBy: conn, resumeWindowMs, hub });
+  context.sessions.start(session, { id: session, name, claimedBy: conn, resumeWindowMs, hub, address });
+}
+
+/** The client address connection `id` was opened with ('' once it is gone, or where none was given). */
+function addressOf(context: HubContext, id: string): string {
+  return context.connections.get(id)?.getSnapshot().context.address ?? '';
+}
+
+/** A session stops: the name it held no longer counts against its address. */
+function stopSession(context: HubContext, session: string): void {
+  const actor = context.sessions.find(session);
+  if (actor === undefined) return;
+  context.names.release(sessionContext(actor).address, context.now());
+  context.sessions.stop(session);
 }
 
 /**
@@ -186,12 +216,24 @@ export const hubMachine = setup({
     // (a connection's entry does).
     startConnection: enqueueActions(({ context, event, self }) => {
       assertEvent(event, 'conn.open');
-      context.connections.start(event.id, { id: event.id, limits: event.limits, hub: self });
+      const { id, limits, address, addressBucket } = event;
+      context.connections.start(id, { id, limits, hub: self, address, addressBucket });
     }),
     /** A claim names its session up front: the registry keeps the name and the secret's hash together. */
     askRegistry: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'conn.claim');
       const { id, name, history } = event;
+      const address = addressOf(context, id);
+      // Counted from here: a claim on its way to the registry holds its place (SPEC §5).
+      const limit = context.names.claim(address, context.now());
+      if (limit !== null) {
+        const child = context.connections.get(id);
+        const code = limit === 'names' ? 'too_many_names' : 'too_many_registrations';
+        if (child !== undefined) enqueue.sendTo(child, { type: 'hub.refused', code });
+        enqueue.emit({ type: 'address.limited', id, limit });
+        return;
+      }
+      enqueue.assign({ claiming: put(context.claiming, id, address) });
       if (history > 0) enqueue.assign({ historyWanted: put(context.historyWanted, id, history) });
       const { secret, hash } = context.keys.newSecret();
       enqueue.assign({ secrets: put(context.secrets, id, new Secret(secret)) });
@@ -207,12 +249,15 @@ export const hubMachine = setup({
     admit: enqueueActions(({ context, event, self, enqueue }) => {
       assertEvent(event, 'registry.granted');
       const { id, name, session } = event;
+      const address = context.claiming[id] ?? '';
+      enqueue.assign({ claiming: drop(context.claiming, id) });
       const child = context.connections.get(id);
       if (child === undefined) {
+        context.names.release(address, context.now());
         enqueue.sendTo('registry', { type: 'registry.release', id, name, session } satisfies RegistryRequest);
         return;
       }
-      startSession(context, self, session, name, id);
+      startSession(context, self, { session, name, conn: id, address });
       enqueue.assign({
         members: put(context.members, id, name),
         sessionOf: put(context.sessionOf, id, session),
@@ -222,7 +267,10 @@ export const hubMachine = setup({
     }),
     refuse: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'registry.refused');
+      const unmade = event.code === 'server_unavailable';
+      context.names.release(context.claiming[event.id] ?? '', context.now(), unmade);
       enqueue.assign({
+        claiming: drop(context.claiming, event.id),
         historyWanted: drop(context.historyWanted, event.id),
         secrets: drop(context.secrets, event.id),
       });
@@ -236,9 +284,12 @@ export const hubMachine = setup({
       if (child !== undefined) enqueue.sendTo(child, { type: 'hub.revoked', code: event.code });
     }),
     /** A name granted while the server is stopping is handed straight back. */
-    releaseGranted: sendTo('registry', ({ event }): RegistryRequest => {
+    releaseGranted: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'registry.granted');
-      return { type: 'registry.release', id: event.id, name: event.name, session: event.session };
+      const { id, name, session } = event;
+      context.names.release(context.claiming[id] ?? '', context.now());
+      enqueue.assign({ claiming: drop(context.claiming, id) });
+      enqueue.sendTo('registry', { type: 'registry.release', id, name, session } satisfies RegistryRequest);
     }),
 
     /** A first frame that names a session: the registry finds it by its secret's hash. */
@@ -247,7 +298,7 @@ export const hubMachine = setup({
       const { id, secret, epoch, since } = event;
       enqueue.assign({
         secrets: put(context.secrets, id, new Secret(secret)),
-        resuming: put(context.resuming, id, { epoch, since }),
+        resuming: put(context.resuming, id, { epoch, since, address: addressOf(context, id) }),
       });
       const position = epoch === context.epoch ? parsePosition(since) : null;
       const hash = context.keys.hash(secret);
@@ -273,7 +324,7 @@ export const hubMachine = setup({
       assertEvent(event, 'registry.resumed');
       const { id, session, name, previous } = event;
       const secret = context.secrets[id];
-      const asked = context.resuming[id] ?? {};
+      const asked = context.resuming[id] ?? { address: '' };
       enqueue.assign({ secrets: drop(context.secrets, id), resuming: drop(context.resuming, id) });
       const actor = liveSession(context, session);
       context.waiting.delete(session);
@@ -284,9 +335,20 @@ export const hubMachine = setup({
         const old = context.connections.get(previous);
         if (old !== undefined) enqueue.sendTo(old, { type: 'hub.takenOver' });
       }
-      // Resumed from another server (or its actor was gone): it starts here.
-      if (actor === undefined) startSession(context, self, session, name, id);
-      else enqueue.sendTo(actor, { type: 'session.attach', conn: id });
+      // Resumed from another server (or its actor was gone): it starts here. Its name now
+      // counts for the address that resumed it; a resume is never refused for that.
+      const { address } = asked;
+      if (actor === undefined) {
+        context.names.hold(address, context.now());
+        startSession(context, self, { session, name, conn: id, address });
+      } else {
+        const before = sessionContext(actor).address;
+        if (before !== address) {
+          context.names.release(before, context.now());
+          context.names.hold(address, context.now());
+        }
+        enqueue.sendTo(actor, { type: 'session.attach', conn: id, address });
+      }
 
       const conn = context.connections.get(id);
       if (conn === undefined || secret === undefined) {
@@ -336,7 +398,7 @@ export const hubMachine = setup({
         if (old !== undefined) enqueue.sendTo(old, { type: 'hub.takenOver' });
       }
       context.waiting.delete(session);
-      context.sessions.stop(session);
+      stopSession(context, session);
     }),
 
     /**
@@ -536,7 +598,7 @@ export const hubMachine = setup({
       const actor = context.sessions.find(event.session);
       if (actor === undefined) return;
       const { name, holder } = sessionContext(actor);
-      context.sessions.stop(event.session);
+      stopSession(context, event.session);
       context.waiting.delete(event.session);
       enqueue.emit({ type: 'session.ended', session: event.session, name, cause: event.cause });
       enqueue.sendTo('registry', {
@@ -576,6 +638,8 @@ export const hubMachine = setup({
     sessionOf: emptyRecord(),
     secrets: emptyRecord(),
     resuming: emptyRecord(),
+    claiming: emptyRecord(),
+    names: new AddressNames(input.perAddress ?? noAddressNameLimits),
     waiting: new Set(),
     historyWanted: emptyRecord(),
     history: new History({ maxEntries: input.sessions.historySize, maxBytes: input.sessions.historyBytes }),

@@ -34,9 +34,11 @@ export interface SessionInput {
   resumeWindowMs: number;
   /** Where it says it ended. */
   hub: HubRef;
+  /** The client address its name counts against (per-address limits): its claim's, then each resume's. */
+  address?: string;
 }
 
-export interface SessionContext extends SessionInput {
+export interface SessionContext extends Required<SessionInput> {
   /** The connection it is attached to; null while detached. */
   conn: string | null;
   /**
@@ -57,7 +59,7 @@ export interface SessionContext extends SessionInput {
 }
 
 export type SessionEvent =
-  | { type: 'session.attach'; conn: string }
+  | { type: 'session.attach'; conn: string; address?: string }
   | { type: 'session.detach' }
   | { type: 'session.end'; cause: SessionEndCause }
   | { type: 'session.sending'; cid: string }
@@ -96,7 +98,9 @@ export const sessionMachine = setup({
   actions: {
     attach: assign(({ event }) => {
       assertEvent(event, 'session.attach');
-      return { conn: event.conn, holder: event.conn };
+      return event.address === undefined
+        ? { conn: event.conn, holder: event.conn }
+        : { conn: event.conn, holder: event.conn, address: event.address };
     }),
     detach: assign({ conn: null }),
     noteSending: assign({
@@ -132,6 +136,7 @@ export const sessionMachine = setup({
   id: 'session',
   context: ({ input }) => ({
     ...input,
+    address: input.address ?? '',
     conn: input.claimedBy,
     holder: input.claimedBy,
     sent: emptySent(),

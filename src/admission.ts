@@ -3,9 +3,12 @@
  * limits they live under from then on.
  *
  *   'upgrade' ─▶ path is /ws? ─────── no ─▶ 404 ┐
- *                origin allowed? ──── no ─▶ 403 ├─▶ refuse(): the answer, then the socket is dropped
- *                a place free? ────── no ─▶ 503 ┘   (open sockets + handshakes in flight < MAX_CONNECTIONS)
- *                └─▶ ws handshake (counted while in flight) ─▶ gate.open(ws, req)
+ *                origin allowed? ──── no ─▶ 403 │
+ *                a place free? ────── no ─▶ 503 ├─▶ refuse(): the answer, then the socket is dropped
+ *                (open sockets + handshakes in flight < MAX_CONNECTIONS)
+ *                its address within its limits? ── no ─▶ 429 (connects) / 503 (open, unregistered) ┘
+ *                (src/address-limits.ts; the address is src/client-address.ts's)
+ *                └─▶ ws handshake (counted while in flight) ─▶ gate.open(ws, req, client)
  *
  * ws answers the handshakes it refuses itself (400, 405). Every socket keeps dropSocket for
  * its errors, and an accepted one onPeerEnd, so no socket outlives its usefulness.
@@ -16,6 +19,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from './config.js';
 import { closeCodes, closeReasons } from './errors.js';
+import type { AddressLimit, AddressLimits } from './address-limits.js';
+import { addressKey, clientAddress, TrustedProxies } from './client-address.js';
 
 /** The one path that takes WebSocket upgrades. */
 export const WEBSOCKET_PATH = '/ws';
@@ -57,8 +62,18 @@ const perPayload = (floor: number, maxPayloadBytes: number) => Math.max(floor, M
 
 export type AdmissionConfig = Pick<
   Config,
-  'maxPayloadBytes' | 'allowedOrigins' | 'maxConnections' | 'registerTimeoutMs'
+  'maxPayloadBytes' | 'allowedOrigins' | 'maxConnections' | 'registerTimeoutMs' | 'trustProxy'
 >;
+
+/** Who a connection is, as per-address limits and logs see it. */
+export interface Client {
+  /** The client's address (`192.0.2.1`, `2001:db8::1`): the peer's, or X-Forwarded-For's from a trusted proxy. */
+  address: string;
+  /** What its limits are counted by (an IPv6 address's /64). */
+  key: string;
+  /** The socket's peer, written as `address` is: a trusted proxy's when they differ. */
+  peer: string;
+}
 
 /** What admission asks of the server, and hands it. */
 export interface Gate {
@@ -66,12 +81,22 @@ export interface Gate {
   isStopping(): boolean;
   /** WebSockets open now; admission adds the handshakes still in flight. */
   openCount(): number;
-  /** A handshake finished: the WebSocket is the server's from here on. */
-  open(ws: WebSocket, req: IncomingMessage): void;
+  /**
+   * A handshake finished: the WebSocket is the server's from here on, and so is `client`'s
+   * place in `addresses` (it calls `addresses.closed` when the socket closes).
+   */
+  open(ws: WebSocket, req: IncomingMessage, client: Client): void;
+  /** An upgrade from `client` was refused for one of its address's limits. */
+  limited(client: Client, limit: AddressLimit): void;
 }
 
+/** HTTP status of an upgrade refused for an address's limit: too fast is 429, too many is 503. */
+const LIMIT_STATUS: Partial<Record<AddressLimit, number>> = { connects: 429, connections: 503, unregistered: 503 };
+
 /** Takes the WebSocket upgrades of `http` that pass the checks above, and bounds its idle connections. */
-export function admitUpgrades(http: Server, config: AdmissionConfig, gate: Gate): void {
+export function admitUpgrades(http: Server, config: AdmissionConfig, addresses: AddressLimits, gate: Gate): void {
+  const trusted = new TrustedProxies(config.trustProxy);
+  const nobody = new TrustedProxies(null);
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: config.maxPayloadBytes,
@@ -95,6 +120,14 @@ export function admitUpgrades(http: Server, config: AdmissionConfig, gate: Gate)
     socket.on('error', dropSocket);
     const refusal = refusalFor(req);
     if (refusal !== null) return refuse(socket, refusal);
+    const { remoteAddress } = req.socket;
+    const address = clientAddress(remoteAddress, req.headers['x-forwarded-for'], trusted);
+    const client: Client = { address, key: addressKey(address), peer: clientAddress(remoteAddress, undefined, nobody) };
+    const limit = addresses.admit(client.key, Date.now());
+    if (limit !== null) {
+      gate.limited(client, limit);
+      return refuse(socket, LIMIT_STATUS[limit] ?? 503);
+    }
     upgrading++;
     // ws never calls back for a handshake it refuses itself (no or bad key, unknown version,
     // not a GET: it answers 400 or 405) or whose client is already gone: that socket's
@@ -104,16 +137,21 @@ export function admitUpgrades(http: Server, config: AdmissionConfig, gate: Gate)
       if (counted) upgrading--;
       counted = false;
     };
-    socket.once('close', release);
+    const failed = () => {
+      release();
+      addresses.closed(client.key, false, Date.now());
+    };
+    socket.once('close', failed);
     wss.handleUpgrade(req, socket, head, (ws) => {
       release();
-      socket.off('close', release);
+      socket.off('close', failed);
       // The handshake may finish after close() began: such a client is turned away at once.
       if (gate.isStopping()) {
+        addresses.closed(client.key, false, Date.now());
         ws.close(closeCodes.shutdown, closeReasons.shutdown);
       } else {
         req.socket.on('end', onPeerEnd);
-        gate.open(ws, req);
+        gate.open(ws, req, client);
       }
     });
   });
@@ -135,7 +173,12 @@ export function pathOf(url: string | undefined): string {
   }
 }
 
-const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
+const STATUS_TEXT: Record<number, string> = {
+  403: 'Forbidden',
+  404: 'Not Found',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+};
 
 /**
  * A socket error before or during the upgrade. A plain function, not a closure: this
@@ -166,7 +209,9 @@ function onPeerEnd(this: Socket): void {
 function refuse(socket: Duplex, status: number): void {
   const text = STATUS_TEXT[status] ?? 'Error';
   socket.once('finish', dropSocket);
+  // A connect bucket refills a token in well under a second at any sensible rate.
+  const retry = status === 429 ? 'Retry-After: 1\r\n' : '';
   socket.end(
-    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`,
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${retry}Content-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`,
   );
 }

@@ -6,6 +6,8 @@
 import { ConfigError } from './errors.js';
 import { fixedLimits, type ConnectionLimits } from './limits.js';
 import type { SessionSettings } from '../machines/hub.machine.js';
+import type { AddressLimitSettings } from './address-limits.js';
+import type { AddressNameSettings } from './address-names.js';
 import { envName, settings, type Config } from './settings.js';
 
 /** Re-exported: the rest of the server knows the Config by the module that loads it. */
@@ -91,8 +93,27 @@ export function connectionLimits(config: Config): ConnectionLimits {
     heartbeatMs: config.heartbeatMs,
     rateBurst: config.rateBurst,
     ratePerSec: config.ratePerSec,
+    addressRateBurst: config.addressRateBurst,
+    addressRatePerSec: config.addressRatePerSec,
     ...fixedLimits,
   };
+}
+
+/** What admission counts per client address (src/address-limits.ts). */
+export function addressLimitSettings(config: Config): AddressLimitSettings {
+  return {
+    maxConnections: config.addressMaxConnections,
+    maxUnregistered: config.addressMaxUnregistered,
+    connectBurst: config.addressConnectBurst,
+    connectsPerSec: config.addressConnectsPerSec,
+    rateBurst: config.addressRateBurst,
+    ratePerSec: config.addressRatePerSec,
+  };
+}
+
+/** What the hub counts per client address (src/address-names.ts). */
+export function addressNameSettings(config: Config): AddressNameSettings {
+  return { maxNames: config.addressMaxNames, registrationsPerMin: config.addressRegistrationsPerMin };
 }
 
 /** What the hub needs to keep sessions and history. Sessions waiting at most: MAX_CONNECTIONS. */

@@ -14,6 +14,8 @@ export const errors = {
   server_unavailable: { text: 'The chat is temporarily unavailable; try again shortly' },
   name_lost: { text: 'Your name was released while the chat was unavailable; reconnect and choose a name' },
   session_expired: { text: 'That session is unknown or has ended; choose a name' },
+  too_many_names: { text: 'Too many names are held from your address; free one first' },
+  too_many_registrations: { text: 'Too many names were claimed from your address lately; try again in a minute' },
 } as const satisfies Record<string, { text: string }>;
 
 export type ErrorCode = keyof typeof errors;

@@ -12,6 +12,9 @@ export interface ConnectionLimits {
   /** Token bucket; a burst or rate of 0 turns rate limiting off. */
   rateBurst: number;
   ratePerSec: number;
+  /** Token bucket shared by all the connections of one client address (0: off). */
+  addressRateBurst: number;
+  addressRatePerSec: number;
   /** Refused names (invalid or taken) before the connection is closed. */
   maxRefusals: number;
   /** Bad frames before the connection is closed. */

@@ -8,6 +8,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { closeCodes, errors, type ErrorCode, type LeaveCause, type SessionEndCause } from './errors.js';
+import { ADDRESS_LIMITS, type AddressLimit } from './address-limits.js';
 
 /** Connections per machine state, e.g. `{ awaitingName: 3, registered: 40 }`. */
 export type StateCounts = Record<string, number>;
@@ -95,6 +96,11 @@ export class Metrics {
     'chat_slow_consumer_kicks_total',
     'clients ended because their unsent data passed MAX_BUFFERED_BYTES',
   );
+  private readonly limitedTotal = this.counter(
+    'chat_limited_total',
+    'connects, claims and messages refused because their client address was over a limit, by limit (connections, unregistered: HTTP 503; connects: HTTP 429; names, registrations: an error frame; messages: dropped, rate_limited)',
+    ['limit'],
+  );
   private readonly crashes = this.counter(
     'chat_connection_crashes_total',
     'connection actors that threw (a bug; closed with 1011)',
@@ -140,6 +146,12 @@ export class Metrics {
     for (const cause of SESSION_END_CAUSES) this.sessionsEnded.inc({ cause }, 0);
     for (const outcome of RESUME_OUTCOMES) this.resumes.inc({ outcome }, 0);
     this.replayedFrames.inc(0);
+    for (const limit of ADDRESS_LIMITS) this.limitedTotal.inc({ limit }, 0);
+  }
+
+  /** A client address was held to `limit` once more. */
+  limited(limit: AddressLimit): void {
+    this.limitedTotal.inc({ limit });
   }
 
   sessionEnded(cause: SessionEndCause): void {

@@ -7,6 +7,7 @@
  *   hub 'broadcast', as fanout delivered it (server.ts passes it) ─▶ one addition: its recipients
  *   connection 'frame' (always an error)                         ─▶ errors by code, refused names
  *   socket 'close'                                               ─▶ closes by code
+ *   hub 'address.limited', connection 'limited'                  ─▶ options.limited (server.ts counts and logs)
  *
  * /metrics' connections per state (awaitingName, registered) are kept as connections open,
  * register or resume, and close: rare events, each O(1), so that a scrape costs the same
@@ -20,6 +21,7 @@ import type { hubMachine } from '../machines/hub.machine.js';
 import { connectionMachine } from '../machines/connection.machine.js';
 import { sessionMachine } from '../machines/session.machine.js';
 import type { ErrorCode } from './errors.js';
+import type { AddressLimit } from './address-limits.js';
 import type { Broadcast } from './fanout.js';
 import { LiveView } from './live-view.js';
 import { Metrics, type RefusalReason, type StateCounts } from './metrics.js';
@@ -35,6 +37,8 @@ export interface ClosingSocket {
 export interface ObserverOptions {
   /** Keep the lifecycle feed for the /inspect page. */
   livePage: boolean;
+  /** Connection `id`'s client address went over a limit the hub or the connection keeps. */
+  limited?: (id: string, limit: Extract<AddressLimit, 'names' | 'registrations' | 'messages'>) => void;
 }
 
 export class Observer {
@@ -47,7 +51,7 @@ export class Observer {
 
   constructor(
     private readonly hub: HubActor,
-    options: ObserverOptions,
+    private readonly options: ObserverOptions,
   ) {
     this.metrics = new Metrics(
       () => ({ awaitingName: this.openIds.size - this.registeredIds.size, registered: this.registeredIds.size }),
@@ -81,6 +85,7 @@ export class Observer {
       for (const frame of frames) if (frame.type !== 'welcome' && frame.type !== 'error' && frame.replay) replayed++;
       if (replayed > 0) this.metrics.replayed(replayed);
     });
+    hub.on('address.limited', ({ id, limit }) => options.limited?.(id, limit));
     hub.on('connection.crashed', ({ id }) => {
       this.metrics.connectionCrashed();
       this.live?.record({ kind: 'crashed', conn: id });
@@ -106,6 +111,7 @@ export class Observer {
     this.live?.record({ kind: 'opened', conn: id });
     // A connection actor emits 'frame' only for errors: broadcasts go through fanout.
     actor.on('*', (effect) => {
+      if (effect.type === 'limited') this.options.limited?.(id, effect.limit);
       if (effect.type !== 'frame' || effect.frame.type !== 'error') return;
       const { code } = effect.frame;
       this.metrics.clientError(code);

@@ -44,3 +44,9 @@ export function spendToken(bucket: TokenBucket, limit: RateLimit, now: number): 
   const refilled = refill(bucket, limit, now);
   return { tokens: refilled.tokens - 1, at: refilled.at };
 }
+
+/** When the bucket will hold its whole burst again if nothing is spent (`bucket.at` or earlier when it already does, or the limit is off). */
+export function fullAt(bucket: TokenBucket, limit: RateLimit): number {
+  if (isRateLimitOff(limit) || bucket.tokens >= limit.burst) return bucket.at;
+  return bucket.at + ((limit.burst - bucket.tokens) * 1000) / limit.perSec;
+}

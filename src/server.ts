@@ -8,6 +8,7 @@
  *   cannot be reached, the server listens at once (/readyz 503) and the node joins later.
  *
  *   HTTP request ─▶ http-routes.ts        upgrade ─▶ admission.ts ─▶ open(): hub spawns a connection
+ *   per client address: admission counts connections (address-limits.ts), the hub names (address-names.ts)
  *   hub 'member.joined'/'member.left' ─▶ fanout membership (held there only)
  *   hub 'broadcast' ─▶ fanout ─(recipients)─▶ observer's metrics
  *
@@ -20,8 +21,9 @@ import { once } from 'node:events';
 import type { WebSocket } from 'ws';
 import { createActor } from 'xstate';
 import { hubMachine } from '../machines/hub.machine.js';
-import { admitUpgrades, CLOSE_GRACE_MS } from './admission.js';
-import { connectionLimits, sessionSettings, type Config } from './config.js';
+import { admitUpgrades, CLOSE_GRACE_MS, type Client } from './admission.js';
+import { AddressLimits, type AddressLimit } from './address-limits.js';
+import { addressLimitSettings, addressNameSettings, connectionLimits, sessionSettings, type Config } from './config.js';
 import { closeCodes, closeReasons } from './errors.js';
 import { Fanout } from './fanout.js';
 import { createRoutes } from './http-routes.js';
@@ -64,11 +66,15 @@ interface Connection {
   /** The TCP socket under `socket`: fanout writes whole frames to it. */
   tcp: Socket;
   log: Logger;
+  client: Client;
+  /** Registered (or resumed) at least once: no longer counted as unregistered against its address. */
+  registered: boolean;
 }
 
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<ChatServer> {
   const log = options.log ?? createLogger(config.logLevel);
   const limits = connectionLimits(config);
+  const addresses = new AddressLimits(addressLimitSettings(config));
   const closers = new Closers(log);
   let stopping = false;
   try {
@@ -98,6 +104,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         keys: sessionKeys,
         // Its connection and session actors are inspected as it is (machines/owned-actors.ts).
         actors: inspectOption(inspection),
+        perAddress: addressNameSettings(config),
       },
       ...inspectOption(inspection),
     });
@@ -107,12 +114,31 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const fanout = new Fanout(config.maxBufferedBytes, (id) =>
       childOf(id)?.send({ type: 'server.kick', cause: 'slow' }),
     );
-    const observer = new Observer(hub, { livePage: config.inspectPage });
+    const observer = new Observer(hub, {
+      livePage: config.inspectPage,
+      limited: (id, limit) => {
+        const connection = connections.get(id);
+        if (connection !== undefined) addressLimited(connection.client, limit);
+      },
+    });
+    /** Counted each time; logged once per address, limit and period (address-limits.ts's LOG_PERIOD_MS). */
+    const addressLimited = (client: Client, limit: AddressLimit): void => {
+      observer.metrics.limited(limit);
+      if (addresses.shouldLog(client.key, limit, Date.now()))
+        log.warn({ ip: client.address, limit }, 'client address over its limit');
+    };
+    /** A connection's first welcome: it no longer counts as unregistered against its address. */
+    const registered = (connection: Connection): void => {
+      if (connection.registered) return;
+      connection.registered = true;
+      addresses.registered(connection.client.key, Date.now());
+    };
     // Fanout holds the membership; the observer learns what each broadcast reached from it.
     hub.on('broadcast', (event) => observer.broadcast(event, fanout.broadcast(event), fanout.has(event.author)));
     hub.on('member.joined', ({ id, name }) => {
       const connection = connections.get(id);
       if (connection === undefined) return;
+      registered(connection);
       fanout.add(id, { ws: connection.socket, socket: connection.tcp });
       connection.log.info({ name }, 'registered');
     });
@@ -124,6 +150,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     hub.on('member.resumed', ({ id, name, frames, recovered, replayed, tookOver }) => {
       const connection = connections.get(id);
       if (connection === undefined) return;
+      registered(connection);
       fanout.add(id, { ws: connection.socket, socket: connection.tcp });
       fanout.sendReplay(id, frames);
       connection.log.info({ name, recovered, replayed, tookOver }, 'resumed');
@@ -158,12 +185,16 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       }),
     );
     let opened = 0;
-    const open = (socket: WebSocket, req: IncomingMessage): void => {
+    const open = (socket: WebSocket, req: IncomingMessage, client: Client): void => {
       const id = `c${++opened}`;
       const connectionLog = log.child({ conn: id });
-      connectionLog.info({ ip: req.socket.remoteAddress, origin: req.headers.origin }, 'connection opened');
-      connections.set(id, { socket, tcp: req.socket, log: connectionLog });
-      hub.send({ type: 'conn.open', id, limits });
+      // `ip` is the client's, from X-Forwarded-For when a trusted proxy sent it; `peer` then says which proxy.
+      const via = client.peer !== client.address ? { peer: client.peer } : {};
+      connectionLog.info({ ip: client.address, ...via, origin: req.headers.origin }, 'connection opened');
+      const connection: Connection = { socket, tcp: req.socket, log: connectionLog, client, registered: false };
+      connections.set(id, connection);
+      const addressBucket = addresses.messageBucket(client.key, Date.now());
+      hub.send({ type: 'conn.open', id, limits, address: client.key, addressBucket });
       const actor = childOf(id);
       if (actor !== undefined) {
         bindSocket(socket, actor, connectionLog);
@@ -175,10 +206,16 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       // 'close' comes once anyway, and `once` would hold a wrapper per connection.)
       socket.on('close', (code: number) => {
         connections.delete(id);
+        addresses.closed(client.key, connection.registered, Date.now());
         connectionLog.debug({ code }, 'connection closed');
       });
     };
-    admitUpgrades(http, config, { isStopping: () => stopping, openCount: () => connections.size, open });
+    admitUpgrades(http, config, addresses, {
+      isStopping: () => stopping,
+      openCount: () => connections.size,
+      open,
+      limited: addressLimited,
+    });
     // A reconnect storm brings every client back at once: Node's default accept queue (511)
     // overflowed in the bench, and the kernel dropped SYNs that came back only 1, 3, 7 s
     // later. Ask for the most; the kernel caps it at net.core.somaxconn (docs/operations.md).

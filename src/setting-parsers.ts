@@ -2,6 +2,10 @@
  * The parsers of setting values: each turns the raw text of a flag or environment variable
  * into a typed value, or throws an Error whose message says what was expected.
  */
+import { parseProxyList } from './client-address.js';
+
+/** TRUST_PROXY: addresses and networks, each in one normal form (src/client-address.ts). */
+export const proxyList = parseProxyList;
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (raw: string): number => {
     if (!/^\d+$/.test(raw.trim())) throw new Error(`expected a whole number from ${min} to ${max}`);

@@ -3,7 +3,7 @@
  * A flag's environment name is the flag in capitals with `_` for `-`.
  */
 import type { ConfigurableLimits, EchoMode } from './limits.js';
-import { boolean, duration, host, integer, oneOf, originList, redisUrl, text } from './setting-parsers.js';
+import { boolean, duration, host, integer, oneOf, originList, proxyList, redisUrl, text } from './setting-parsers.js';
 
 /** Every setting's value; the per-connection limits among them are declared in limits.ts. */
 export interface Config extends ConfigurableLimits {
@@ -14,10 +14,18 @@ export interface Config extends ConfigurableLimits {
   maxPayloadBytes: number;
   maxBufferedBytes: number;
   maxConnections: number;
+  addressMaxConnections: number;
+  addressMaxUnregistered: number;
+  addressConnectBurst: number;
+  addressConnectsPerSec: number;
+  addressMaxNames: number;
+  addressRegistrationsPerMin: number;
   resumeWindowMs: number;
   historySize: number;
   historyBytes: number;
   allowedOrigins: string[] | null;
+  /** Proxies whose X-Forwarded-For is believed, as normal CIDRs (`10.0.0.0/8`); null: none. */
+  trustProxy: string[] | null;
   redisUrl: string | null;
   leaseMs: number;
   inspect: boolean;
@@ -131,6 +139,62 @@ export const settings = [
     help: 'open connections; more get HTTP 503',
   }),
   setting({
+    key: 'addressMaxConnections',
+    flag: 'address-max-connections',
+    fallback: '256',
+    parse: integer(0),
+    help: 'open connections per client address; more get HTTP 503 (0: no limit)',
+  }),
+  setting({
+    key: 'addressMaxUnregistered',
+    flag: 'address-max-unregistered',
+    fallback: '64',
+    parse: integer(0),
+    help: 'connections per client address without a name yet; more get HTTP 503 (0: no limit)',
+  }),
+  setting({
+    key: 'addressConnectBurst',
+    flag: 'address-connect-burst',
+    fallback: '200',
+    parse: integer(0),
+    help: 'connects a client address may make at once; more get HTTP 429 (0: no limit)',
+  }),
+  setting({
+    key: 'addressConnectsPerSec',
+    flag: 'address-connects-per-sec',
+    fallback: '20',
+    parse: integer(0),
+    help: 'sustained connects per second per client address (0: no limit)',
+  }),
+  setting({
+    key: 'addressMaxNames',
+    flag: 'address-max-names',
+    fallback: '128',
+    parse: integer(0),
+    help: 'names a client address may hold, sessions waiting for a resume included (0: no limit)',
+  }),
+  setting({
+    key: 'addressRegistrationsPerMin',
+    flag: 'address-registrations-per-min',
+    fallback: '60',
+    parse: integer(0),
+    help: 'names a client address may claim per minute (0: no limit)',
+  }),
+  setting({
+    key: 'addressRateBurst',
+    flag: 'address-rate-burst',
+    fallback: '60',
+    parse: integer(0),
+    help: 'messages a client address may send at once, all its connections together (0: no limit)',
+  }),
+  setting({
+    key: 'addressRatePerSec',
+    flag: 'address-rate-per-sec',
+    fallback: '30',
+    parse: integer(0),
+    help: 'sustained messages per second per client address, all its connections together (0: no limit)',
+  }),
+  setting({
     key: 'resumeWindowMs',
     flag: 'resume-window-ms',
     fallback: '30000',
@@ -157,6 +221,13 @@ export const settings = [
     fallback: null,
     parse: originList,
     help: 'comma-separated Origin allow-list (unset: any)',
+  }),
+  setting({
+    key: 'trustProxy',
+    flag: 'trust-proxy',
+    fallback: null,
+    parse: proxyList,
+    help: 'comma-separated proxy addresses or networks (10.0.0.0/8) whose X-Forwarded-For is believed (unset: none)',
   }),
   setting({
     key: 'redisUrl',

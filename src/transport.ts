@@ -77,6 +77,8 @@ function carryOut(socket: WebSocket, effect: ConnectionEffect): void {
     case 'ping':
       if (socket.readyState === socket.OPEN) socket.ping();
       return;
+    case 'limited': // counted and logged by observe.ts
+      return;
   }
 }
 

@@ -266,6 +266,18 @@ describe('the client over real sockets', () => {
     expect(proxy.accepted).toHaveLength(1);
   });
 
+  it('tries again later when its address holds as many names as it may, and gets in once one is free', async () => {
+    const server = await start({ addressMaxNames: 1 });
+    const first = await server.register('First');
+    const proxy = await proxyTo(server.port);
+    const alice = client(proxy, 'Alice');
+    await alice.until((log) => log.some((r) => r.type === 'error'), 'a refusal');
+    expect(alice.of('error')[0]).toMatchObject({ code: 'too_many_names' });
+    expect(alice.client.state).not.toBe('closed');
+    first.close(1000);
+    await alice.untilState('online');
+  });
+
   it('retries at once, then within the backoff bounds, and never holds two sockets', async () => {
     const down: TestServer = await startTestServer();
     const proxy = await proxyTo(down.port);

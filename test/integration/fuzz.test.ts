@@ -24,13 +24,14 @@ import { TestSocket } from '../support/ws-client.js';
 import { claim } from '../support/test-server.js';
 import { run } from './fuzz-run.js';
 import { step } from './fuzz-steps.js';
+import { addressLimitsOff } from '../support/address-limits-off.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 25); // about 3,000 frames; FUZZ_RUNS=500 for a long hunt
 
 describe('fuzzing over real sockets (SPEC §5)', () => {
   let server: ServerProcess;
   beforeAll(async () => {
-    server = await startServerProcess({ resumeWindowMs: 0, rateBurst: 0 });
+    server = await startServerProcess({ resumeWindowMs: 0, rateBurst: 0, ...addressLimitsOff });
   });
   afterAll(async () => server?.stop());
 

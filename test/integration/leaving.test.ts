@@ -74,7 +74,13 @@ describe('leaving (SPEC §4)', () => {
   });
 
   it('ends a slow consumer and announces its leave once', async () => {
-    const server = await start({ ...LEAVE_AT_ONCE, rateBurst: 0, textMaxLength: 60_000, maxBufferedBytes: 1 << 20 });
+    const server = await start({
+      ...LEAVE_AT_ONCE,
+      rateBurst: 0,
+      addressRateBurst: 0,
+      textMaxLength: 60_000,
+      maxBufferedBytes: 1 << 20,
+    });
     const alice = await server.register('Alice');
     const slow = await server.register('Slow');
     await alice.nextFrame(); // Slow's join

@@ -202,7 +202,7 @@ describe('hostile frames', () => {
 
 describe('half-closed clients', () => {
   // No slow-consumer kick in these: the backlog is what stays after the kernel buffers fill.
-  const roomy = { rateBurst: 0, maxBufferedBytes: 64 << 20, textMaxLength: 10_000 };
+  const roomy = { rateBurst: 0, addressRateBurst: 0, maxBufferedBytes: 64 << 20, textMaxLength: 10_000 };
   const text = 'x'.repeat(8_000);
   const count = 1_504;
 

@@ -200,6 +200,7 @@ describe('a lost connection keeps its session (SPEC §8)', () => {
       historySize: count,
       historyBytes: 64 * 1024 * 1024,
       rateBurst: count,
+      addressRateBurst: 0, // the flood is the point; all of it from 127.0.0.1
     });
     // 4,096 emoji are 16 KiB: the replay is some 6.5 MB, more than the kernel buffers on loopback.
     const text = '😀'.repeat(4096);
@@ -403,6 +404,7 @@ describe('cid: sends survive a reconnect exactly once (SPEC §8)', () => {
       resumeWindowMs: 0,
       maxBufferedBytes: 64 * 1024,
       rateBurst: 1_000,
+      addressRateBurst: 0, // its resends are the point
       textMaxLength: 60_000,
     });
     const alice = await registerKeeping(server, 'Alice');

@@ -111,6 +111,7 @@ describe('a client that stops reading (SPEC §5)', () => {
     server = await startServerProcess({
       resumeWindowMs: 0,
       rateBurst: 0,
+      addressRateBurst: 0, // every sender is on 127.0.0.1
       textMaxLength: 10_000,
       maxBufferedBytes: LIMIT,
     });

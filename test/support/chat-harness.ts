@@ -17,6 +17,7 @@ import { readClientFrame } from '../../src/protocol.js';
 import type { ConnectionActor } from '../../src/transport.js';
 import { hubInput } from './hub-input.js';
 import type { SessionSettings } from '../../machines/hub.machine.js';
+import type { AddressNameSettings } from '../../src/address-names.js';
 
 type InspectionObserver = (event: InspectionEvent) => void;
 
@@ -27,6 +28,8 @@ export const defaultLimits: ConnectionLimits = {
   heartbeatMs: 30_000,
   rateBurst: 20,
   ratePerSec: 10,
+  addressRateBurst: 0,
+  addressRatePerSec: 0,
   ...fixedLimits,
 };
 
@@ -83,6 +86,8 @@ export interface ChatOptions {
    * other (cluster model runs) never reuse one, as random ones never are.
    */
   keyPrefix?: string;
+  /** Names and registrations per client address (default: none). */
+  perAddress?: AddressNameSettings;
 }
 
 /** The text of one unmasked WebSocket text frame, as fanout encodes it. */
@@ -120,6 +125,7 @@ export function createChat(options: ChatOptions = {}) {
         now: () => clock.now(),
         keyPrefix: `${options.keyPrefix ?? ''}${machines.length > 1 ? `h${index}-` : ''}`,
         actors: { clock, ...(options.inspect === undefined ? {} : { inspect: options.inspect }) },
+        ...(options.perAddress === undefined ? {} : { perAddress: options.perAddress }),
       }),
       ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
     });
@@ -153,10 +159,11 @@ export function createChat(options: ChatOptions = {}) {
   /** The time client frames are stamped with: the simulated clock's. */
   const now = () => clock.now();
 
-  function open(): TestClient {
+  /** A new connection, from client `address` as per-address limits count it. */
+  function open(address = ''): TestClient {
     const home = hubs[opened % hubs.length]!;
     const id = `c${++opened}`;
-    home.send({ type: 'conn.open', id, limits });
+    home.send({ type: 'conn.open', id, limits, address });
     const actor = home.getSnapshot().context.connections.get(id)!;
     let taken = 0;
     /** How many frames it had read when it froze; null while it reads. */
@@ -231,8 +238,8 @@ export function createChat(options: ChatOptions = {}) {
   }
 
   /** Opens a client and registers `name`, returning it with its welcome already taken. */
-  function join(name: string): TestClient {
-    const client = open();
+  function join(name: string, address = ''): TestClient {
+    const client = open(address);
     client.send({ sender: name, text: '' });
     client.take();
     return client;

@@ -5,6 +5,7 @@
 import type { HubInput, SessionKeys, SessionSettings } from '../../machines/hub.machine.js';
 import type { OwnedActorOptions } from '../../machines/owned-actors.js';
 import type { EchoMode } from '../../src/limits.js';
+import type { AddressNameSettings } from '../../src/address-names.js';
 
 export const TEST_EPOCH = 'test-epoch';
 
@@ -40,6 +41,7 @@ export function hubInput(
     keyPrefix?: string;
     /** The hub's own clock and inspection, for its connection and session actors. */
     actors?: OwnedActorOptions;
+    perAddress?: AddressNameSettings;
   } = {},
 ): HubInput {
   return {
@@ -49,5 +51,6 @@ export function hubInput(
     keys: countingKeys(options.keyPrefix),
     now: options.now ?? (() => 0),
     actors: options.actors ?? {},
+    ...(options.perAddress === undefined ? {} : { perAddress: options.perAddress }),
   };
 }

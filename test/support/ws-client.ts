@@ -14,6 +14,7 @@
  * ping, or a frame caused by a later action, comes after anything the earlier actions caused.
  */
 import { once } from 'node:events';
+import type { IncomingHttpHeaders } from 'node:http';
 import { WebSocket, type ClientOptions, type RawData } from 'ws';
 import { assertServerFrame } from './frame-contract.js';
 
@@ -30,7 +31,10 @@ export class FrameTimeout extends Error {
 /** The server answered the upgrade with an HTTP status instead of switching protocols. */
 export class UpgradeRefused extends Error {
   override name = 'UpgradeRefused';
-  constructor(readonly status: number) {
+  constructor(
+    readonly status: number,
+    readonly headers: IncomingHttpHeaders = {},
+  ) {
     super(`upgrade refused with HTTP ${status}`);
   }
 }
@@ -41,6 +45,10 @@ export interface OpenOptions {
   autoPong?: boolean;
   /** Names the socket in timeout messages. */
   label?: string;
+  /** The address the client socket binds to: 127.0.0.2, 127.0.0.3… are other clients, as far as the server can tell. */
+  localAddress?: string;
+  /** Extra request headers (an X-Forwarded-For). */
+  headers?: Record<string, string>;
 }
 
 type Waiter = { resolve: (frame: Frame) => void; reject: (err: Error) => void };
@@ -78,12 +86,14 @@ export class TestSocket {
   static open(url: string, options: OpenOptions = {}): Promise<TestSocket> {
     const wsOptions: ClientOptions = { autoPong: options.autoPong ?? true, handshakeTimeout: DEFAULT_WAIT_MS };
     if (options.origin !== undefined) wsOptions.origin = options.origin;
+    if (options.localAddress !== undefined) wsOptions.localAddress = options.localAddress;
+    if (options.headers !== undefined) wsOptions.headers = options.headers;
     const ws = new WebSocket(url, wsOptions);
     const socket = new TestSocket(ws, options.label ?? url);
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(socket));
       ws.once('unexpected-response', (_req, res) => {
-        reject(new UpgradeRefused(res.statusCode ?? 0));
+        reject(new UpgradeRefused(res.statusCode ?? 0, res.headers));
         ws.terminate();
       });
       ws.once('close', () => reject(new Error(`${socket.label} closed before opening`)));

@@ -27,6 +27,16 @@ const specTable: Record<string, [flag: string, key: keyof Config, fallback: stri
   HISTORY_SIZE: ['--history-size', 'historySize', 100],
   HISTORY_BYTES: ['--history-bytes', 'historyBytes', 8388608],
   ALLOWED_ORIGINS: ['--allowed-origins', 'allowedOrigins', null],
+  TRUST_PROXY: ['--trust-proxy', 'trustProxy', null],
+  // SPEC §5 asks for these per-address limits; their names and defaults are ours (README).
+  ADDRESS_MAX_CONNECTIONS: ['--address-max-connections', 'addressMaxConnections', 256],
+  ADDRESS_MAX_UNREGISTERED: ['--address-max-unregistered', 'addressMaxUnregistered', 64],
+  ADDRESS_CONNECT_BURST: ['--address-connect-burst', 'addressConnectBurst', 200],
+  ADDRESS_CONNECTS_PER_SEC: ['--address-connects-per-sec', 'addressConnectsPerSec', 20],
+  ADDRESS_MAX_NAMES: ['--address-max-names', 'addressMaxNames', 128],
+  ADDRESS_REGISTRATIONS_PER_MIN: ['--address-registrations-per-min', 'addressRegistrationsPerMin', 60],
+  ADDRESS_RATE_BURST: ['--address-rate-burst', 'addressRateBurst', 60],
+  ADDRESS_RATE_PER_SEC: ['--address-rate-per-sec', 'addressRatePerSec', 30],
   REDIS_URL: ['--redis-url', 'redisUrl', null],
   LEASE_MS: ['--lease-ms', 'leaseMs', 15000],
   INSPECT: ['--inspect', 'inspect', false],
@@ -104,6 +114,9 @@ describe('environment and flags', () => {
     [{ HISTORY_SIZE: '0' }, 'historySize', 0],
     [{ HISTORY_SIZE: '1000000' }, 'historySize', 1000000],
     [{ HISTORY_BYTES: '0' }, 'historyBytes', 0],
+    [{ TRUST_PROXY: '10.0.0.0/8, ::1' }, 'trustProxy', ['10.0.0.0/8', '::1/128']],
+    [{ ADDRESS_MAX_CONNECTIONS: '0' }, 'addressMaxConnections', 0],
+    [{ ADDRESS_REGISTRATIONS_PER_MIN: '5' }, 'addressRegistrationsPerMin', 5],
   ] as const)('reads %o', (env, key, value) => {
     expect(loadConfig([], env)[key]).toEqual(value);
   });
@@ -172,6 +185,10 @@ describe('bad values', () => {
     [{ ALLOWED_ORIGINS: 'https://chat.example?' }, 'ALLOWED_ORIGINS'],
     [{ ALLOWED_ORIGINS: 'file:///tmp/x' }, 'ALLOWED_ORIGINS'],
     [{ ALLOWED_ORIGINS: 'https://*.example.com' }, 'ALLOWED_ORIGINS'],
+    [{ TRUST_PROXY: '' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: 'proxy.internal' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY'],
+    [{ ADDRESS_MAX_NAMES: '-1' }, 'ADDRESS_MAX_NAMES'],
   ])('refuses %o in one line naming it', (env, name) => {
     const message = configError(() => loadConfig([], env));
     expect(message).toContain(name);
@@ -254,6 +271,8 @@ describe('connectionLimits', () => {
       heartbeatMs: 100,
       rateBurst: 5,
       ratePerSec: 10,
+      addressRateBurst: 60,
+      addressRatePerSec: 30,
       maxRefusals: 5,
       maxBadFrames: 10,
     });

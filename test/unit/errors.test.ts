@@ -25,6 +25,8 @@ describe('errors', () => {
       'rate_limited',
       'server_unavailable',
       'session_expired',
+      'too_many_names',
+      'too_many_registrations',
     ]);
   });
 

@@ -12,7 +12,17 @@ import { describe, expect, it } from 'vitest';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The pure layer: data and rules, no I/O, no xstate. */
-const PURE = new Set(['src/errors.ts', 'src/frames.ts', 'src/limits.ts', 'src/protocol.ts', 'src/rate-limit.ts']);
+const PURE = new Set([
+  'src/errors.ts',
+  'src/frames.ts',
+  'src/limits.ts',
+  'src/protocol.ts',
+  'src/rate-limit.ts',
+  'src/client-address.ts',
+  'src/address-book.ts',
+  'src/address-limits.ts',
+  'src/address-names.ts',
+]);
 
 type Layer = 'pure' | 'machines' | 'adapters';
 

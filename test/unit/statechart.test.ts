@@ -101,6 +101,7 @@ describe('renderStateChart', () => {
       // registered
       'client.pong',
       'client.frame [rateLimited]',
+      'client.frame [addressRateLimited]',
       'client.frame [messageInvalid]',
       'hub.takenOver',
       // resuming a session
@@ -110,7 +111,7 @@ describe('renderStateChart', () => {
       'after heartbeat ↺',
       'after heartbeat [pongOverdue]',
       // what transitions do, in their tooltips
-      'does: spendToken, say',
+      'does: spendToken, spendAddressToken, say',
       'does: drop',
     ]) {
       expect(text.split('\n'), label).toContain(label);
