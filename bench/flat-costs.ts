@@ -26,7 +26,7 @@ import { WireClient } from './wire-client.js';
 const HELD = [5_000, 10_000] as const;
 const CONNECTS = 2_000;
 const REGISTRATIONS = 1_000;
-const SCRAPES = 200;
+const SCRAPES = 1_000;
 const STEP_CAP_MS = 300_000;
 
 /** Per-operation server CPU (µs) at one number of connections held. */
