@@ -16,6 +16,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from './config.js';
 import { closeCodes, closeReasons } from './errors.js';
+import { originAllowed } from './origins.js';
 
 /** The one path that takes WebSocket upgrades. */
 export const WEBSOCKET_PATH = '/ws';
@@ -120,10 +121,15 @@ export function admitUpgrades(http: Server, config: AdmissionConfig, gate: Gate)
 
   function refusalFor(req: IncomingMessage): number | null {
     if (pathOf(req.url) !== WEBSOCKET_PATH) return 404;
-    if (config.allowedOrigins !== null && !config.allowedOrigins.includes(req.headers.origin ?? '')) return 403;
+    if (!originAllowed(originOf(req), req.headers.host, config.allowedOrigins)) return 403;
     if (gate.isStopping() || gate.openCount() + upgrading >= config.maxConnections) return 503;
     return null;
   }
+}
+
+/** The page's origin: `Origin`, or `Sec-WebSocket-Origin` in a version 8 handshake (ws takes both versions). */
+function originOf(req: IncomingMessage): string | undefined {
+  return req.headers.origin ?? (req.headers['sec-websocket-origin'] as string | undefined);
 }
 
 /** The path of a request target, without its query; '' when it cannot be read. */

@@ -17,7 +17,8 @@ export interface Config extends ConfigurableLimits {
   resumeWindowMs: number;
   historySize: number;
   historyBytes: number;
-  allowedOrigins: string[] | null;
+  /** Origins allowed beside the server's own; `*`: any; null: none (src/origins.ts). */
+  allowedOrigins: string[] | '*' | null;
   redisUrl: string | null;
   leaseMs: number;
   inspect: boolean;
@@ -156,7 +157,7 @@ export const settings = [
     flag: 'allowed-origins',
     fallback: null,
     parse: originList,
-    help: 'comma-separated Origin allow-list (unset: any)',
+    help: "origins allowed beside the server's own, comma-separated; * for any (unset: its own, and clients without Origin)",
   }),
   setting({
     key: 'redisUrl',

@@ -127,6 +127,41 @@ describe('bad input (SPEC §5)', () => {
     expect(await allowed.nextFrame()).toEqual(welcome('Alice', ['Alice']));
   });
 
+  /** Opens a socket with this Origin (none when undefined) and returns 101 or the HTTP status of the refusal. */
+  async function statusFor(url: string, origin?: string): Promise<number> {
+    try {
+      (await TestSocket.open(url, origin === undefined ? {} : { origin })).close();
+      return 101;
+    } catch (err) {
+      if (err instanceof UpgradeRefused) return err.status;
+      throw err;
+    }
+  }
+
+  it('with ALLOWED_ORIGINS unset, takes its own origin and clients without Origin, and refuses other pages with 403', async () => {
+    const server = await start();
+    const own = `http://127.0.0.1:${server.port}`;
+    expect(server.config.allowedOrigins).toBeNull();
+    expect(await statusFor(server.url)).toBe(101);
+    expect(await statusFor(server.url, own)).toBe(101);
+    expect(await statusFor(server.url, `https://127.0.0.1:${server.port}`)).toBe(101);
+    expect(await statusFor(server.url, 'https://evil.example')).toBe(403);
+    expect(await statusFor(server.url, 'http://127.0.0.1')).toBe(403); // another port is another origin
+    expect(await statusFor(server.url, 'null')).toBe(403); // a sandboxed page or a file
+  });
+
+  it('adds the ALLOWED_ORIGINS to its own origin and to clients without Origin; * takes any', async () => {
+    const listed = await start({ allowedOrigins: ['https://chat.example'] });
+    expect(await statusFor(listed.url, 'https://chat.example')).toBe(101);
+    expect(await statusFor(listed.url, `http://127.0.0.1:${listed.port}`)).toBe(101);
+    expect(await statusFor(listed.url)).toBe(101);
+    expect(await statusFor(listed.url, 'https://evil.example')).toBe(403);
+
+    const any = await start({ allowedOrigins: '*' });
+    expect(await statusFor(any.url, 'https://evil.example')).toBe(101);
+    expect(await statusFor(any.url, 'null')).toBe(101);
+  });
+
   it('refuses connections over maxConnections with HTTP 503', async () => {
     const server = await start({ maxConnections: 2 });
     await server.connect();

@@ -98,6 +98,7 @@ describe('environment and flags', () => {
       'allowedOrigins',
       ['capacitor://localhost', 'chrome-extension://abcdefghijklmnop'],
     ],
+    [{ ALLOWED_ORIGINS: ' * ' }, 'allowedOrigins', '*'],
     [{ REDIS_URL: 'redis://127.0.0.1:6379' }, 'redisUrl', 'redis://127.0.0.1:6379'],
     [{ LEASE_MS: '5000' }, 'leaseMs', 5000],
     [{ RESUME_WINDOW_MS: '0' }, 'resumeWindowMs', 0],
@@ -172,6 +173,7 @@ describe('bad values', () => {
     [{ ALLOWED_ORIGINS: 'https://chat.example?' }, 'ALLOWED_ORIGINS'],
     [{ ALLOWED_ORIGINS: 'file:///tmp/x' }, 'ALLOWED_ORIGINS'],
     [{ ALLOWED_ORIGINS: 'https://*.example.com' }, 'ALLOWED_ORIGINS'],
+    [{ ALLOWED_ORIGINS: '*, https://a.example' }, 'ALLOWED_ORIGINS'],
   ])('refuses %o in one line naming it', (env, name) => {
     const message = configError(() => loadConfig([], env));
     expect(message).toContain(name);
