@@ -132,13 +132,17 @@ function originOf(req: IncomingMessage): string | undefined {
   return req.headers.origin ?? (req.headers['sec-websocket-origin'] as string | undefined);
 }
 
-/** The path of a request target, without its query; '' when it cannot be read. */
+/**
+ * The path of an origin-form request target (`/path?query`, RFC 9112 §3.2.1) exactly as
+ * sent, without its query; '' for any other target, which then matches no route. Read as a
+ * URL, `//evil.example/ws` would name another host and the path `/ws`, and `/x/../metrics`
+ * would be `/metrics`: a proxy that routes by path prefix would pass them on as something
+ * else than what the server then serves.
+ */
 export function pathOf(url: string | undefined): string {
-  try {
-    return new URL(url ?? '/', 'http://localhost').pathname;
-  } catch {
-    return '';
-  }
+  if (url === undefined || !url.startsWith('/') || url.startsWith('//')) return '';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
 }
 
 const STATUS_TEXT: Record<number, string> = { 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { error, welcome } from '../support/expected.js';
+import { upgradeHead, upgradeStatus } from '../support/raw-client.js';
 import { TestSocket, UpgradeRefused } from '../support/ws-client.js';
 import { serverPerTest } from '../support/test-server.js';
 
@@ -60,6 +61,34 @@ describe('HTTP on the same port (SPEC §6)', () => {
     expect((await res.text()).trim()).toBe(
       `This is a WebSocket endpoint: connect with a WebSocket client to ws://127.0.0.1:${server.port}/ws`,
     );
+  });
+});
+
+describe('request targets', () => {
+  // A proxy that routes by path prefix (only /ws to the chat, say) passes these on as
+  // something other than the route; read as URLs, they used to reach it.
+  const plainGet = (target: string) => [`GET ${target} HTTP/1.1`, 'Host: 127.0.0.1'];
+
+  it.each(['//x/metrics', '//127.0.0.1/metrics', '/x/../metrics', 'http://127.0.0.1/metrics', '//x/healthz'])(
+    'answers GET %s with 404: only a target whose path is exactly the route serves it',
+    async (target) => {
+      const server = await start();
+      expect(await upgradeStatus(server.port, plainGet(target))).toBe(404);
+    },
+  );
+
+  it.each(['//evil.example/ws', '//evil.example/ws?x=1', '/x/../ws', 'http://evil.example/ws'])(
+    'refuses an upgrade on %s with 404',
+    async (target) => {
+      const server = await start();
+      expect(await upgradeStatus(server.port, upgradeHead({}, `GET ${target} HTTP/1.1`))).toBe(404);
+    },
+  );
+
+  it('still serves /metrics with a query, and upgrades /ws with one', async () => {
+    const server = await start();
+    expect(await upgradeStatus(server.port, plainGet('/metrics?name[]=chat_connections'))).toBe(200);
+    expect(await upgradeStatus(server.port, upgradeHead({}, 'GET /ws?room=main HTTP/1.1'))).toBe(101);
   });
 });
 
