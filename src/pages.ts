@@ -15,7 +15,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectionMachine } from '../machines/connection.machine.js';
 import { sessionMachine } from '../machines/session.machine.js';
+import { isDirectRequest, type DirectHost } from './direct-host.js';
 import type { LiveView } from './live-view.js';
+import { isSameHost } from './origins.js';
 import { renderStateChart } from './statechart.js';
 
 export interface PagesOptions {
@@ -23,6 +25,8 @@ export interface PagesOptions {
   live: LiveView | null;
   /** Asked for by /inspect when set. */
   inspectToken: string | null;
+  /** HOST: besides IP addresses and localhost, the name /inspect answers to without a token. */
+  host: string;
 }
 
 /** Answers the request if it is for a page or asset, and says whether it did. */
@@ -69,6 +73,8 @@ let charts: Array<{ slot: string; svg: string }> | null = null;
 
 export function createPages(options: PagesOptions): PageHandler {
   const { live, inspectToken } = options;
+  // Any port: a proxy in front may have mapped it.
+  const direct: DirectHost = { names: [options.host], port: null };
 
   return (req, res, path) => {
     const isPage =
@@ -80,11 +86,29 @@ export function createPages(options: PagesOptions): PageHandler {
     }
     if (path === '/') void sendFile(res, join(WEB, 'index.html'), 'html');
     else if (path in ASSETS) void sendFile(res, ASSETS[path]!.file, ASSETS[path]!.type);
+    else if (!isFromAllowedPage(req, inspectToken, direct)) forbidden(res);
     else if (inspectToken !== null && !admitted(req, res, inspectToken)) return true;
     else if (path === '/inspect') void sendInspectPage(res);
     else if (!live!.addViewer(req, res)) res.writeHead(503, { 'content-type': 'text/plain' }).end('Too many viewers');
     return true;
   };
+}
+
+/**
+ * Whether /inspect may answer this request at all. Without a token the page is open to
+ * whoever reaches it, so it answers only requests addressed to the server directly: a
+ * DNS-rebinding page, under a name of its own, cannot read it (src/direct-host.ts). With a
+ * token, that page has neither the token nor the cookie, which stays with the server's
+ * real name. Either way a request from another site's page (`Origin`) is refused.
+ */
+function isFromAllowedPage(req: IncomingMessage, token: string | null, direct: DirectHost): boolean {
+  if (token === null) return isDirectRequest(req.headers, direct);
+  return req.headers.origin === undefined || isSameHost(req.headers.origin, req.headers.host);
+}
+
+function forbidden(res: ServerResponse): void {
+  res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+  res.end('Open this page at an IP address, localhost or HOST, from its own origin (or set INSPECT_TOKEN)\n');
 }
 
 /** True when the request holds the token; otherwise it has been answered (redirect or 401). */

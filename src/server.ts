@@ -154,7 +154,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         notReadyBecause: () =>
           stopping ? 'stopping' : cluster !== null && !cluster.isServing ? 'redis unavailable' : null,
         metrics: observer.metrics,
-        pages: createPages({ live: observer.live, inspectToken: config.inspectToken }),
+        pages: createPages({ live: observer.live, inspectToken: config.inspectToken, host: config.host }),
       }),
     );
     let opened = 0;

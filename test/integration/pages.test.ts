@@ -11,6 +11,7 @@ import { sessionMachine } from '../../machines/session.machine.js';
 import type { LiveUpdate } from '../../src/live-view.js';
 import { statePathsOf } from '../../src/statechart.js';
 import { LogCapture } from '../support/log-capture.js';
+import { upgradeStatus } from '../support/raw-client.js';
 import { registerForSession, resumeSession } from '../support/session-client.js';
 import { DEFAULT_WAIT_MS, withTimeout } from '../support/ws-client.js';
 import { serverPerTest, type TestServer } from '../support/test-server.js';
@@ -277,6 +278,30 @@ describe('/inspect page', () => {
     expect(ended.sessions).toMatchObject({ attached: 0, detached: 0 });
     expect(ended.ends).toEqual({ expired: 1 });
     feed.close();
+  });
+
+  it('without a token, answers only requests addressed to it directly (no DNS rebinding), from its own pages', async () => {
+    const server = await start({ inspectPage: true, host: '127.0.0.1' });
+    const status = (path: string, ...headers: string[]) =>
+      upgradeStatus(server.port, [`GET ${path} HTTP/1.1`, ...headers]);
+    for (const path of ['/inspect', '/inspect/events']) {
+      expect(await status(path, `Host: evil.example:${server.port}`), path).toBe(403);
+      expect(await status(path, `Host: 127.0.0.1:${server.port}`, 'Origin: http://evil.example'), path).toBe(403);
+    }
+    expect(await status('/inspect', `Host: 127.0.0.1:${server.port}`)).toBe(200);
+    expect(await status('/inspect', `Host: localhost:${server.port}`)).toBe(200);
+    const own = `http://127.0.0.1:${server.port}`;
+    expect(await status('/inspect/events', `Host: 127.0.0.1:${server.port}`, `Origin: ${own}`)).toBe(200);
+    // The chat page itself is for everyone.
+    expect(await status('/', `Host: evil.example:${server.port}`)).toBe(200);
+  });
+
+  it('with a token, answers a page on another site 403 and any other name by the token', async () => {
+    const server = await start({ inspectPage: true, inspectToken: 's3cret' });
+    const status = (...headers: string[]) =>
+      upgradeStatus(server.port, ['GET /inspect HTTP/1.1', 'Authorization: Bearer s3cret', ...headers]);
+    expect(await status(`Host: chat.example:${server.port}`)).toBe(200);
+    expect(await status(`Host: chat.example:${server.port}`, 'Origin: http://evil.example')).toBe(403);
   });
 
   it('asks for INSPECT_TOKEN, then keeps it in an HttpOnly cookie', async () => {
