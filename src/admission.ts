@@ -25,13 +25,6 @@ export const WEBSOCKET_PATH = '/ws';
 export const CLOSE_GRACE_MS = 2_000;
 
 /**
- * The shortest HTTP idle time, whatever REGISTER_TIMEOUT_MS says. Node runs socket timers
- * before it reads the sockets, so after an event-loop stall longer than the idle time a
- * request that has already arrived would be reset instead of answered.
- */
-const MIN_HTTP_IDLE_MS = 1_000;
-
-/**
  * Frames one message may come in, at least; one more closes 1008. ws keeps every fragment
  * of an unfinished message as a Buffer of about 110 bytes of heap, whatever its length, so
  * its default of 16,384 let a client hold 1.7 MB with 112 KB of one-byte fragments, and
@@ -56,10 +49,7 @@ const MIN_BUFFERED_CHUNKS = 1024;
  */
 const perPayload = (floor: number, maxPayloadBytes: number) => Math.max(floor, Math.ceil(maxPayloadBytes / 512));
 
-export type AdmissionConfig = Pick<
-  Config,
-  'maxPayloadBytes' | 'allowedOrigins' | 'maxConnections' | 'registerTimeoutMs'
->;
+export type AdmissionConfig = Pick<Config, 'maxPayloadBytes' | 'allowedOrigins' | 'maxConnections'>;
 
 /** What admission asks of the server, and hands it. */
 export interface Gate {
@@ -71,7 +61,7 @@ export interface Gate {
   open(ws: WebSocket, req: IncomingMessage): void;
 }
 
-/** Takes the WebSocket upgrades of `http` that pass the checks above, and bounds its idle connections. */
+/** Takes the WebSocket upgrades of `http` that pass the checks above (socket-limits.ts bounds the sockets before). */
 export function admitUpgrades(http: Server, config: AdmissionConfig, gate: Gate): void {
   const wss = new WebSocketServer({
     noServer: true,
@@ -83,14 +73,6 @@ export function admitUpgrades(http: Server, config: AdmissionConfig, gate: Gate)
     skipUTF8Validation: true, // checked per frame in transport.ts: a bad_frame, not a 1007
   });
   let upgrading = 0;
-
-  // Node never times out a connection that sends nothing (headersTimeout starts at a
-  // request's first byte), and MAX_CONNECTIONS counts only WebSockets: silent connections
-  // would pile up until the process runs out of file descriptors. So an HTTP connection
-  // idle this long is dropped: no client gets longer to start than it has to register.
-  // Node stops watching a socket once it is upgraded; the /inspect feed clears the timeout
-  // on its stream.
-  http.timeout = Math.max(config.registerTimeoutMs, MIN_HTTP_IDLE_MS);
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', dropSocket);

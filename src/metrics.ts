@@ -8,6 +8,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { closeCodes, errors, type ErrorCode, type LeaveCause, type SessionEndCause } from './errors.js';
+import type { DropReason } from './socket-limits.js';
 
 /** Connections per machine state, e.g. `{ awaitingName: 3, registered: 40 }`. */
 export type StateCounts = Record<string, number>;
@@ -33,6 +34,8 @@ const SESSION_END_CAUSES = [...LEAVE_CAUSES, 'expired', 'evicted'] satisfies str
 /** How a resume went: replayed what was missed, welcomed without a replay, or no such session. */
 export type ResumeOutcome = 'recovered' | 'not_recovered' | 'expired';
 const RESUME_OUTCOMES: ResumeOutcome[] = ['recovered', 'not_recovered', 'expired'];
+
+const DROP_REASONS: DropReason[] = ['socket_limit', 'accept_error'];
 
 const OUR_CLOSE_CODES = new Set<number>(Object.values(closeCodes));
 
@@ -95,6 +98,11 @@ export class Metrics {
     'chat_slow_consumer_kicks_total',
     'clients ended because their unsent data passed MAX_BUFFERED_BYTES',
   );
+  private readonly socketsDropped = this.counter(
+    'chat_sockets_dropped_total',
+    'TCP connections to the chat port dropped before a request was read: socket_limit (too many sockets open), accept_error (accept() failed: EMFILE, ENFILE…)',
+    ['reason'],
+  );
   private readonly crashes = this.counter(
     'chat_connection_crashes_total',
     'connection actors that threw (a bug; closed with 1011)',
@@ -140,6 +148,11 @@ export class Metrics {
     for (const cause of SESSION_END_CAUSES) this.sessionsEnded.inc({ cause }, 0);
     for (const outcome of RESUME_OUTCOMES) this.resumes.inc({ outcome }, 0);
     this.replayedFrames.inc(0);
+    for (const reason of DROP_REASONS) this.socketsDropped.inc({ reason }, 0);
+  }
+
+  socketDropped(reason: DropReason): void {
+    this.socketsDropped.inc({ reason });
   }
 
   sessionEnded(cause: SessionEndCause): void {

@@ -32,6 +32,7 @@ import { createPages } from './pages.js';
 import { bindSocket, type ConnectionActor } from './transport.js';
 import { clusterActors, clusterNode, startCluster, whenRefused } from './cluster/cluster.js';
 import { sessionKeys } from './session-keys.js';
+import { limitSockets } from './socket-limits.js';
 
 /** The longest accept queue to ask for; Linux caps it at net.core.somaxconn (4096 by default). */
 const ACCEPT_BACKLOG = 65_535;
@@ -178,6 +179,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         connectionLog.debug({ code }, 'connection closed');
       });
     };
+    limitSockets(http, config, { log, onDrop: (reason) => observer.metrics.socketDropped(reason) });
     admitUpgrades(http, config, { isStopping: () => stopping, openCount: () => connections.size, open });
     // A reconnect storm brings every client back at once: Node's default accept queue (511)
     // overflowed in the bench, and the kernel dropped SYNs that came back only 1, 3, 7 s
