@@ -26,7 +26,7 @@ import { closeCodes, closeReasons } from './errors.js';
 import { Fanout } from './fanout.js';
 import { createRoutes } from './http-routes.js';
 import { inspectOption, startInspection } from './inspector.js';
-import { createLogger, type Logger } from './log.js';
+import { clipped, createLogger, type Logger } from './log.js';
 import { Observer } from './observe.js';
 import { createPages } from './pages.js';
 import { bindSocket, type ConnectionActor } from './transport.js';
@@ -115,11 +115,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       const connection = connections.get(id);
       if (connection === undefined) return;
       fanout.add(id, { ws: connection.socket, socket: connection.tcp });
-      connection.log.info({ name }, 'registered');
+      connection.log.info({ name: clipped(name) }, 'registered');
     });
     hub.on('member.left', ({ id, name, cause }) => {
       fanout.remove(id);
-      connections.get(id)?.log.info({ name, cause }, 'left');
+      connections.get(id)?.log.info({ name: clipped(name), cause }, 'left');
     });
     // A resumed member gets its welcome and replay first, then broadcasts like any other.
     hub.on('member.resumed', ({ id, name, frames, recovered, replayed, tookOver }) => {
@@ -127,15 +127,17 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       if (connection === undefined) return;
       fanout.add(id, { ws: connection.socket, socket: connection.tcp });
       fanout.sendReplay(id, frames);
-      connection.log.info({ name, recovered, replayed, tookOver }, 'resumed');
+      connection.log.info({ name: clipped(name), recovered, replayed, tookOver }, 'resumed');
     });
     hub.on('send', ({ id, frames, kind }) =>
       kind === 'history' ? fanout.sendReplay(id, frames) : fanout.sendTo(id, frames),
     );
     hub.on('session.detached', ({ id, name, session }) =>
-      connections.get(id)?.log.info({ name, session }, 'session waiting for a resume'),
+      connections.get(id)?.log.info({ name: clipped(name), session }, 'session waiting for a resume'),
     );
-    hub.on('session.ended', ({ name, session, cause }) => log.info({ name, session, cause }, 'session ended'));
+    hub.on('session.ended', ({ name, session, cause }) =>
+      log.info({ name: clipped(name), session, cause }, 'session ended'),
+    );
     hub.on('connection.crashed', ({ id, error }) => {
       const connection = connections.get(id);
       (connection?.log ?? log).error({ err: error }, 'connection actor crashed');
@@ -162,7 +164,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     const open = (socket: WebSocket, req: IncomingMessage): void => {
       const id = `c${++opened}`;
       const connectionLog = log.child({ conn: id });
-      connectionLog.info({ ip: req.socket.remoteAddress, origin: req.headers.origin }, 'connection opened');
+      connectionLog.info({ ip: req.socket.remoteAddress, origin: clipped(req.headers.origin) }, 'connection opened');
       connections.set(id, { socket, tcp: req.socket, log: connectionLog });
       hub.send({ type: 'conn.open', id, limits });
       const actor = childOf(id);

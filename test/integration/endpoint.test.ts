@@ -6,6 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { error, welcome } from '../support/expected.js';
+import { LOGGED_CHARS } from '../../src/log.js';
+import { LogCapture } from '../support/log-capture.js';
 import { upgradeHead, upgradeStatus } from '../support/raw-client.js';
 import { TestSocket, UpgradeRefused } from '../support/ws-client.js';
 import { serverPerTest } from '../support/test-server.js';
@@ -196,5 +198,21 @@ describe('bad input (SPEC §5)', () => {
     await server.connect();
     await server.connect();
     expect(await refusal(server.url)).toBe(503);
+  });
+});
+
+describe('logs', () => {
+  it('copy at most LOGGED_CHARS characters of a header a client chose, and say how many were left out', async () => {
+    const logs = new LogCapture();
+    const server = await start({ allowedOrigins: '*' }, { log: logs.logger('info') });
+    const origin = `https://${'a'.repeat(15_000)}.example`;
+    const client = await server.connect({ origin });
+    client.send({ sender: 'Alice', text: '' });
+    expect(await client.nextFrame()).toEqual(welcome('Alice', ['Alice']));
+    const opened = logs.lines
+      .map((line) => JSON.parse(line) as { msg: string; origin?: string })
+      .find((line) => line.msg === 'connection opened');
+    expect(opened?.origin).toBe(`${origin.slice(0, LOGGED_CHARS)}…[${origin.length - LOGGED_CHARS} more characters]`);
+    expect(Math.max(...logs.lines.map((line) => line.length))).toBeLessThan(1_000);
   });
 });
