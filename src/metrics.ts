@@ -8,7 +8,6 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { closeCodes, errors, type ErrorCode, type LeaveCause, type SessionEndCause } from './errors.js';
-import type { DropReason } from './socket-limits.js';
 
 /** Connections per machine state, e.g. `{ awaitingName: 3, registered: 40 }`. */
 export type StateCounts = Record<string, number>;
@@ -35,6 +34,8 @@ const SESSION_END_CAUSES = [...LEAVE_CAUSES, 'expired', 'evicted'] satisfies str
 export type ResumeOutcome = 'recovered' | 'not_recovered' | 'expired';
 const RESUME_OUTCOMES: ResumeOutcome[] = ['recovered', 'not_recovered', 'expired'];
 
+/** Why a TCP connection was dropped before a request was read from it (src/socket-limits.ts). */
+export type DropReason = 'socket_limit' | 'accept_error';
 const DROP_REASONS: DropReason[] = ['socket_limit', 'accept_error'];
 
 const OUR_CLOSE_CODES = new Set<number>(Object.values(closeCodes));
@@ -153,6 +154,26 @@ export class Metrics {
 
   socketDropped(reason: DropReason): void {
     this.socketsDropped.inc({ reason });
+  }
+
+  /**
+   * The chat port's TCP sockets, read at scrape time: those open (WebSockets, handshakes,
+   * plain HTTP) and the most it holds.
+   */
+  watchSockets(open: () => Promise<number>, limit: number): void {
+    new Gauge({
+      name: 'chat_sockets_open',
+      help: 'TCP sockets open on the chat port: WebSockets, handshakes and plain HTTP',
+      registers: [this.registry],
+      async collect() {
+        this.set(await open());
+      },
+    });
+    new Gauge({
+      name: 'chat_sockets_limit',
+      help: 'the most TCP sockets the chat port holds (MAX_CONNECTIONS + 10 %, lower under a low file limit)',
+      registers: [this.registry],
+    }).set(limit);
   }
 
   sessionEnded(cause: SessionEndCause): void {

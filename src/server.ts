@@ -181,7 +181,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         connectionLog.debug({ code }, 'connection closed');
       });
     };
-    limitSockets(http, config, { log, onDrop: (reason) => observer.metrics.socketDropped(reason) });
+    limitSockets(http, config, { log, metrics: observer.metrics });
     admitUpgrades(http, config, { isStopping: () => stopping, openCount: () => connections.size, open });
     // A reconnect storm brings every client back at once: Node's default accept queue (511)
     // overflowed in the bench, and the kernel dropped SYNs that came back only 1, 3, 7 s

@@ -8,12 +8,14 @@
  *   accept() fails (EMFILE, ENFILE, …) ───────────────▶ 'error': counted, logged
  *
  * Logged once per LOG_PERIOD_MS, with the number since the last line: a flood must not
- * turn into one log line per connection.
+ * turn into one log line per connection. Counted in chat_sockets_dropped_total; the sockets
+ * open and the cap are read at each scrape (chat_sockets_open, chat_sockets_limit).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
 import { PeriodicLog } from './periodic-log.js';
 
 /**
@@ -41,19 +43,16 @@ export function socketCap(maxConnections: number): number {
   return maxConnections + Math.max(64, Math.ceil(maxConnections / 10));
 }
 
-export type DropReason = 'socket_limit' | 'accept_error';
-
 export interface SocketLimitsOptions {
   log: Logger;
-  /** A socket was dropped before any request was read from it. */
-  onDrop: (reason: DropReason) => void;
+  metrics: Pick<Metrics, 'socketDropped' | 'watchSockets'>;
 }
 
 /** Applies the bounds above to `http`; call before it listens. */
 export function limitSockets(
   http: Server,
   config: Pick<Config, 'maxConnections' | 'registerTimeoutMs'>,
-  { log, onDrop }: SocketLimitsOptions,
+  { log, metrics }: SocketLimitsOptions,
 ): void {
   // Node never times out a connection that sends nothing (the header time starts at a
   // request's first byte), so an idle one is dropped: no client gets longer to start than
@@ -82,16 +81,20 @@ export function limitSockets(
       'file descriptor limit too low for MAX_CONNECTIONS; raise it (ulimit -n)',
     );
 
+  metrics.watchSockets(
+    () => new Promise((resolve) => http.getConnections((err, count) => resolve(err === null ? count : 0))),
+    http.maxConnections,
+  );
   const dropped = new PeriodicLog(LOG_PERIOD_MS);
   http.on('drop', () => {
-    onDrop('socket_limit');
+    metrics.socketDropped('socket_limit');
     dropped.hit((count) =>
       log.warn({ count, sockets: http.maxConnections }, 'connections dropped: too many sockets open'),
     );
   });
   const failed = new PeriodicLog(LOG_PERIOD_MS);
   http.on('error', (err: NodeJS.ErrnoException) => {
-    onDrop('accept_error');
+    metrics.socketDropped('accept_error');
     failed.hit((count) => log.error({ err, count }, 'cannot accept connections'));
   });
 }

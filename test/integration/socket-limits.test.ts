@@ -75,6 +75,7 @@ describe('sockets on the chat port', () => {
       // With the sockets gone, the server answers again: a scrape, then a client.
       const text = await scrape(`${base}/metrics`);
       expect(sample(parseMetrics(text), 'chat_sockets_dropped_total{reason="socket_limit"}')).toBe(extra);
+      expect(sample(parseMetrics(text), 'chat_sockets_limit')).toBe(cap);
       const alice = await TestSocket.open(server.url);
       await claim(alice, 'Alice');
       alice.close();
@@ -106,6 +107,15 @@ describe('the socket cap', () => {
       }
       await until(() => dropped >= 5, `5 sockets over the cap to be dropped (${dropped} so far)`);
       expect(dropped).toBe(5);
+      for (const socket of sockets.splice(0, 10)) socket.destroy();
+      // The scrape's own socket counts too; the server learns of the closed ones a moment later.
+      const expected = cap - 10 + 1;
+      let samples = parseMetrics(await scrape(`http://127.0.0.1:${server.port}/metrics`));
+      const deadline = Date.now() + DEFAULT_WAIT_MS;
+      while (sample(samples, 'chat_sockets_open') !== expected && Date.now() < deadline)
+        samples = parseMetrics(await scrape(`http://127.0.0.1:${server.port}/metrics`));
+      expect(sample(samples, 'chat_sockets_open')).toBe(expected);
+      expect(sample(samples, 'chat_sockets_limit')).toBe(cap);
     } finally {
       for (const socket of sockets) socket.destroy();
     }
