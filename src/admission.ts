@@ -21,19 +21,13 @@ import type { Config } from './config.js';
 import { closeCodes, closeReasons } from './errors.js';
 import type { AddressLimit, AddressLimits } from './address-limits.js';
 import { addressKey, clientAddress, TrustedProxies } from './client-address.js';
+import { originAllowed } from './origins.js';
 
 /** The one path that takes WebSocket upgrades. */
 export const WEBSOCKET_PATH = '/ws';
 
 /** A closing handshake that takes longer than this is cut short. */
 export const CLOSE_GRACE_MS = 2_000;
-
-/**
- * The shortest HTTP idle time, whatever REGISTER_TIMEOUT_MS says. Node runs socket timers
- * before it reads the sockets, so after an event-loop stall longer than the idle time a
- * request that has already arrived would be reset instead of answered.
- */
-const MIN_HTTP_IDLE_MS = 1_000;
 
 /**
  * Frames one message may come in, at least; one more closes 1008. ws keeps every fragment
@@ -60,10 +54,7 @@ const MIN_BUFFERED_CHUNKS = 1024;
  */
 const perPayload = (floor: number, maxPayloadBytes: number) => Math.max(floor, Math.ceil(maxPayloadBytes / 512));
 
-export type AdmissionConfig = Pick<
-  Config,
-  'maxPayloadBytes' | 'allowedOrigins' | 'maxConnections' | 'registerTimeoutMs' | 'trustProxy'
->;
+export type AdmissionConfig = Pick<Config, 'maxPayloadBytes' | 'allowedOrigins' | 'maxConnections' | 'trustProxy'>;
 
 /** Who a connection is, as per-address limits and logs see it. */
 export interface Client {
@@ -93,7 +84,7 @@ export interface Gate {
 /** HTTP status of an upgrade refused for an address's limit: too fast is 429, too many is 503. */
 const LIMIT_STATUS: Partial<Record<AddressLimit, number>> = { connects: 429, connections: 503, unregistered: 503 };
 
-/** Takes the WebSocket upgrades of `http` that pass the checks above, and bounds its idle connections. */
+/** Takes the WebSocket upgrades of `http` that pass the checks above (socket-limits.ts bounds the sockets before). */
 export function admitUpgrades(http: Server, config: AdmissionConfig, addresses: AddressLimits, gate: Gate): void {
   const trusted = new TrustedProxies(config.trustProxy);
   const nobody = new TrustedProxies(null);
@@ -107,14 +98,6 @@ export function admitUpgrades(http: Server, config: AdmissionConfig, addresses: 
     skipUTF8Validation: true, // checked per frame in transport.ts: a bad_frame, not a 1007
   });
   let upgrading = 0;
-
-  // Node never times out a connection that sends nothing (headersTimeout starts at a
-  // request's first byte), and MAX_CONNECTIONS counts only WebSockets: silent connections
-  // would pile up until the process runs out of file descriptors. So an HTTP connection
-  // idle this long is dropped: no client gets longer to start than it has to register.
-  // Node stops watching a socket once it is upgraded; the /inspect feed clears the timeout
-  // on its stream.
-  http.timeout = Math.max(config.registerTimeoutMs, MIN_HTTP_IDLE_MS);
 
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', dropSocket);
@@ -158,19 +141,28 @@ export function admitUpgrades(http: Server, config: AdmissionConfig, addresses: 
 
   function refusalFor(req: IncomingMessage): number | null {
     if (pathOf(req.url) !== WEBSOCKET_PATH) return 404;
-    if (config.allowedOrigins !== null && !config.allowedOrigins.includes(req.headers.origin ?? '')) return 403;
+    if (!originAllowed(originOf(req), req.headers.host, config.allowedOrigins)) return 403;
     if (gate.isStopping() || gate.openCount() + upgrading >= config.maxConnections) return 503;
     return null;
   }
 }
 
-/** The path of a request target, without its query; '' when it cannot be read. */
+/** The page's origin: `Origin`, or `Sec-WebSocket-Origin` in a version 8 handshake (ws takes both versions). */
+function originOf(req: IncomingMessage): string | undefined {
+  return req.headers.origin ?? (req.headers['sec-websocket-origin'] as string | undefined);
+}
+
+/**
+ * The path of an origin-form request target (`/path?query`, RFC 9112 §3.2.1) exactly as
+ * sent, without its query; '' for any other target, which then matches no route. Read as a
+ * URL, `//evil.example/ws` would name another host and the path `/ws`, and `/x/../metrics`
+ * would be `/metrics`: a proxy that routes by path prefix would pass them on as something
+ * else than what the server then serves.
+ */
 export function pathOf(url: string | undefined): string {
-  try {
-    return new URL(url ?? '/', 'http://localhost').pathname;
-  } catch {
-    return '';
-  }
+  if (url === undefined || !url.startsWith('/') || url.startsWith('//')) return '';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
 }
 
 const STATUS_TEXT: Record<number, string> = {

@@ -9,7 +9,9 @@ export const errors = {
   not_registered: { text: 'Choose a name first: send {"sender":"YourName","text":""}' },
   invalid_name: { text: 'That name cannot be used' },
   name_taken: { text: 'Username already taken' },
-  invalid_message: { text: 'A message needs non-blank text within the length limit' },
+  invalid_message: {
+    text: 'A message needs non-blank text within the length limit, without control characters but tab and line feed',
+  },
   rate_limited: { text: 'Too many messages; slow down' },
   server_unavailable: { text: 'The chat is temporarily unavailable; try again shortly' },
   name_lost: { text: 'Your name was released while the chat was unavailable; reconnect and choose a name' },

@@ -12,11 +12,17 @@
  * A browser that opens the relay's page gets the bridge: an iframe holding the Stately
  * inspector and a WebSocket back to the relay. A viewer that connects late is first sent
  * every live actor and its latest snapshot, so it sees the connections open at that moment.
+ *
+ * What it relays holds names, so the page and its WebSocket answer only a request
+ * addressed to the relay directly (an IP address, localhost or INSPECT_HOST, with the
+ * relay's port) and, if from a page, from that same host: a DNS-rebinding page, whose own
+ * name points at the relay, gets 403 (src/direct-host.ts).
  */
 import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { isDirectRequest, type DirectHost } from './direct-host.js';
 
 /** Where the bridge page loads the inspector UI from (the operator's browser needs to reach it). */
 export const INSPECTOR_UI = 'https://stately.ai/inspect';
@@ -50,18 +56,28 @@ export async function startInspectorRelay(host: string, port: number): Promise<I
   let markSourceConnected: () => void = () => {};
   const sourceConnected = new Promise<void>((resolve) => (markSourceConnected = resolve));
 
+  // The port is the one bound, known once listening (INSPECT_PORT may be 0).
+  const direct: DirectHost = { names: [host], port: null };
   const http: Server = createServer((req, res) => {
-    const body = req.url === '/' ? bridgePage() : 'Not Found';
-    res.writeHead(req.url === '/' ? 200 : 404, {
-      'content-type': req.url === '/' ? 'text/html; charset=utf-8' : 'text/plain',
+    const status = !isDirectRequest(req.headers, direct) ? 403 : req.url === '/' ? 200 : 404;
+    res.writeHead(status, {
+      'content-type': status === 200 ? 'text/html; charset=utf-8' : 'text/plain',
       'cache-control': 'no-store',
     });
-    res.end(body);
+    res.end(status === 200 ? bridgePage() : status === 403 ? 'Forbidden' : 'Not Found');
   });
   http.listen(port, host);
   await once(http, 'listening');
+  const address = http.address();
+  const boundPort = typeof address === 'object' && address !== null ? address.port : port;
+  direct.port = boundPort;
   // Made only now: a WebSocketServer re-emits its HTTP server's errors, a failed listen included.
-  const wss = new WebSocketServer({ server: http, maxPayload: MAX_RECORD_BYTES, perMessageDeflate: false });
+  const wss = new WebSocketServer({
+    server: http,
+    maxPayload: MAX_RECORD_BYTES,
+    perMessageDeflate: false,
+    verifyClient: ({ req }, accept) => accept(isDirectRequest(req.headers, direct), 403),
+  });
 
   wss.on('connection', (socket, req) => {
     socket.on('error', () => socket.terminate());
@@ -107,8 +123,6 @@ export async function startInspectorRelay(host: string, port: number): Promise<I
     }
   }
 
-  const address = http.address();
-  const boundPort = typeof address === 'object' && address !== null ? address.port : port;
   const reachable = hostForUrl(host);
 
   return {

@@ -48,6 +48,8 @@ const RECENT = 100;
 /** Most entries in one update; the rest are counted in `skipped`. */
 const MAX_BATCH = 200;
 const MAX_VIEWERS = 16;
+/** One client address's share of the viewers' places, so that no one address can take them all. */
+export const MAX_VIEWERS_PER_ADDRESS = 4;
 /** A viewer this far behind is dropped; its browser reconnects and starts afresh. */
 const MAX_VIEWER_BACKLOG = 512 * 1024;
 
@@ -56,6 +58,8 @@ export class LiveView {
   private pending: StampedEntry[] = [];
   private skipped = 0;
   private readonly viewers = new Set<ServerResponse>();
+  /** Open streams per client address; an address with none is not kept. */
+  private readonly perAddress = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private readonly totals = { opened: 0, joined: 0, closed: 0, resumed: 0, ended: 0 };
   private readonly errors: Record<string, number> = {};
@@ -78,9 +82,13 @@ export class LiveView {
     this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
   }
 
-  /** Answers GET (and HEAD) /inspect/events. False (nothing written) when there are too many viewers. */
-  addViewer(req: IncomingMessage, res: ServerResponse): boolean {
-    if (this.viewers.size >= MAX_VIEWERS) return false;
+  /**
+   * Answers GET (and HEAD) /inspect/events, for a request already authorised. False (nothing
+   * written) when there are too many viewers, or too many from `address` (the client's).
+   */
+  addViewer(req: IncomingMessage, res: ServerResponse, address: string): boolean {
+    const fromAddress = this.perAddress.get(address) ?? 0;
+    if (this.viewers.size >= MAX_VIEWERS || fromAddress >= MAX_VIEWERS_PER_ADDRESS) return false;
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -94,9 +102,15 @@ export class LiveView {
     }
     res.write('retry: 1000\n\n');
     this.viewers.add(res);
+    this.perAddress.set(address, fromAddress + 1);
     req.socket.setNoDelay(true);
     req.socket.setTimeout(0); // a quiet chat sends nothing for a while: not an idle socket
-    res.on('close', () => this.viewers.delete(res));
+    res.on('close', () => {
+      this.viewers.delete(res);
+      const left = (this.perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(address, left);
+      else this.perAddress.delete(address);
+    });
     this.send(res, this.update(true, this.recent, 0));
     return true;
   }

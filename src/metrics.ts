@@ -35,6 +35,10 @@ const SESSION_END_CAUSES = [...LEAVE_CAUSES, 'expired', 'evicted'] satisfies str
 export type ResumeOutcome = 'recovered' | 'not_recovered' | 'expired';
 const RESUME_OUTCOMES: ResumeOutcome[] = ['recovered', 'not_recovered', 'expired'];
 
+/** Why a TCP connection was dropped before a request was read from it (src/socket-limits.ts). */
+export type DropReason = 'socket_limit' | 'accept_error';
+const DROP_REASONS: DropReason[] = ['socket_limit', 'accept_error'];
+
 const OUR_CLOSE_CODES = new Set<number>(Object.values(closeCodes));
 
 /**
@@ -118,6 +122,11 @@ export class Metrics {
     'connects, claims and messages refused because their client address was over a limit, by limit (connections, unregistered: HTTP 503; connects: HTTP 429; names, registrations: an error frame; messages: dropped, rate_limited)',
     ['limit'],
   );
+  private readonly socketsDropped = this.counter(
+    'chat_sockets_dropped_total',
+    'TCP connections to the chat port dropped before a request was read: socket_limit (too many sockets open), accept_error (accept() failed: EMFILE, ENFILE…)',
+    ['reason'],
+  );
   private readonly crashes = this.counter(
     'chat_connection_crashes_total',
     'connection actors that threw (a bug; closed with 1011)',
@@ -164,11 +173,36 @@ export class Metrics {
     for (const outcome of RESUME_OUTCOMES) this.resumes.inc({ outcome }, 0);
     this.replayedFrames.inc(0);
     for (const limit of ADDRESS_LIMITS) this.limitedTotal.inc({ limit }, 0);
+    for (const reason of DROP_REASONS) this.socketsDropped.inc({ reason }, 0);
   }
 
   /** A client address was held to `limit` once more. */
   limited(limit: AddressLimit): void {
     this.limitedTotal.inc({ limit });
+  }
+
+  socketDropped(reason: DropReason): void {
+    this.socketsDropped.inc({ reason });
+  }
+
+  /**
+   * The chat port's TCP sockets, read at scrape time: those open (WebSockets, handshakes,
+   * plain HTTP) and the most it holds.
+   */
+  watchSockets(open: () => Promise<number>, limit: number): void {
+    new Gauge({
+      name: 'chat_sockets_open',
+      help: 'TCP sockets open on the chat port: WebSockets, handshakes and plain HTTP',
+      registers: [this.registry],
+      async collect() {
+        this.set(await open());
+      },
+    });
+    new Gauge({
+      name: 'chat_sockets_limit',
+      help: 'the most TCP sockets the chat port holds (MAX_CONNECTIONS + 10 %, lower under a low file limit)',
+      registers: [this.registry],
+    }).set(limit);
   }
 
   sessionEnded(cause: SessionEndCause): void {

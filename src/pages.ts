@@ -4,17 +4,17 @@
  *
  * Files come from a fixed list (no path from a request ever reaches the file system): HTML
  * and CSS from `web/`, scripts from `dist/web/`, where `npm run build` bundles them.
- * With INSPECT_TOKEN set, `/inspect?token=…` swaps the token for an HttpOnly cookie and
- * redirects, so the token leaves the address bar and the feed request carries it unseen.
+ * Who may open /inspect and its feed is inspect-access.ts's to say.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectionMachine } from '../machines/connection.machine.js';
 import { sessionMachine } from '../machines/session.machine.js';
+import { addressKey, clientAddress, TrustedProxies } from './client-address.js';
+import { inspectAccess } from './inspect-access.js';
 import type { LiveView } from './live-view.js';
 import { renderStateChart } from './statechart.js';
 
@@ -23,6 +23,10 @@ export interface PagesOptions {
   live: LiveView | null;
   /** Asked for by /inspect when set. */
   inspectToken: string | null;
+  /** HOST: besides IP addresses and localhost, the name /inspect answers to without a token. */
+  host: string;
+  /** TRUST_PROXY: whose X-Forwarded-For names the client, for /inspect's per-address throttle and share. */
+  trustProxy: string[] | null;
 }
 
 /** Answers the request if it is for a page or asset, and says whether it did. */
@@ -57,8 +61,6 @@ const PAGE_HEADERS = {
   'cache-control': 'no-cache',
 };
 
-const TOKEN_COOKIE = 'chat_inspect_token';
-
 /** The page's charts, drawn once: where each goes in web/inspect.html, and its machine. */
 const CHARTS = [
   { slot: '<!-- connection statechart -->', machine: connectionMachine },
@@ -68,7 +70,11 @@ const CHARTS = [
 let charts: Array<{ slot: string; svg: string }> | null = null;
 
 export function createPages(options: PagesOptions): PageHandler {
-  const { live, inspectToken } = options;
+  const { live } = options;
+  const trusted = new TrustedProxies(options.trustProxy);
+  const addressOf = (req: IncomingMessage) =>
+    addressKey(clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trusted));
+  const mayInspect = inspectAccess({ token: options.inspectToken, host: options.host, addressOf });
 
   return (req, res, path) => {
     const isPage =
@@ -80,53 +86,12 @@ export function createPages(options: PagesOptions): PageHandler {
     }
     if (path === '/') void sendFile(res, join(WEB, 'index.html'), 'html');
     else if (path in ASSETS) void sendFile(res, ASSETS[path]!.file, ASSETS[path]!.type);
-    else if (inspectToken !== null && !admitted(req, res, inspectToken)) return true;
+    else if (!mayInspect(req, res)) return true;
     else if (path === '/inspect') void sendInspectPage(res);
-    else if (!live!.addViewer(req, res)) res.writeHead(503, { 'content-type': 'text/plain' }).end('Too many viewers');
+    else if (!live!.addViewer(req, res, addressOf(req)))
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('Too many viewers');
     return true;
   };
-}
-
-/** True when the request holds the token; otherwise it has been answered (redirect or 401). */
-function admitted(req: IncomingMessage, res: ServerResponse, token: string): boolean {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const offered = url.searchParams.get('token');
-  if (offered !== null && sameSecret(offered, token)) {
-    res.writeHead(303, {
-      location: '/inspect',
-      'set-cookie': `${TOKEN_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/inspect`,
-      'cache-control': 'no-store',
-    });
-    res.end();
-    return false;
-  }
-  const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-  const cookie = cookieValue(req.headers.cookie, TOKEN_COOKIE);
-  if ((bearer !== undefined && sameSecret(bearer, token)) || (cookie !== null && sameSecret(cookie, token)))
-    return true;
-  res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-  res.end('This page needs its token: open /inspect?token=<INSPECT_TOKEN>\n');
-  return false;
-}
-
-/** Compares in constant time, whatever the lengths. */
-function sameSecret(offered: string, expected: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(offered), digest(expected));
-}
-
-function cookieValue(header: string | undefined, name: string): string | null {
-  for (const part of (header ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq !== -1 && part.slice(0, eq).trim() === name) {
-      try {
-        return decodeURIComponent(part.slice(eq + 1).trim());
-      } catch {
-        return null;
-      }
-    }
-  }
-  return null;
 }
 
 async function sendInspectPage(res: ServerResponse): Promise<void> {

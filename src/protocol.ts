@@ -126,11 +126,24 @@ export function isValidName(raw: string, maxLength: number): boolean {
 
 // ---------------------------------------------------------------- messages
 
-/** Whether a chat text may be sent: some content (see VISIBLE), and at most `maxLength` code points. */
+/**
+ * Control characters a text may not hold: the C0 controls but TAB and LF (ESC starts a
+ * terminal's escape sequences, BEL rings it, CR returns to the line's start and lets a line
+ * be overwritten, BS erases), DEL, and the C1 controls (0x9B is CSI, ESC [, to some
+ * terminals). A client printing `${sender}: ${text}` in a terminal, like the seed's, would
+ * act on them. TAB and LF are plain text.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const FORBIDDEN_IN_TEXT = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/;
+
+/**
+ * Whether a chat text may be sent: some content (see VISIBLE), no control character but
+ * TAB and LF (FORBIDDEN_IN_TEXT), and at most `maxLength` code points.
+ */
 export function isValidText(text: string, maxLength: number): boolean {
   // Cheap checks first: a UTF-16 length within the limit is always within it in code points.
   if (text.length > maxLength * 2) return false;
-  if (!VISIBLE.test(text)) return false;
+  if (!VISIBLE.test(text) || FORBIDDEN_IN_TEXT.test(text)) return false;
   return text.length <= maxLength || codePointLength(text) <= maxLength;
 }
 

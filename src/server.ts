@@ -28,12 +28,13 @@ import { closeCodes, closeReasons } from './errors.js';
 import { Fanout } from './fanout.js';
 import { createRoutes } from './http-routes.js';
 import { inspectOption, startInspection } from './inspector.js';
-import { createLogger, type Logger } from './log.js';
+import { clipped, createLogger, type Logger } from './log.js';
 import { Observer } from './observe.js';
 import { createPages } from './pages.js';
 import { bindSocket, type ConnectionActor } from './transport.js';
 import { clusterActors, clusterNode, startCluster, whenRefused } from './cluster/cluster.js';
 import { sessionKeys } from './session-keys.js';
+import { limitSockets } from './socket-limits.js';
 
 /** The longest accept queue to ask for; Linux caps it at net.core.somaxconn (4096 by default). */
 const ACCEPT_BACKLOG = 65_535;
@@ -140,11 +141,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       if (connection === undefined) return;
       registered(connection);
       fanout.add(id, { ws: connection.socket, socket: connection.tcp });
-      connection.log.info({ name }, 'registered');
+      connection.log.info({ name: clipped(name) }, 'registered');
     });
     hub.on('member.left', ({ id, name, cause }) => {
       fanout.remove(id);
-      connections.get(id)?.log.info({ name, cause }, 'left');
+      connections.get(id)?.log.info({ name: clipped(name), cause }, 'left');
     });
     // A resumed member gets its welcome and replay first, then broadcasts like any other.
     hub.on('member.resumed', ({ id, name, frames, recovered, replayed, tookOver }) => {
@@ -153,15 +154,17 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       registered(connection);
       fanout.add(id, { ws: connection.socket, socket: connection.tcp });
       fanout.sendReplay(id, frames);
-      connection.log.info({ name, recovered, replayed, tookOver }, 'resumed');
+      connection.log.info({ name: clipped(name), recovered, replayed, tookOver }, 'resumed');
     });
     hub.on('send', ({ id, frames, kind }) =>
       kind === 'history' ? fanout.sendReplay(id, frames) : fanout.sendTo(id, frames),
     );
     hub.on('session.detached', ({ id, name, session }) =>
-      connections.get(id)?.log.info({ name, session }, 'session waiting for a resume'),
+      connections.get(id)?.log.info({ name: clipped(name), session }, 'session waiting for a resume'),
     );
-    hub.on('session.ended', ({ name, session, cause }) => log.info({ name, session, cause }, 'session ended'));
+    hub.on('session.ended', ({ name, session, cause }) =>
+      log.info({ name: clipped(name), session, cause }, 'session ended'),
+    );
     hub.on('connection.crashed', ({ id, error }) => {
       const connection = connections.get(id);
       (connection?.log ?? log).error({ err: error }, 'connection actor crashed');
@@ -181,7 +184,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         notReadyBecause: () =>
           stopping ? 'stopping' : cluster !== null && !cluster.isServing ? 'redis unavailable' : null,
         metrics: observer.metrics,
-        pages: createPages({ live: observer.live, inspectToken: config.inspectToken }),
+        pages: createPages({
+          live: observer.live,
+          inspectToken: config.inspectToken,
+          host: config.host,
+          trustProxy: config.trustProxy,
+        }),
       }),
     );
     let opened = 0;
@@ -190,7 +198,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       const connectionLog = log.child({ conn: id });
       // `ip` is the client's, from X-Forwarded-For when a trusted proxy sent it; `peer` then says which proxy.
       const via = client.peer !== client.address ? { peer: client.peer } : {};
-      connectionLog.info({ ip: client.address, ...via, origin: req.headers.origin }, 'connection opened');
+      connectionLog.info({ ip: client.address, ...via, origin: clipped(req.headers.origin) }, 'connection opened');
       const connection: Connection = { socket, tcp: req.socket, log: connectionLog, client, registered: false };
       connections.set(id, connection);
       const addressBucket = addresses.messageBucket(client.key, Date.now());
@@ -210,6 +218,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         connectionLog.debug({ code }, 'connection closed');
       });
     };
+    limitSockets(http, config, { log, metrics: observer.metrics });
     admitUpgrades(http, config, addresses, {
       isStopping: () => stopping,
       openCount: () => connections.size,

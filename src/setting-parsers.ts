@@ -57,23 +57,31 @@ export function host(raw: string): string {
 }
 
 /**
- * The allow-list, each origin written the way browsers send `Origin` (lower-case host, no
- * default port, no trailing slash), since the check compares them exactly. An empty list
- * is refused rather than read as "any origin": someone who set it meant to restrict.
+ * Origins allowed beside the server's own, each written the way browsers send `Origin`
+ * (lower-case host, no default port, no trailing slash), since the check compares them
+ * exactly; or `*` alone, for any origin. An empty list is refused rather than read as
+ * "none added": someone who set it meant something.
  */
-export function originList(raw: string): string[] {
+export function originList(raw: string): string[] | '*' {
   const entries = raw
     .split(',')
     .map((entry) => entry.trim())
     .filter((entry) => entry !== '');
   if (entries.length === 0)
-    throw new Error('expected at least one origin such as https://chat.example.com (unset it to allow any)');
+    throw new Error(
+      'expected at least one origin such as https://chat.example.com, or * for any (unset: only its own)',
+    );
+  if (entries.includes('*')) {
+    if (entries.length > 1) throw new Error('* allows any origin: give it alone, not in a list');
+    return '*';
+  }
   return entries.map(origin);
 }
 
 function origin(entry: string): string {
   // Browsers send one origin, never a pattern: a wildcard would match nothing, silently.
-  if (entry.includes('*')) throw new Error(`${JSON.stringify(entry)}: wildcards are not supported; list each origin`);
+  if (entry.includes('*'))
+    throw new Error(`${JSON.stringify(entry)}: wildcards are not supported; list each origin, or give * alone for any`);
   const notAnOrigin = new Error(`${JSON.stringify(entry)} is not an origin such as https://chat.example.com`);
   let url: URL;
   try {

@@ -23,7 +23,8 @@ export interface Config extends ConfigurableLimits {
   resumeWindowMs: number;
   historySize: number;
   historyBytes: number;
-  allowedOrigins: string[] | null;
+  /** Origins allowed beside the server's own; `*`: any; null: none (src/origins.ts). */
+  allowedOrigins: string[] | '*' | null;
   /** Proxies whose X-Forwarded-For is believed, as normal CIDRs (`10.0.0.0/8`); null: none. */
   trustProxy: string[] | null;
   redisUrl: string | null;
@@ -220,7 +221,7 @@ export const settings = [
     flag: 'allowed-origins',
     fallback: null,
     parse: originList,
-    help: 'comma-separated Origin allow-list (unset: any)',
+    help: "origins allowed beside the server's own, comma-separated; * for any (unset: its own, and clients without Origin)",
   }),
   setting({
     key: 'trustProxy',

@@ -5,8 +5,9 @@
  * Every event prints as one line: joins, leaves, messages (this client's own marked), gaps,
  * errors and connection states. Each line read from stdin is sent. At the end of stdin the
  * messages still on their way are waited for, then the client leaves cleanly; SIGINT leaves
- * at once. What others wrote is printed without control characters: a terminal must not act
- * on an ESC or BEL that somebody else chose to send.
+ * at once. What others wrote is printed with its control characters made visible: a
+ * terminal must not act on an ESC or BEL that somebody else chose to send. Our server refuses
+ * texts that hold them (PROTOCOL.md), but this client may be pointed at another.
  */
 import { createInterface } from 'node:readline';
 import { WebSocket } from 'ws';
@@ -61,12 +62,20 @@ export function parseConnectArgs(args: string[]): ConnectArgs | 'help' {
 }
 
 /**
- * C0 controls (ESC, BEL, CR …), DEL and the C1 controls (some terminals read 0x9B as ESC [):
- * removed. A line break becomes ↵, so that one event stays one line.
+ * A line as a terminal may be given it: a line break becomes ↵ (one event stays one line),
+ * a TAB a space, the other C0 controls and DEL their Unicode control pictures (ESC shows as
+ * ␛, BEL as ␇, CR as ␍), and the C1 controls (some terminals read 0x9B as ESC [) U+FFFD.
+ * What was sent stays visible, and the terminal acts on none of it.
  */
 export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  return text.replace(/\r\n|\n/g, ' ↵ ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+  return (
+    text
+      .replace(/\r?\n/g, ' ↵ ')
+      .replaceAll('\t', ' ')
+      // eslint-disable-next-line no-control-regex -- matching control characters is the point
+      .replace(/[\u0000-\u001f\u007f]/g, (c) => String.fromCharCode(c === '\u007f' ? 0x2421 : 0x2400 + c.charCodeAt(0)))
+      .replace(/[\u0080-\u009f]/g, '\uFFFD')
+  );
 }
 
 export interface TerminalIo {

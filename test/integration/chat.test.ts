@@ -188,6 +188,12 @@ describe('chat (SPEC §3)', () => {
     ['whitespace only', ' \n\t '],
     ['without anything visible', '\u200B\u2060\u3164\u2800'],
     ['over the configured maximum', 'x'.repeat(11)],
+    // A terminal client printing it would act on these.
+    ['holding ESC', 'hi\u001b[2J'],
+    ['holding BEL', 'ding\u0007'],
+    ['holding CR', 'a\rb'],
+    ['holding DEL', 'a\u007fb'],
+    ['holding a C1 control', 'a\u009bb'],
   ])('refuses a text that is %s with invalid_message and sends nothing to anyone', async (_, text) => {
     const server = await start({ textMaxLength: 10 });
     const alice = await server.register('Alice');
@@ -197,6 +203,15 @@ describe('chat (SPEC §3)', () => {
     expect(await alice.nextFrame()).toEqual(error('invalid_message'));
     alice.send({ text: 'x'.repeat(10) }); // at the limit: delivered, and Bob's fence
     expect(await bob.nextFrame()).toEqual(message('Alice', 'x'.repeat(10)));
+  });
+
+  it('delivers TAB and LF in a text as they are', async () => {
+    const server = await start();
+    const alice = await server.register('Alice');
+    const bob = await server.register('Bob');
+    await alice.nextFrame(); // Bob's join
+    alice.send({ text: 'col 1\tcol 2\nline 2' });
+    expect(await bob.nextFrame()).toEqual(message('Alice', 'col 1\tcol 2\nline 2'));
   });
 
   it('with echo "named" the sender gets the named copy; with "off" it gets none', async () => {

@@ -6,6 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { error, welcome } from '../support/expected.js';
+import { LOGGED_CHARS } from '../../src/log.js';
+import { LogCapture } from '../support/log-capture.js';
+import { upgradeHead, upgradeStatus } from '../support/raw-client.js';
 import { TestSocket, UpgradeRefused } from '../support/ws-client.js';
 import { serverPerTest } from '../support/test-server.js';
 
@@ -60,6 +63,34 @@ describe('HTTP on the same port (SPEC §6)', () => {
     expect((await res.text()).trim()).toBe(
       `This is a WebSocket endpoint: connect with a WebSocket client to ws://127.0.0.1:${server.port}/ws`,
     );
+  });
+});
+
+describe('request targets', () => {
+  // A proxy that routes by path prefix (only /ws to the chat, say) passes these on as
+  // something other than the route; read as URLs, they used to reach it.
+  const plainGet = (target: string) => [`GET ${target} HTTP/1.1`, 'Host: 127.0.0.1'];
+
+  it.each(['//x/metrics', '//127.0.0.1/metrics', '/x/../metrics', 'http://127.0.0.1/metrics', '//x/healthz'])(
+    'answers GET %s with 404: only a target whose path is exactly the route serves it',
+    async (target) => {
+      const server = await start();
+      expect(await upgradeStatus(server.port, plainGet(target))).toBe(404);
+    },
+  );
+
+  it.each(['//evil.example/ws', '//evil.example/ws?x=1', '/x/../ws', 'http://evil.example/ws'])(
+    'refuses an upgrade on %s with 404',
+    async (target) => {
+      const server = await start();
+      expect(await upgradeStatus(server.port, upgradeHead({}, `GET ${target} HTTP/1.1`))).toBe(404);
+    },
+  );
+
+  it('still serves /metrics with a query, and upgrades /ws with one', async () => {
+    const server = await start();
+    expect(await upgradeStatus(server.port, plainGet('/metrics?name[]=chat_connections'))).toBe(200);
+    expect(await upgradeStatus(server.port, upgradeHead({}, 'GET /ws?room=main HTTP/1.1'))).toBe(101);
   });
 });
 
@@ -127,10 +158,61 @@ describe('bad input (SPEC §5)', () => {
     expect(await allowed.nextFrame()).toEqual(welcome('Alice', ['Alice']));
   });
 
+  /** Opens a socket with this Origin (none when undefined) and returns 101 or the HTTP status of the refusal. */
+  async function statusFor(url: string, origin?: string): Promise<number> {
+    try {
+      (await TestSocket.open(url, origin === undefined ? {} : { origin })).close();
+      return 101;
+    } catch (err) {
+      if (err instanceof UpgradeRefused) return err.status;
+      throw err;
+    }
+  }
+
+  it('with ALLOWED_ORIGINS unset, takes its own origin and clients without Origin, and refuses other pages with 403', async () => {
+    const server = await start();
+    const own = `http://127.0.0.1:${server.port}`;
+    expect(server.config.allowedOrigins).toBeNull();
+    expect(await statusFor(server.url)).toBe(101);
+    expect(await statusFor(server.url, own)).toBe(101);
+    expect(await statusFor(server.url, `https://127.0.0.1:${server.port}`)).toBe(101);
+    expect(await statusFor(server.url, 'https://evil.example')).toBe(403);
+    expect(await statusFor(server.url, 'http://127.0.0.1')).toBe(403); // another port is another origin
+    expect(await statusFor(server.url, 'null')).toBe(403); // a sandboxed page or a file
+  });
+
+  it('adds the ALLOWED_ORIGINS to its own origin and to clients without Origin; * takes any', async () => {
+    const listed = await start({ allowedOrigins: ['https://chat.example'] });
+    expect(await statusFor(listed.url, 'https://chat.example')).toBe(101);
+    expect(await statusFor(listed.url, `http://127.0.0.1:${listed.port}`)).toBe(101);
+    expect(await statusFor(listed.url)).toBe(101);
+    expect(await statusFor(listed.url, 'https://evil.example')).toBe(403);
+
+    const any = await start({ allowedOrigins: '*' });
+    expect(await statusFor(any.url, 'https://evil.example')).toBe(101);
+    expect(await statusFor(any.url, 'null')).toBe(101);
+  });
+
   it('refuses connections over maxConnections with HTTP 503', async () => {
     const server = await start({ maxConnections: 2 });
     await server.connect();
     await server.connect();
     expect(await refusal(server.url)).toBe(503);
+  });
+});
+
+describe('logs', () => {
+  it('copy at most LOGGED_CHARS characters of a header a client chose, and say how many were left out', async () => {
+    const logs = new LogCapture();
+    const server = await start({ allowedOrigins: '*' }, { log: logs.logger('info') });
+    const origin = `https://${'a'.repeat(15_000)}.example`;
+    const client = await server.connect({ origin });
+    client.send({ sender: 'Alice', text: '' });
+    expect(await client.nextFrame()).toEqual(welcome('Alice', ['Alice']));
+    const opened = logs.lines
+      .map((line) => JSON.parse(line) as { msg: string; origin?: string })
+      .find((line) => line.msg === 'connection opened');
+    expect(opened?.origin).toBe(`${origin.slice(0, LOGGED_CHARS)}…[${origin.length - LOGGED_CHARS} more characters]`);
+    expect(Math.max(...logs.lines.map((line) => line.length))).toBeLessThan(1_000);
   });
 });

@@ -3,7 +3,7 @@
  * frame must earn, an error code, a chat message or a close.
  */
 import { isUtf8 } from 'node:buffer';
-import { asDelivered, hasContent } from '../support/expected.js';
+import { asDelivered, isSendable } from '../support/expected.js';
 import type { Wire } from './fuzz-steps.js';
 
 export const MAX_BAD_FRAMES = 10; // SPEC §5
@@ -37,7 +37,7 @@ export function judge(wire: Wire, registered: boolean): Verdict {
     return typeof sender === 'string' ? { kind: 'skip' } : { kind: 'error', code: 'not_registered', counts: true };
   }
   const chat = typeof body === 'string' ? body : '';
-  if (!hasContent(chat) || [...chat].length > TEXT_MAX)
+  if (!isSendable(chat) || [...chat].length > TEXT_MAX)
     return { kind: 'error', code: 'invalid_message', counts: false };
   return { kind: 'message', text: asDelivered(chat) };
 }

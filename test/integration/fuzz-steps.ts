@@ -4,7 +4,7 @@
  * legitimate chat, and hostile connections dropped.
  */
 import fc from 'fast-check';
-import { hasContent } from '../support/expected.js';
+import { isSendable } from '../support/expected.js';
 import { MAX_PAYLOAD, TEXT_MAX } from './fuzz-oracle.js';
 
 export const SLOTS = 3;
@@ -66,7 +66,7 @@ export type Step =
   | { kind: 'legit'; who: 0 | 1; text: string }
   | { kind: 'drop'; slot: number; how: 'close' | 'terminate' };
 
-const legitText = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }).filter(hasContent);
+const legitText = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 }).filter(isSendable);
 export const step: fc.Arbitrary<Step> = fc.oneof(
   {
     weight: 6,

@@ -11,6 +11,7 @@ import { createActor, emit, setup, type InspectionEvent } from 'xstate';
 import { inspectOption, redactEvent, reportedOnly } from '../../src/inspector.js';
 import { LogCapture } from '../support/log-capture.js';
 import { registerForSession, resumeSession } from '../support/session-client.js';
+import { upgradeHead, upgradeStatus } from '../support/raw-client.js';
 import { DEFAULT_WAIT_MS, withTimeout } from '../support/ws-client.js';
 import { serverPerTest } from '../support/test-server.js';
 
@@ -245,6 +246,28 @@ describe('Stately inspector (--inspect)', () => {
     // 127.0.0.2 is loopback too, but not the address the relay was told to use.
     const elsewhere = relaySocketUrl(server.inspectorUrl).replace('127.0.0.1', '127.0.0.2');
     expect(await connectError(elsewhere)).toBe('ECONNREFUSED');
+  });
+
+  // A DNS-rebinding page points its own name at the relay: the browser then lets it read
+  // the relay as its own, and only Host (and Origin, for a page elsewhere) tell.
+  it('answers only requests addressed to it directly, and WebSockets from its own page', async () => {
+    const server = await start({ inspect: true, inspectPort: 0, inspectHost: '127.0.0.1' });
+    const port = Number(new URL(server.inspectorUrl!).port);
+    const page = (host: string) => upgradeStatus(port, ['GET / HTTP/1.1', `Host: ${host}`]);
+    const socket = (headers: Record<string, string>) => upgradeStatus(port, upgradeHead(headers, 'GET / HTTP/1.1'));
+
+    expect(await page(`127.0.0.1:${port}`)).toBe(200);
+    expect(await page(`localhost:${port}`)).toBe(200);
+    expect(await page(`evil.example:${port}`)).toBe(403);
+    expect(await page(`127.0.0.1:${port + 1}`)).toBe(403);
+    expect(await page('127.0.0.1')).toBe(403);
+
+    const host = `127.0.0.1:${port}`;
+    expect(await socket({ Host: host })).toBe(101);
+    expect(await socket({ Host: host, Origin: `http://${host}` })).toBe(101);
+    expect(await socket({ Host: `evil.example:${port}` })).toBe(403);
+    expect(await socket({ Host: `evil.example:${port}`, Origin: `http://evil.example:${port}` })).toBe(403);
+    expect(await socket({ Host: host, Origin: 'http://evil.example' })).toBe(403);
   });
 
   it('relays only what the server reports: a viewer cannot pose as the source', async () => {

@@ -11,6 +11,7 @@ import { sessionMachine } from '../../machines/session.machine.js';
 import type { LiveUpdate } from '../../src/live-view.js';
 import { statePathsOf } from '../../src/statechart.js';
 import { LogCapture } from '../support/log-capture.js';
+import { upgradeStatus } from '../support/raw-client.js';
 import { registerForSession, resumeSession } from '../support/session-client.js';
 import { DEFAULT_WAIT_MS, withTimeout } from '../support/ws-client.js';
 import { serverPerTest, type TestServer } from '../support/test-server.js';
@@ -74,6 +75,27 @@ class FeedReader {
 
   close(): void {
     this.controller.abort();
+  }
+}
+
+/** The status of a GET sent from `localAddress` (127.0.0.0/8 is all loopback), read off a raw socket. */
+async function statusFrom(port: number, localAddress: string, target: string, ...headers: string[]): Promise<number> {
+  const socket = connect({ port, host: '127.0.0.1', localAddress });
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  const status = new Promise<number>((resolve) => {
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      const match = /^HTTP\/1\.1 (\d{3}) /.exec(received);
+      if (match !== null) resolve(Number(match[1]));
+    });
+  });
+  socket.write([`GET ${target} HTTP/1.1`, `Host: 127.0.0.1:${port}`, ...headers, '', ''].join('\r\n'));
+  try {
+    return await withTimeout(status, DEFAULT_WAIT_MS, `the answer to ${target} from ${localAddress}`);
+  } finally {
+    socket.destroy();
   }
 }
 
@@ -148,7 +170,7 @@ describe('/inspect page', () => {
     // Opened after the feed, so dropped after the feed would have timed out, were it subject to it.
     const silent = connect(server.port, '127.0.0.1');
     silent.on('error', () => {});
-    await withTimeout(once(silent, 'close'), DEFAULT_WAIT_MS, 'the server to drop a silent connection');
+    await withTimeout(once(silent, 'close'), 5_000, 'the server to drop a silent connection');
     await server.register('Alice');
     await feed.until('Alice registered', (u) => u.states['open.registered'] === 1);
     feed.close();
@@ -279,7 +301,85 @@ describe('/inspect page', () => {
     feed.close();
   });
 
-  it('asks for INSPECT_TOKEN, then keeps it in an HttpOnly cookie', async () => {
+  it('marks the cookie Secure when a proxy says the request came over https', async () => {
+    const server = await start({ inspectPage: true, inspectToken: 's3cret' });
+    const viaHttps: Array<Record<string, string>> = [
+      { 'x-forwarded-proto': 'https' },
+      { forwarded: 'for=192.0.2.1;proto=https' },
+    ];
+    for (const headers of viaHttps) {
+      const swap = await get(server, '/inspect?token=s3cret', { headers });
+      expect(swap.headers.get('set-cookie')).toMatch(/; Secure/);
+    }
+  });
+
+  it('a cookie dies with the process that made it', async () => {
+    const first = await start({ inspectPage: true, inspectToken: 's3cret' });
+    const cookie = (await get(first, '/inspect?token=s3cret')).headers.get('set-cookie')!.split(';')[0]!;
+    const second = await start({ inspectPage: true, inspectToken: 's3cret' });
+    expect((await get(second, '/inspect', { headers: { cookie } })).status).toBe(401);
+  });
+
+  it('throttles wrong tokens per address: past 5 a minute, 429 even for the right one; another address goes on', async () => {
+    const server = await start({ inspectPage: true, inspectToken: 's3cret' });
+    const from = (localAddress: string, target: string) => statusFrom(server.port, localAddress, target);
+    for (let i = 0; i < 5; i++) expect(await from('127.0.0.1', `/inspect?token=guess${i}`)).toBe(401);
+    expect(await from('127.0.0.1', '/inspect?token=guess5')).toBe(429);
+    expect(await from('127.0.0.1', '/inspect?token=s3cret')).toBe(429);
+    expect(await from('127.0.0.2', '/inspect?token=s3cret')).toBe(303);
+    // Requests without any token are not guesses.
+    for (let i = 0; i < 10; i++) expect(await from('127.0.0.3', '/inspect')).toBe(401);
+    expect(await from('127.0.0.3', '/inspect?token=s3cret')).toBe(303);
+  });
+
+  it('gives an event-stream place only to an authorised request, and one address at most 4 of the 16', async () => {
+    const server = await start({ inspectPage: true, inspectToken: 's3cret' });
+    const bearer = { authorization: 'Bearer s3cret' };
+    // Held open, unauthorised requests would each take a place if they got one.
+    for (let i = 0; i < 20; i++) expect((await get(server, '/inspect/events')).status).toBe(401);
+    const feeds = [];
+    for (let i = 0; i < 4; i++) feeds.push(await FeedReader.open(server, bearer));
+    expect((await get(server, '/inspect/events', { headers: bearer })).status).toBe(503);
+    expect(await statusFrom(server.port, '127.0.0.2', '/inspect/events', 'Authorization: Bearer s3cret')).toBe(200);
+    feeds.pop()!.close();
+    await withTimeout(
+      (async () => {
+        for (;;) {
+          const res = await get(server, '/inspect/events', { headers: bearer });
+          if (res.status === 200) return void (await res.body?.cancel());
+        }
+      })(),
+      DEFAULT_WAIT_MS,
+      'a place given back by a closed feed',
+    );
+    for (const feed of feeds) feed.close();
+  });
+
+  it('without a token, answers only requests addressed to it directly (no DNS rebinding), from its own pages', async () => {
+    const server = await start({ inspectPage: true, host: '127.0.0.1' });
+    const status = (path: string, ...headers: string[]) =>
+      upgradeStatus(server.port, [`GET ${path} HTTP/1.1`, ...headers]);
+    for (const path of ['/inspect', '/inspect/events']) {
+      expect(await status(path, `Host: evil.example:${server.port}`), path).toBe(403);
+      expect(await status(path, `Host: 127.0.0.1:${server.port}`, 'Origin: http://evil.example'), path).toBe(403);
+    }
+    expect(await status('/inspect', `Host: 127.0.0.1:${server.port}`)).toBe(200);
+    expect(await status('/inspect', `Host: localhost:${server.port}`)).toBe(200);
+    const own = `http://127.0.0.1:${server.port}`;
+    expect(await status('/inspect/events', `Host: 127.0.0.1:${server.port}`, `Origin: ${own}`)).toBe(200);
+    // The chat page itself is for everyone.
+    expect(await status('/', `Host: evil.example:${server.port}`)).toBe(200);
+  });
+
+  it('with a token, answers a page on another site 403 and any other name by the token', async () => {
+    const server = await start({ inspectPage: true, inspectToken: 's3cret' });
+    const status = (...headers: string[]) =>
+      upgradeStatus(server.port, ['GET /inspect HTTP/1.1', 'Authorization: Bearer s3cret', ...headers]);
+    expect(await status(`Host: chat.example:${server.port}`)).toBe(200);
+    expect(await status(`Host: chat.example:${server.port}`, 'Origin: http://evil.example')).toBe(403);
+  });
+
+  it('asks for INSPECT_TOKEN, then keeps a value derived from it in an HttpOnly cookie', async () => {
     const server = await start({ inspectPage: true, inspectToken: 's3cret' });
     for (const path of ['/inspect', '/inspect/events', '/inspect?token=wrong', '/inspect?token=s3cre']) {
       expect((await get(server, path)).status, path).toBe(401);
@@ -290,6 +390,12 @@ describe('/inspect page', () => {
     const cookie = swap.headers.get('set-cookie')!;
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Strict/);
+    expect(cookie).toMatch(/Path=\/inspect/);
+    expect(cookie).not.toMatch(/Secure/); // plain http
+    // A leaked cookie does not give the token away, and the token is no cookie.
+    expect(cookie).not.toContain('s3cret');
+    const name = cookie.split('=')[0]!;
+    expect((await get(server, '/inspect', { headers: { cookie: `${name}=s3cret` } })).status).toBe(401);
     const withCookie = { cookie: cookie.split(';')[0]! };
     expect((await get(server, '/inspect', { headers: withCookie })).status).toBe(200);
     expect((await get(server, '/inspect', { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);

@@ -53,7 +53,34 @@ describe('connections that never upgrade', () => {
     const socket = await rawSocket(server.port);
     if (sent !== '') socket.write(sent);
     // Nothing counts these against MAX_CONNECTIONS: left open, they would pile up for good.
-    await withTimeout(once(socket, 'close'), DEFAULT_WAIT_MS, 'the server to drop the silent connection');
+    await withTimeout(once(socket, 'close'), 5_000, 'the server to drop the silent connection');
+  });
+
+  // The idle time restarts with every byte: a request trickled a byte at a time was held
+  // for as long as the client liked (84 s at one byte every 4 s, in issue 14).
+  it.each([
+    ['a plain GET', ['GET /healthz HTTP/1.1', 'Host: 127.0.0.1', 'X-Slow: ' + 'a'.repeat(200)]],
+    ['an upgrade', upgradeHead({ 'X-Slow': 'a'.repeat(200) })],
+  ])('drops %s whose headers trickle in a byte at a time, once REGISTER_TIMEOUT_MS has passed', async (_, head) => {
+    const server = await start({ registerTimeoutMs: 1000 });
+    const socket = await rawSocket(server.port);
+    const bytes = Buffer.from(`${head.join('\r\n')}\r\n\r\n`);
+    let sent = 0;
+    const startedAt = Date.now();
+    // Not once(): it would reject on the EPIPE of a byte written as the server hangs up.
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    // A byte every 100 ms: ten times inside the idle time; the whole request would take 30 s.
+    const trickle = setInterval(() => {
+      if (sent < bytes.length && !socket.destroyed) socket.write(bytes.subarray(sent, ++sent));
+    }, 100);
+    try {
+      await withTimeout(closed, 4 * DEFAULT_WAIT_MS, 'the server to drop the trickling connection');
+    } finally {
+      clearInterval(trickle);
+    }
+    expect(sent).toBeLessThan(bytes.length);
+    // The header time (1 s) plus Node's check interval (250 ms here), with room for a busy machine.
+    expect(Date.now() - startedAt).toBeLessThan(3_000);
   });
 
   it.each([

@@ -1,10 +1,14 @@
 /**
  * `chat-backend connect`, the terminal client, as a child process (the real command line,
  * test/support/cli.ts) against a real server: it prints what happens one event a line, sends
- * what is typed, strips control characters others sent, and leaves cleanly at the end of
- * input or on SIGINT.
+ * what is typed, and leaves cleanly at the end of input or on SIGINT. Against a server that
+ * relays control characters (ours refuses them), it shows them without a terminal acting on them.
  */
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
+import { printable } from '../../src/terminal-client.js';
 import { cliPerTest, START_MS, type Cli } from '../support/cli.js';
 import { TcpProxy } from '../support/cluster.js';
 import { serverPerTest } from '../support/test-server.js';
@@ -29,15 +33,15 @@ function printed(cli: Cli, line: string, timeoutMs = START_MS): Promise<void> {
 const exitOf = (cli: Cli) => withTimeout(cli.exited, START_MS, 'the CLI to exit');
 
 describe('chat-backend connect', () => {
-  it('prints others’ messages without control characters, sends what is typed, and leaves at the end of input', async () => {
+  it('prints others’ messages one a line, sends what is typed, and leaves at the end of input', async () => {
     const server = await start();
     const bob = await server.register('Bob');
     const cli = runCli(['connect', server.url, '--name', 'Alice'], {}, { stdin: true });
     await printed(cli, '-- joined as Alice; online: Bob, Alice');
     await bob.framesUntil((frame) => frame.type === 'join' && frame.name === 'Alice');
 
-    bob.send({ text: 'hi \u001b[2J\u0007there\nsecond line \u009b31m' });
-    await printed(cli, 'Bob: hi [2Jthere ↵ second line 31m');
+    bob.send({ text: 'hi\tthere\nsecond line' });
+    await printed(cli, 'Bob: hi there ↵ second line');
 
     cli.child.stdin!.write('hello from a terminal\n\n');
     const [heard] = (await bob.framesUntil((frame) => frame.type === 'message' && frame.sender === 'Alice')).slice(-1);
@@ -56,6 +60,52 @@ describe('chat-backend connect', () => {
     expect(cli.stdout()).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
     expect(cli.stdout().split('\n').at(-2)).toBe('-- closed');
     expect(cli.stderr()).toBe('');
+  });
+
+  // Another server may relay what ours refuses: the client must not pass it to the terminal.
+  it('shows the control characters a server relays as visible symbols, and never writes one', async () => {
+    const hostile = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(hostile, 'listening');
+    hostile.on('connection', (socket) => {
+      socket.once('message', () => {
+        const ts = Date.now();
+        const frames = [
+          {
+            type: 'welcome',
+            sender: 'Server',
+            text: 'Welcome, Alice!',
+            name: 'Alice',
+            users: ['Alice'],
+            session: 's',
+            epoch: 'e',
+            id: '1',
+            ts,
+          },
+          { type: 'join', sender: 'Server', text: 'joined', name: 'Ev\u001b]0;pwned\u0007e', id: '2', ts },
+          {
+            type: 'message',
+            sender: 'Eve',
+            text: 'hi \u001b[2J\u0007there\r\nline\u0008 \u009b31m\u007f',
+            id: '3',
+            ts,
+          },
+        ];
+        for (const frame of frames) socket.send(JSON.stringify(frame));
+      });
+    });
+    try {
+      const url = `ws://127.0.0.1:${(hostile.address() as AddressInfo).port}/ws`;
+      const cli = runCli(['connect', url, '--name', 'Alice'], {}, { stdin: true });
+      await printed(cli, '-> Ev␛]0;pwned␇e joined');
+      await printed(cli, 'Eve: hi ␛[2J␇there ↵ line␈ \uFFFD31m␡');
+      cli.child.stdin!.end();
+      await exitOf(cli);
+      // eslint-disable-next-line no-control-regex -- no control character but the line ends
+      expect(cli.stdout()).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    } finally {
+      for (const socket of hostile.clients) socket.terminate();
+      await new Promise((resolve) => hostile.close(resolve));
+    }
   });
 
   it('leaves at once on SIGINT', async () => {
@@ -117,5 +167,15 @@ describe('chat-backend connect', () => {
     expect(await exitOf(cli)).toEqual({ code: 1, signal: null });
     expect(cli.stderr()).toContain('chat-backend connect: give a name with --name');
     expect(cli.stderr()).toContain('Usage: chat-backend connect');
+  });
+});
+
+describe('printable', () => {
+  it('keeps text as it is when it holds no control character', () => {
+    expect(printable('Bob: héllo 😀 ␛ \u00a0')).toBe('Bob: héllo 😀 ␛ \u00a0');
+  });
+
+  it('turns line breaks into ↵, TAB into a space, C0 and DEL into their pictures, C1 into U+FFFD', () => {
+    expect(printable('a\nb\r\nc\td\re\u001bf\u0000g\u007fh\u0085i\u009bj')).toBe('a ↵ b ↵ c d␍e␛f␀g␡h\uFFFDi\uFFFDj');
   });
 });

@@ -74,7 +74,7 @@ describe('observer', () => {
         fc.constantFrom<EchoMode>('anonymous', 'named', 'off'),
         fc.array(step, { minLength: 5, maxLength: 60, size: 'max' }),
         async (echo, steps) => {
-          const { clients, open, scrape } = observedChat(echo);
+          const { clients, sockets, open, scrape } = observedChat(echo);
           let kicked = 0;
           let said = 0;
           for (const s of steps) {
@@ -91,6 +91,10 @@ describe('observer', () => {
               kicked++;
             }
           }
+          // As the server's transport does: a stopped actor's socket closes.
+          clients.forEach((client, i) => {
+            if (client.actor.getSnapshot().status !== 'active') sockets[i]!.emit('close', 1000);
+          });
           const received = clients.flatMap((client) => client.frames);
           const samples = await scrape();
           const inState = (name: string) => clients.filter((client) => isIn(client, name)).length;

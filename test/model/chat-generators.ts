@@ -3,7 +3,7 @@
  * valid and invalid texts, garbage frames, and the weighted mix of commands itself.
  */
 import fc from 'fast-check';
-import { hasContent } from '../support/expected.js';
+import { isSendable } from '../support/expected.js';
 import { CLEAN_CLOSES, DROPS, fold, MAX_CLIENTS, type Model, type Since } from './chat-model.js';
 import type { Real } from './real-chat.js';
 import {
@@ -79,7 +79,7 @@ const invalidName = fc.constantFrom(
   'Server\uFE0F',
 );
 const validText = fc.oneof(
-  { weight: 8, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }).filter(hasContent) },
+  { weight: 8, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }).filter(isSendable) },
   { weight: 1, arbitrary: fc.constantFrom(' hi ', 'Server: fake', '\u202Eboo', 'x'.repeat(4096), '😀'.repeat(4096)) },
 );
 const invalidFrame = fc.oneof(

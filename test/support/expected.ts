@@ -68,6 +68,16 @@ export const hasContent = (text: string): boolean =>
     (c) => c.trim() !== '' && c !== '\u2800' && !/[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/u.test(c),
   );
 
+/** PROTOCOL.md §3: the control characters a text may hold are TAB and LF. */
+export const hasOnlyTabAndLfControls = (text: string): boolean =>
+  [...text].every((c) => {
+    const code = c.codePointAt(0)!;
+    return code === 0x09 || code === 0x0a || !(code < 0x20 || (code >= 0x7f && code <= 0x9f));
+  });
+
+/** PROTOCOL.md §3: a text the server relays (leaving its length aside). */
+export const isSendable = (text: string): boolean => hasContent(text) && hasOnlyTabAndLfControls(text);
+
 /** PROTOCOL.md §3: a text as delivered, half a surrogate pair replaced by U+FFFD. */
 export const asDelivered = (text: string): string =>
   [...text].map((c) => (c.length === 1 && c >= '\ud800' && c <= '\udfff' ? '\ufffd' : c)).join('');

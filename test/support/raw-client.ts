@@ -41,11 +41,11 @@ export async function upgradeStatus(port: number, head: string[]): Promise<numbe
 }
 
 export const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
-/** An upgrade request's head, one line each; a header given as '' is left out. */
+/** An upgrade request's head, one line each; a header given as '' is left out, and `Host` replaces 127.0.0.1. */
 export const upgradeHead = (headers: Record<string, string>, requestLine = 'GET /ws HTTP/1.1') => [
   requestLine,
-  'Host: 127.0.0.1',
   ...Object.entries({
+    Host: '127.0.0.1',
     Connection: 'Upgrade',
     Upgrade: 'websocket',
     'Sec-WebSocket-Version': '13',

@@ -28,7 +28,8 @@ export interface MemoryReport {
 
 const overrides = JSON.parse(process.env.CHAT_TEST_CONFIG ?? '{}') as Partial<Config>;
 const config: Config = { ...loadConfig([], {}), host: '127.0.0.1', port: 0, logLevel: 'silent', ...overrides };
-const server = await startServer(config, { log: createLogger('silent') });
+// Silent unless a test asks for a level (and reads stdout: server-process.ts's captureLog).
+const server = await startServer(config, { log: createLogger(config.logLevel) });
 
 const delay = monitorEventLoopDelay({ resolution: 1 });
 delay.enable();

@@ -108,6 +108,7 @@ describe('environment and flags', () => {
       'allowedOrigins',
       ['capacitor://localhost', 'chrome-extension://abcdefghijklmnop'],
     ],
+    [{ ALLOWED_ORIGINS: ' * ' }, 'allowedOrigins', '*'],
     [{ REDIS_URL: 'redis://127.0.0.1:6379' }, 'redisUrl', 'redis://127.0.0.1:6379'],
     [{ LEASE_MS: '5000' }, 'leaseMs', 5000],
     [{ RESUME_WINDOW_MS: '0' }, 'resumeWindowMs', 0],
@@ -189,6 +190,7 @@ describe('bad values', () => {
     [{ TRUST_PROXY: 'proxy.internal' }, 'TRUST_PROXY'],
     [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY'],
     [{ ADDRESS_MAX_NAMES: '-1' }, 'ADDRESS_MAX_NAMES'],
+    [{ ALLOWED_ORIGINS: '*, https://a.example' }, 'ALLOWED_ORIGINS'],
   ])('refuses %o in one line naming it', (env, name) => {
     const message = configError(() => loadConfig([], env));
     expect(message).toContain(name);

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { chatFrame, echoFrame, errorFrame, isValidText, readClientFrame, welcomeFrame } from '../../src/protocol.js';
-import { hasContent } from '../support/expected.js';
+import { hasContent, hasOnlyTabAndLfControls } from '../support/expected.js';
 
 const AT = 1_764_000_000_000;
 const read = (data: string | null) => readClientFrame(data, AT);
@@ -113,8 +113,32 @@ describe('isValidText', () => {
     },
   );
 
-  it.each(['\u200Bx', '👨\u200D👩', '\u0000a', 'é'])('accepts text with something visible %j', (text) => {
+  it.each(['\u200Bx', '👨\u200D👩', 'é', 'a\tb\nc'])('accepts text with something visible %j', (text) => {
     expect(isValidText(text, 4096)).toBe(true);
+  });
+
+  // A terminal acts on these: ESC starts escape sequences (colours, cursor moves, a new
+  // window title), BEL rings, CR and BS overwrite the line, 0x9B is ESC [ to some.
+  it.each([
+    ['NUL', '\u0000a'],
+    ['ESC', 'hi \u001b[2J\u001b]0;pwned\u0007'],
+    ['BEL', 'ding\u0007'],
+    ['CR', 'Alice: fine\rBob: lies'],
+    ['CRLF', 'two\r\nlines'],
+    ['BS', 'oops\u0008\u0008'],
+    ['VT', 'a\u000bb'],
+    ['FF', 'a\u000cb'],
+    ['US', 'a\u001fb'],
+    ['DEL', 'a\u007fb'],
+    ['C1 NEL', 'a\u0085b'],
+    ['C1 CSI', 'a\u009b2Jb'],
+  ])('refuses text holding a control character other than TAB and LF: %s', (_, text) => {
+    expect(isValidText(text, 4096)).toBe(false);
+  });
+
+  it('accepts TAB and LF, and the characters around the control ranges', () => {
+    expect(isValidText('col1\tcol2\nline 2', 4096)).toBe(true);
+    expect(isValidText(' ~\u00a0\u00ff', 4096)).toBe(true);
   });
 
   it('accepts 4096 code points and refuses 4097', () => {
@@ -135,7 +159,7 @@ describe('isValidText', () => {
   it('agrees with a plain code-point count for any text', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 40 }), fc.integer({ min: 1, max: 30 }), (text, max) => {
-        const expected = hasContent(text) && [...text].length <= max;
+        const expected = hasContent(text) && hasOnlyTabAndLfControls(text) && [...text].length <= max;
         expect(isValidText(text, max)).toBe(expected);
       }),
     );
