@@ -174,6 +174,13 @@ export class TrustedProxies {
   }
 }
 
+/** Whether `peer` (a socket's remote address) is one of the trusted proxies. */
+export function isTrustedPeer(peer: string | undefined, trusted: TrustedProxies): boolean {
+  if (trusted.isEmpty) return false;
+  const bytes = parseAddress(peer ?? '');
+  return bytes !== null && trusted.has(bytes);
+}
+
 /**
  * One X-Forwarded-For entry as an address. Proxies write bare addresses, but some add a
  * port (`192.0.2.1:4711`, `[2001:db8::1]:4711`) or brackets; anything else is null.

@@ -36,8 +36,8 @@ export type ResumeOutcome = 'recovered' | 'not_recovered' | 'expired';
 const RESUME_OUTCOMES: ResumeOutcome[] = ['recovered', 'not_recovered', 'expired'];
 
 /** Why a TCP connection was dropped before a request was read from it (src/socket-limits.ts). */
-export type DropReason = 'socket_limit' | 'accept_error';
-const DROP_REASONS: DropReason[] = ['socket_limit', 'accept_error'];
+export type DropReason = 'socket_limit' | 'address_limit' | 'accept_error';
+const DROP_REASONS: DropReason[] = ['socket_limit', 'address_limit', 'accept_error'];
 
 const OUR_CLOSE_CODES = new Set<number>(Object.values(closeCodes));
 
@@ -124,7 +124,7 @@ export class Metrics {
   );
   private readonly socketsDropped = this.counter(
     'chat_sockets_dropped_total',
-    'TCP connections to the chat port dropped before a request was read: socket_limit (too many sockets open), accept_error (accept() failed: EMFILE, ENFILE…)',
+    'TCP connections to the chat port dropped before a request was read: socket_limit (too many sockets open), address_limit (too many from one client address), accept_error (accept() failed: EMFILE, ENFILE…)',
     ['reason'],
   );
   private readonly crashes = this.counter(

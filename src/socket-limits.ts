@@ -4,7 +4,8 @@
  * operator hears when connections cannot be taken.
  *
  *   accepted ─▶ idle > T, or headers not in within T ─▶ dropped (T: REGISTER_TIMEOUT_MS, 1 s at least)
- *            └▶ over the socket cap ──────────────────▶ dropped at once ('drop'): counted, logged
+ *            ├▶ over the socket cap ──────────────────▶ dropped at once ('drop'): counted, logged
+ *            └▶ over its address's share ─────────────▶ dropped at once: counted, logged
  *   accept() fails (EMFILE, ENFILE, …) ───────────────▶ 'error': counted, logged
  *
  * Logged once per LOG_PERIOD_MS, with the number since the last line: a flood must not
@@ -13,6 +14,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { addressKey, clientAddress, isTrustedPeer, TrustedProxies } from './client-address.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -30,6 +33,14 @@ const MAX_CHECK_INTERVAL_MS = 1_000;
 
 /** File descriptors kept free for everything but client sockets: pages read from disk, Redis, logs. */
 const FD_RESERVE = 64;
+
+/**
+ * TCP sockets one client address may hold beyond ADDRESS_MAX_CONNECTIONS: a browser's few
+ * HTTP connections, upgrades about to be refused. Without a share at this level one source
+ * could fill the socket cap with sockets that never upgrade, each held for the header time,
+ * and keep everyone else from even reaching the upgrade checks.
+ */
+export const ADDRESS_SOCKET_MARGIN = 64;
 
 /** At most one log line per kind of trouble in this time. */
 export const LOG_PERIOD_MS = 10_000;
@@ -51,7 +62,7 @@ export interface SocketLimitsOptions {
 /** Applies the bounds above to `http`; call before it listens. */
 export function limitSockets(
   http: Server,
-  config: Pick<Config, 'maxConnections' | 'registerTimeoutMs'>,
+  config: Pick<Config, 'maxConnections' | 'registerTimeoutMs' | 'addressMaxConnections' | 'trustProxy'>,
   { log, metrics }: SocketLimitsOptions,
 ): void {
   // Node never times out a connection that sends nothing (the header time starts at a
@@ -92,10 +103,48 @@ export function limitSockets(
       log.warn({ count, sockets: http.maxConnections }, 'connections dropped: too many sockets open'),
     );
   });
+  if (config.addressMaxConnections > 0) shareSockets(http, config, { log, metrics });
   const failed = new PeriodicLog(LOG_PERIOD_MS);
   http.on('error', (err: NodeJS.ErrnoException) => {
     metrics.socketDropped('accept_error');
     failed.hit((count) => log.error({ err, count }, 'cannot accept connections'));
+  });
+}
+
+/**
+ * Each client address's share of the sockets: ADDRESS_MAX_CONNECTIONS + ADDRESS_SOCKET_MARGIN,
+ * the next dropped at once. Counted by the socket's peer; a trusted proxy's sockets carry
+ * many clients, and are counted per client at the upgrade instead (admission.ts). O(1) per
+ * socket: a count per address, gone when the address holds none.
+ */
+function shareSockets(
+  http: Server,
+  config: Pick<Config, 'addressMaxConnections' | 'trustProxy'>,
+  { log, metrics }: SocketLimitsOptions,
+): void {
+  const share = config.addressMaxConnections + ADDRESS_SOCKET_MARGIN;
+  const trusted = new TrustedProxies(config.trustProxy);
+  const nobody = new TrustedProxies(null);
+  const held = new Map<string, number>();
+  const dropped = new PeriodicLog(LOG_PERIOD_MS);
+  http.on('connection', (socket: Socket) => {
+    const peer = socket.remoteAddress;
+    if (isTrustedPeer(peer, trusted)) return;
+    const key = addressKey(clientAddress(peer, undefined, nobody));
+    const count = held.get(key) ?? 0;
+    if (count >= share) {
+      socket.destroy();
+      metrics.socketDropped('address_limit');
+      return dropped.hit((times) =>
+        log.warn({ ip: key, count: times, share }, 'connections dropped: a client address holds too many sockets'),
+      );
+    }
+    held.set(key, count + 1);
+    socket.once('close', () => {
+      const left = held.get(key)! - 1;
+      if (left === 0) held.delete(key);
+      else held.set(key, left);
+    });
   });
 }
 

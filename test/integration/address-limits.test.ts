@@ -5,8 +5,11 @@
  * of 127/8 to the loopback interface, so a socket bound to 127.0.0.2 reaches the server on
  * 127.0.0.1 as another client would.
  */
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
+import { ADDRESS_SOCKET_MARGIN } from '../../src/socket-limits.js';
 import { LogCapture } from '../support/log-capture.js';
 import { parseMetrics, sample } from '../support/metrics-text.js';
 import { serverPerTest, type TestServer } from '../support/test-server.js';
@@ -16,6 +19,7 @@ import {
   type OpenOptions,
   type TestSocket,
   UpgradeRefused,
+  withTimeout,
 } from '../support/ws-client.js';
 
 const FIRST = { localAddress: '127.0.0.2' } as const;
@@ -43,6 +47,14 @@ async function refusal(server: TestServer, options: OpenOptions): Promise<Upgrad
     throw err;
   }
   throw new Error(`the upgrade from ${JSON.stringify(options)} was not refused`);
+}
+
+/** A TCP connection from `localAddress` that sends nothing, once connected. */
+async function silentSocket(port: number, localAddress: string): Promise<Socket> {
+  const socket = connect({ port, host: '127.0.0.1', localAddress });
+  socket.on('error', () => {}); // a drop by the server shows as 'close'
+  await withTimeout(once(socket, 'connect'), DEFAULT_WAIT_MS, 'a TCP connection');
+  return socket;
 }
 
 async function limitedCount(server: TestServer, limit: string): Promise<number> {
@@ -80,6 +92,28 @@ describe('per client address limits', () => {
     expect(await a1.nextFrame()).toMatchObject({ type: 'welcome', name: 'A1' });
     await server.connect(FIRST);
     expect(await limitedCount(server, 'unregistered')).toBe(1);
+  });
+
+  it('drops TCP sockets past an address’s share at once, before any request; another address still gets in', async () => {
+    const server = await start({ ...noAddressLimits, addressMaxConnections: 2 });
+    // Silent sockets that never send a request: the upgrade's checks never see them.
+    const share = 2 + ADDRESS_SOCKET_MARGIN;
+    const held: Socket[] = [];
+    for (let i = 0; i < share; i++) held.push(await silentSocket(server.port, FIRST.localAddress));
+    try {
+      const over = await silentSocket(server.port, FIRST.localAddress);
+      await withTimeout(once(over, 'close'), DEFAULT_WAIT_MS, 'the server to drop the socket over the share');
+      await server.register('B1', SECOND);
+      const metrics = parseMetrics(await (await server.get('/metrics')).text());
+      expect(sample(metrics, 'chat_sockets_dropped_total{reason="address_limit"}')).toBe(1);
+      // A socket closed gives its place back: once the server has closed its end too.
+      const leaving = held.pop()!;
+      leaving.end();
+      await withTimeout(once(leaving, 'close'), DEFAULT_WAIT_MS, 'the server to close its end');
+      await server.register('A1', FIRST);
+    } finally {
+      for (const socket of held) socket.destroy();
+    }
   });
 
   it('limits connects per second per address with HTTP 429 and Retry-After', async () => {
