@@ -90,6 +90,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
             ...inspectOption(inspection),
             resumeWindowMs: config.resumeWindowMs,
             historySize: config.historySize,
+            logLimits: { maxBytes: config.logMaxBytes, maxAgeMs: config.logMaxAgeMs },
           });
     // Leaving the cluster announces this node's users as gone to the other nodes' clients.
     if (cluster !== null) closers.add('cluster', () => cluster.close());

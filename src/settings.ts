@@ -29,6 +29,8 @@ export interface Config extends ConfigurableLimits {
   trustProxy: string[] | null;
   redisUrl: string | null;
   leaseMs: number;
+  logMaxBytes: number;
+  logMaxAgeMs: number;
   inspect: boolean;
   inspectPort: number;
   inspectHost: string;
@@ -243,6 +245,20 @@ export const settings = [
     fallback: '15000',
     parse: duration(1000),
     help: "cluster: how long a dead node's names stay taken",
+  }),
+  setting({
+    key: 'logMaxBytes',
+    flag: 'log-max-bytes',
+    fallback: '67108864',
+    parse: integer(0),
+    help: "cluster: size of the shared log's entries in Redis, estimated; the oldest go first (0: no bound)",
+  }),
+  setting({
+    key: 'logMaxAgeMs',
+    flag: 'log-max-age-ms',
+    fallback: '86400000',
+    parse: integer(0),
+    help: "cluster: age of the shared log's oldest entry; older ones go (0: no bound)",
   }),
   setting({
     key: 'inspect',

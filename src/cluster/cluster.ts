@@ -9,8 +9,12 @@ import type { InspectOption } from './availability.js';
 import { ClusterNode } from './node.js';
 import { redisBus } from './redis-bus.js';
 import { redisRegistry } from './redis-registry.js';
+import type { LogLimits } from './store.js';
 
-export type { ClusterNode };
+export type { ClusterNode, LogLimits };
+
+/** LOG_MAX_BYTES and LOG_MAX_AGE_MS as src/settings.ts defaults them: 64 MiB, a day. */
+export const DEFAULT_LOG_LIMITS: LogLimits = { maxBytes: 64 * 1024 * 1024, maxAgeMs: 24 * 60 * 60 * 1000 };
 
 /**
  * This server's node, not started: it does not reach for Redis until startCluster.
@@ -20,7 +24,7 @@ export function clusterNode(
   redisUrl: string,
   leaseMs: number,
   log: Logger,
-  options: { inspect?: InspectOption; resumeWindowMs?: number; historySize?: number } = {},
+  options: { inspect?: InspectOption; resumeWindowMs?: number; historySize?: number; logLimits?: LogLimits } = {},
 ): ClusterNode {
   return new ClusterNode({
     redisUrl,
@@ -29,6 +33,7 @@ export function clusterNode(
     inspect: options.inspect,
     resumeWindowMs: options.resumeWindowMs ?? 0,
     historySize: options.historySize ?? 0,
+    logLimits: options.logLimits ?? DEFAULT_LOG_LIMITS,
   });
 }
 

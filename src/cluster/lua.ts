@@ -7,6 +7,7 @@
  *                     or it never had any), and the end of the grace in Redis time (ms)
  *   chat:seq          the last sequence number handed out; also the log's stream ids
  *   chat:log          the stream of joins, messages and leaves: the one total order
+ *   chat:log:bytes    the log's size as estimated by entryBytes below, kept as entries come and go
  *   chat:names        hash folded name -> {t: "node/conn", u: name as shown, j: joined?, n: join seq,
  *                     s: session id, h: hash of the session's secret, d: end of its resume window
  *                     (Redis time, ms) while no connection holds it}
@@ -40,6 +41,16 @@ export const keys = {
   owned: (node: string) => `chat:node:${node}`,
 } as const;
 
+/**
+ * A log entry is taken to cost Redis its fields and values, a quarter more, and this many
+ * bytes: the estimate LOG_MAX_BYTES bounds. Calibrated with MEMORY USAGE on Redis 7.0
+ * (jemalloc) for texts from 30 bytes to 16 KiB: a text over about 2 KB fills a stream
+ * node of its own, whose allocation the allocator rounds up by as much as a quarter, plus
+ * some 500 bytes of node; short ones share nodes and cost less than estimated. Real memory
+ * came to 0.7–1.16× the estimate (docs/cluster.md, Sizing Redis).
+ */
+export const ENTRY_OVERHEAD = 64;
+
 /** Helpers every script that writes to the log starts with. */
 export const prelude = `
 -- Redis's clock in milliseconds.
@@ -48,12 +59,65 @@ local function nowMs()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- What one log entry is taken to cost Redis (ENTRY_OVERHEAD above says how it was measured).
+local function entryBytes(fields)
+  local size = 0
+  for i = 1, #fields do size = size + #fields[i] end
+  return size + math.floor(size / 4) + ${ENTRY_OVERHEAD}
+end
+
+-- Most entries one append may look at and drop: trimming after the bounds were lowered
+-- takes several appends, but no script holds Redis up for long. Each append drops at
+-- least the one it adds while the log is over a bound, so the excess only shrinks.
+local TRIM_BATCH = 64
+
+-- Drops the log's oldest entries while it is over one of its bounds, "count,bytes,ageMs"
+-- (ClusterStore.logBounds; 0 bytes or age: that bound is off), never the newest entry.
+-- Ages are read from each entry's t. The ids are seqs ("n-0"), so the entry after id n
+-- starts at "n+1-0". XTRIM MAXLEN exact then drops exactly the entries looked at.
+local function trim(logKey, bounds)
+  local maxCount, maxBytes, maxAge = string.match(bounds, '^(%d+),(%d+),(%d+)$')
+  maxCount, maxBytes, maxAge = tonumber(maxCount), tonumber(maxBytes), tonumber(maxAge)
+  local bytesKey = logKey .. ':bytes'
+  local length = redis.call('XLEN', logKey)
+  local bytes = tonumber(redis.call('GET', bytesKey) or '0')
+  local oldestKept = nil
+  if maxAge > 0 then oldestKept = nowMs() - maxAge end
+  if length <= maxCount and (maxBytes == 0 or bytes <= maxBytes) and not oldestKept then return end
+  local dropped, freed, from = 0, 0, '-'
+  while dropped < TRIM_BATCH do
+    local entries = redis.call('XRANGE', logKey, from, '+', 'COUNT', math.min(8, TRIM_BATCH - dropped))
+    local over = true
+    for _, entry in ipairs(entries) do
+      local fields = entry[2]
+      local t = 0
+      for i = 1, #fields, 2 do
+        if fields[i] == 't' then t = tonumber(fields[i + 1]) or 0 end
+      end
+      over = length - dropped > 1
+        and (length - dropped > maxCount
+          or (maxBytes > 0 and bytes - freed > maxBytes)
+          or (oldestKept ~= nil and t < oldestKept))
+      if not over then break end
+      dropped = dropped + 1
+      freed = freed + entryBytes(fields)
+      from = string.format('%d-0', tonumber(string.match(entry[1], '^(%d+)')) + 1)
+    end
+    if not over or #entries == 0 then break end
+  end
+  if dropped == 0 then return end
+  redis.call('XTRIM', logKey, 'MAXLEN', length - dropped)
+  -- Never below 0: entries a node of an older version appended were never counted.
+  redis.call('SET', bytesKey, string.format('%d', math.max(0, bytes - freed)))
+end
+
 -- Appends one event under the next sequence number, which is its stream id too, so ids
 -- grow with the log. A counter that Redis lost restarts from the time in microseconds,
 -- above every id handed out before (string.format keeps all digits; tostring would not).
 -- Kinds: j(oin), m(essage), l(eave), and r(esumed): session s moved to node/conn from p,
 -- which clients never see. A message keeps the time it was received; the rest get Redis's.
-local function append(seqKey, logKey, maxLen, kind, node, conn, name, text, ts, session, cid, previous)
+-- Then the log is trimmed to its bounds (see trim).
+local function append(seqKey, logKey, bounds, kind, node, conn, name, text, ts, session, cid, previous)
   local n = redis.call('INCR', seqKey)
   if n == 1 then
     local t = redis.call('TIME')
@@ -70,7 +134,9 @@ local function append(seqKey, logKey, maxLen, kind, node, conn, name, text, ts, 
   if session then fields[#fields + 1] = 's'; fields[#fields + 1] = session end
   if cid and cid ~= '' then fields[#fields + 1] = 'i'; fields[#fields + 1] = cid end
   if previous then fields[#fields + 1] = 'p'; fields[#fields + 1] = previous end
-  redis.call('XADD', logKey, 'MAXLEN', '~', maxLen, string.format('%d-0', n), unpack(fields))
+  redis.call('XADD', logKey, string.format('%d-0', n), unpack(fields))
+  redis.call('INCRBY', logKey .. ':bytes', entryBytes(fields))
+  trim(logKey, bounds)
   return n
 end
 
@@ -91,7 +157,7 @@ local function forgetSession(prefix, folded, e)
 end
 
 -- Frees the name if node/conn still holds it; if it had joined, appends its leave (once).
-local function drop(namesKey, seqKey, logKey, maxLen, goneTtl, prefix, folded, node, conn)
+local function drop(namesKey, seqKey, logKey, bounds, goneTtl, prefix, folded, node, conn)
   local owned = prefix .. 'node:' .. node
   if redis.call('HGET', owned, folded) == conn then redis.call('HDEL', owned, folded) end
   local e = heldBy(namesKey, folded, node, conn)
@@ -100,7 +166,7 @@ local function drop(namesKey, seqKey, logKey, maxLen, goneTtl, prefix, folded, n
   forgetSession(prefix, folded, e)
   if e.j ~= 1 then return 0 end
   redis.call('SET', prefix .. 'gone:' .. e.t, '1', 'PX', goneTtl)
-  return append(seqKey, logKey, maxLen, 'l', node, conn, e.u, nil, nil, e.s)
+  return append(seqKey, logKey, bounds, 'l', node, conn, e.u, nil, nil, e.s)
 end
 `;
 

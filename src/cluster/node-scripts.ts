@@ -35,7 +35,7 @@ return 1`,
  * Redis after this script (a slow network delivers it late); a claim arriving so would hold
  * a name for a client that was told server_unavailable, and no recovery would be due to free it.
  * KEYS epoch, lease(node), nodes, names, owned(node), seq, log, ghosts;
- * ARGV node, known epoch ('' at start), new id (of the epoch, if Redis is empty; of the lease), leaseMs, lease key ttl, maxLen,
+ * ARGV node, known epoch ('' at start), new id (of the epoch, if Redis is empty; of the lease), leaseMs, lease key ttl, logBounds,
  * goneTtl, prefix, then per held name: folded, conn, name, join seq ('' if not joined), session, secret hash,
  * '1' if a connection here holds it now ('0' while its session waits for a resume).
  * Returns {epoch id, grace left ms, 1 if the node's lease was still there, {1 kept | 0 lost, ...}, lease value}.
@@ -151,7 +151,7 @@ return {redis.call('EXISTS', KEYS[2]), dead}`,
  * on (or since its connection was lost, if earlier), to be announced by sweepWaiting if
  * none comes; without one, or for a name that never joined, the name is dropped at once,
  * announcing the leave of a joined one.
- * KEYS nodes, names, seq, log; ARGV prefix, node, maxLen, goneTtl, batch, mustBeDead, windowMs.
+ * KEYS nodes, names, seq, log; ARGV prefix, node, logBounds, goneTtl, batch, mustBeDead, windowMs.
  * Returns {names let go, leaves announced, 1 when the node is gone}, or -1 if it is alive.
  */
 export const dropNode: ScriptSource = {
@@ -201,7 +201,7 @@ return {dropped, leaves, gone}`,
  * Once the grace after Redis lost its data is over: announces the leave of up to `batch`
  * ghosts, once each (the gone marker), unless their owner re-asserted them after all.
  * Claims stay refused until none is left (see claim in scripts.ts).
- * KEYS epoch, ghosts, names, seq, log; ARGV prefix, maxLen, goneTtl, batch.
+ * KEYS epoch, ghosts, names, seq, log; ARGV prefix, logBounds, goneTtl, batch.
  * Returns {leaves announced, ghosts left}, or -1 while the grace runs.
  */
 export const sweepGhosts: ScriptSource = {
@@ -227,7 +227,7 @@ return {leaves, redis.call('HLEN', KEYS[2])}`,
 /**
  * Announces the leave of up to `batch` sessions whose resume window is over, once each
  * (drop removes the name in the same step), whichever node or nodes run it.
- * KEYS names, seq, log, waiting; ARGV prefix, maxLen, goneTtl, batch.
+ * KEYS names, seq, log, waiting; ARGV prefix, logBounds, goneTtl, batch.
  * Returns {leaves announced, sessions looked at}.
  */
 export const sweepWaiting: ScriptSource = {

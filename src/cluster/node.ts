@@ -25,7 +25,7 @@ import type { AvailabilityState } from './availability.machine.js';
 import { EventLog, type Delivery, type PastEvent } from './event-log.js';
 import { clusterTimings, LeaseKeeper, type ClusterTimings } from './lease.js';
 import { Recovery, type HeldNames } from './recovery.js';
-import { ClusterStore } from './store.js';
+import { ClusterStore, type LogLimits } from './store.js';
 
 export type ClaimResult = 'granted' | 'taken' | 'unavailable';
 
@@ -52,6 +52,8 @@ export interface ClusterNodeOptions {
   resumeWindowMs: number;
   /** HISTORY_SIZE: how much of the log a (re)sync hands the hub's history. */
   historySize?: number;
+  /** LOG_MAX_BYTES and LOG_MAX_AGE_MS: how much of the log Redis keeps. */
+  logLimits: LogLimits;
   log: Logger;
   /** `--inspect`: the availability actor is reported to the Stately inspector. */
   inspect?: InspectOption;
@@ -91,7 +93,7 @@ export class ClusterNode {
     this.timings = clusterTimings(options.leaseMs);
     this.resumeWindowMs = options.resumeWindowMs;
     this.log = options.log.child({ node: this.id });
-    this.store = new ClusterStore(options.redisUrl, this.id, this.timings);
+    this.store = new ClusterStore(options.redisUrl, this.id, this.timings, options.logLimits);
     this.events = new EventLog(
       this.store,
       {

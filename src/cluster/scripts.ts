@@ -57,7 +57,7 @@ return 1`,
 
 /**
  * Appends the join of a claimed name. KEYS names, lease(node), seq, log;
- * ARGV folded, node, conn, maxLen. Returns its seq, 0 if the name is no longer this
+ * ARGV folded, node, conn, logBounds. Returns its seq, 0 if the name is no longer this
  * client's, -1 if the node's lease is gone, -2 if it had joined already (a retry).
  */
 const join: ScriptSource = {
@@ -80,7 +80,7 @@ return n`,
  * copy again. Checked and recorded here, in the one step, whichever node the session
  * sends from: exactly once across resumes and nodes. A session remembers its last
  * `maxCids`.
- * KEYS names, lease(node), seq, log; ARGV folded, node, conn, text, ts, maxLen, cid ('' for
+ * KEYS names, lease(node), seq, log; ARGV folded, node, conn, text, ts, logBounds, cid ('' for
  * none), prefix, maxCids. Returns its seq, "seq/ts" of the first send of a cid seen
  * before, 0 if the author no longer holds the name, -1 if the node's lease is gone.
  */
@@ -113,7 +113,7 @@ return n`,
  * connection held it (open, lost, or on a node that is gone), and stops waiting. The move
  * is logged (kind r) so that the node it left closes its connection there and lets it go.
  * Refused (-1) when the node's lease is gone, as claims are.
- * KEYS names, lease(node), owned(node), seq, log; ARGV prefix, hash, node, conn, maxLen, lease value.
+ * KEYS names, lease(node), owned(node), seq, log; ARGV prefix, hash, node, conn, logBounds, lease value.
  * Returns {1, session, name, old node, old conn, join seq or '', last seq}, {0} for no such
  * session, or {-1}.
  */
@@ -163,7 +163,7 @@ return 1`,
 
 /**
  * A client left: frees its name and announces the leave, exactly once.
- * KEYS names, seq, log; ARGV prefix, folded, node, conn, maxLen, goneTtl. Returns the seq or 0.
+ * KEYS names, seq, log; ARGV prefix, folded, node, conn, logBounds, goneTtl. Returns the seq or 0.
  */
 const leave: ScriptSource = {
   numberOfKeys: 3,

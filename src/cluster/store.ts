@@ -31,8 +31,16 @@ export interface Transfer {
 /** Re-exported: the cluster's modules know these records by the store that returns them. */
 export type { HeldName, LogEntry, NameEntry, ReapCheck, Recovery } from './store-records.js';
 
-/** Approximate length the log is trimmed to: a node further behind than this resyncs. */
+/** Most entries the log keeps: a node further behind than this resyncs. */
 export const LOG_MAX_LENGTH = 100_000;
+
+/** How much of the log Redis keeps besides LOG_MAX_LENGTH entries (LOG_MAX_BYTES, LOG_MAX_AGE_MS; 0: no bound). */
+export interface LogLimits {
+  /** Estimated bytes of its entries (lua.ts, entryBytes). */
+  maxBytes: number;
+  /** Age of its oldest entry, by the entry's time. */
+  maxAgeMs: number;
+}
 /** Names a reaper drops (or a node hints, or a sweep announces) per script call, so that Redis never stalls long. */
 const SCRIPT_BATCH = 500;
 
@@ -40,12 +48,15 @@ type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;
 
 export class ClusterStore extends RedisConnections {
   private readonly goneTtlMs: number;
+  /** The log's bounds as every appending script takes them: "count,bytes,ageMs" (lua.ts, trim). */
+  private readonly logBounds: string;
   private inFlight = 0;
 
-  constructor(url: string, node: string, timings: ClusterTimings) {
+  constructor(url: string, node: string, timings: ClusterTimings, log: LogLimits) {
     super(url, node, timings);
     for (const [name, script] of Object.entries(scripts)) this.commands.defineCommand(name, script);
     this.goneTtlMs = timings.goneTtlMs;
+    this.logBounds = `${LOG_MAX_LENGTH},${log.maxBytes},${log.maxAgeMs}`;
   }
 
   /** Scripts sent and not yet answered (for ClusterNode.debugState). */
@@ -103,7 +114,7 @@ export class ClusterStore extends RedisConnections {
       hash,
       this.node,
       conn,
-      LOG_MAX_LENGTH,
+      this.logBounds,
       lease,
     )) as [number, string?, string?, string?, string?, string?, string?];
     const outcome = Number(reply[0]);
@@ -135,7 +146,7 @@ export class ClusterStore extends RedisConnections {
         keys.log,
         keys.waiting,
         keys.prefix,
-        LOG_MAX_LENGTH,
+        this.logBounds,
         this.goneTtlMs,
         SCRIPT_BATCH,
       )) as [number, number];
@@ -156,7 +167,7 @@ export class ClusterStore extends RedisConnections {
         folded,
         this.node,
         conn,
-        LOG_MAX_LENGTH,
+        this.logBounds,
       ),
     );
   }
@@ -183,7 +194,7 @@ export class ClusterStore extends RedisConnections {
       conn,
       text,
       ts,
-      LOG_MAX_LENGTH,
+      this.logBounds,
       cid ?? '',
       keys.prefix,
       REMEMBERED_CIDS,
@@ -205,7 +216,7 @@ export class ClusterStore extends RedisConnections {
       folded,
       this.node,
       conn,
-      LOG_MAX_LENGTH,
+      this.logBounds,
       this.goneTtlMs,
     );
   }
@@ -241,7 +252,7 @@ export class ClusterStore extends RedisConnections {
       newId,
       this.timings.leaseMs,
       this.timings.leaseTtlMs,
-      LOG_MAX_LENGTH,
+      this.logBounds,
       this.goneTtlMs,
       keys.prefix,
       ...args,
@@ -307,7 +318,7 @@ export class ClusterStore extends RedisConnections {
         keys.seq,
         keys.log,
         keys.prefix,
-        LOG_MAX_LENGTH,
+        this.logBounds,
         this.goneTtlMs,
         SCRIPT_BATCH,
       )) as number | [number, number];
@@ -332,7 +343,7 @@ export class ClusterStore extends RedisConnections {
         keys.log,
         keys.prefix,
         node,
-        LOG_MAX_LENGTH,
+        this.logBounds,
         this.goneTtlMs,
         SCRIPT_BATCH,
         mustBeDead ? '1' : '0',

@@ -39,6 +39,9 @@ const specTable: Record<string, [flag: string, key: keyof Config, fallback: stri
   ADDRESS_RATE_PER_SEC: ['--address-rate-per-sec', 'addressRatePerSec', 30],
   REDIS_URL: ['--redis-url', 'redisUrl', null],
   LEASE_MS: ['--lease-ms', 'leaseMs', 15000],
+  // Beyond SPEC §6: the shared log's bounds in Redis (issue 14); their names and defaults are ours.
+  LOG_MAX_BYTES: ['--log-max-bytes', 'logMaxBytes', 67108864],
+  LOG_MAX_AGE_MS: ['--log-max-age-ms', 'logMaxAgeMs', 86400000],
   INSPECT: ['--inspect', 'inspect', false],
   INSPECT_PORT: ['--inspect-port', 'inspectPort', 8081],
   INSPECT_HOST: ['--inspect-host', 'inspectHost', '127.0.0.1'],
