@@ -71,44 +71,72 @@ end
 -- least the one it adds while the log is over a bound, so the excess only shrinks.
 local TRIM_BATCH = 64
 
--- Drops the log's oldest entries while it is over one of its bounds, "count,bytes,ageMs"
--- (ClusterStore.logBounds; 0 bytes or age: that bound is off), never the newest entry.
--- Ages are read from each entry's t. The ids are seqs ("n-0"), so the entry after id n
--- starts at "n+1-0". XTRIM MAXLEN exact then drops exactly the entries looked at.
-local function trim(logKey, bounds)
-  local maxCount, maxBytes, maxAge = string.match(bounds, '^(%d+),(%d+),(%d+)$')
-  maxCount, maxBytes, maxAge = tonumber(maxCount), tonumber(maxBytes), tonumber(maxAge)
-  local bytesKey = logKey .. ':bytes'
-  local length = redis.call('XLEN', logKey)
-  local bytes = tonumber(redis.call('GET', bytesKey) or '0')
-  local oldestKept = nil
-  if maxAge > 0 then oldestKept = nowMs() - maxAge end
-  if length <= maxCount and (maxBytes == 0 or bytes <= maxBytes) and not oldestKept then return end
-  local dropped, freed, from = 0, 0, '-'
-  while dropped < TRIM_BATCH do
+-- Drops the log's oldest entries while over(entries left, estimated bytes left, the
+-- entry's t) holds, at most TRIM_BATCH, and keeps the estimate (KEY.bytes) with them.
+-- The ids are seqs ("n-0"), so the entry after id n starts at "n+1-0"; XTRIM MAXLEN
+-- exact then drops exactly the entries looked at. Returns how many it dropped.
+local function dropOldest(logKey, length, bytes, over)
+  local dropped, freed, from, more = 0, 0, '-', true
+  while more and dropped < TRIM_BATCH do
     local entries = redis.call('XRANGE', logKey, from, '+', 'COUNT', math.min(8, TRIM_BATCH - dropped))
-    local over = true
+    more = #entries > 0
     for _, entry in ipairs(entries) do
       local fields = entry[2]
       local t = 0
       for i = 1, #fields, 2 do
         if fields[i] == 't' then t = tonumber(fields[i + 1]) or 0 end
       end
-      over = length - dropped > 1
-        and (length - dropped > maxCount
-          or (maxBytes > 0 and bytes - freed > maxBytes)
-          or (oldestKept ~= nil and t < oldestKept))
-      if not over then break end
+      if not over(length - dropped, bytes - freed, t) then
+        more = false
+        break
+      end
       dropped = dropped + 1
       freed = freed + entryBytes(fields)
       from = string.format('%d-0', tonumber(string.match(entry[1], '^(%d+)')) + 1)
     end
-    if not over or #entries == 0 then break end
   end
-  if dropped == 0 then return end
+  if dropped == 0 then return 0 end
   redis.call('XTRIM', logKey, 'MAXLEN', length - dropped)
   -- Never below 0: entries a node of an older version appended were never counted.
-  redis.call('SET', bytesKey, string.format('%d', math.max(0, bytes - freed)))
+  redis.call('SET', logKey .. ':bytes', string.format('%d', math.max(0, bytes - freed)))
+  return dropped
+end
+
+local function logSize(logKey)
+  return redis.call('XLEN', logKey), tonumber(redis.call('GET', logKey .. ':bytes') or '0')
+end
+
+-- Trims the log to its bounds, "count,bytes,ageMs" (ClusterStore.logBounds; 0 bytes or
+-- age: that bound is off), by the estimate and each entry's t; never the newest entry.
+local function trim(logKey, bounds)
+  local maxCount, maxBytes, maxAge = string.match(bounds, '^(%d+),(%d+),(%d+)$')
+  maxCount, maxBytes, maxAge = tonumber(maxCount), tonumber(maxBytes), tonumber(maxAge)
+  local length, bytes = logSize(logKey)
+  local oldestKept = nil
+  if maxAge > 0 then oldestKept = nowMs() - maxAge end
+  if length <= maxCount and (maxBytes == 0 or bytes <= maxBytes) and not oldestKept then return end
+  dropOldest(logKey, length, bytes, function(left, bytesLeft, t)
+    return left > 1
+      and (left > maxCount or (maxBytes > 0 and bytesLeft > maxBytes) or (oldestKept ~= nil and t < oldestKept))
+  end)
+end
+
+-- Takes the next sequence number. When Redis refuses it for want of memory (maxmemory
+-- reached, which refuses a script's first write that may grow it), the log's oldest
+-- entries make room first, twice the new entry's estimate: once a script has written
+-- (here, trimmed), Redis lets it finish, and each append in that state frees more than it
+-- adds, so the chat goes on and Redis falls back under maxmemory. With no log to give up
+-- (something else filled Redis), the refusal stands.
+local function nextSeq(seqKey, logKey, need)
+  local n = redis.pcall('INCR', seqKey)
+  if type(n) == 'table' and n.err then
+    if string.sub(n.err, 1, 3) ~= 'OOM' then error(n) end
+    local length, bytes = logSize(logKey)
+    local floor = bytes - 2 * need
+    dropOldest(logKey, length, bytes, function(left, bytesLeft) return bytesLeft > floor end)
+    n = redis.call('INCR', seqKey)
+  end
+  return n
 end
 
 -- Appends one event under the next sequence number, which is its stream id too, so ids
@@ -118,12 +146,6 @@ end
 -- which clients never see. A message keeps the time it was received; the rest get Redis's.
 -- Then the log is trimmed to its bounds (see trim).
 local function append(seqKey, logKey, bounds, kind, node, conn, name, text, ts, session, cid, previous)
-  local n = redis.call('INCR', seqKey)
-  if n == 1 then
-    local t = redis.call('TIME')
-    n = tonumber(t[1]) * 1000000 + tonumber(t[2])
-    redis.call('SET', seqKey, string.format('%d', n))
-  end
   local fields = {'k', kind, 'o', node, 'c', conn, 'u', name}
   if kind == 'm' then
     fields[#fields + 1] = 'x'; fields[#fields + 1] = text
@@ -134,8 +156,15 @@ local function append(seqKey, logKey, bounds, kind, node, conn, name, text, ts, 
   if session then fields[#fields + 1] = 's'; fields[#fields + 1] = session end
   if cid and cid ~= '' then fields[#fields + 1] = 'i'; fields[#fields + 1] = cid end
   if previous then fields[#fields + 1] = 'p'; fields[#fields + 1] = previous end
+  local size = entryBytes(fields)
+  local n = nextSeq(seqKey, logKey, size)
+  if n == 1 then
+    local t = redis.call('TIME')
+    n = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    redis.call('SET', seqKey, string.format('%d', n))
+  end
   redis.call('XADD', logKey, string.format('%d-0', n), unpack(fields))
-  redis.call('INCRBY', logKey .. ':bytes', entryBytes(fields))
+  redis.call('INCRBY', logKey .. ':bytes', size)
   trim(logKey, bounds)
   return n
 end

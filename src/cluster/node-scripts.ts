@@ -9,12 +9,14 @@ import { prelude, type ScriptSource } from './lua.js';
  * Keeps the node's lease alive, if it is still the one the node's last recovery took (see
  * recover). KEYS lease(node); ARGV lease value, lease key ttl.
  * Returns 0 when the lease expired or Redis lost its data (with the key): the node must recover.
+ * PEXPIRE, unlike SET, is let through when Redis has reached maxmemory: a full Redis must
+ * not cost a node its lease, and its users their names.
  */
 export const refresh: ScriptSource = {
   numberOfKeys: 1,
   lua: `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`,
 };
 

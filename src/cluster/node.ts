@@ -86,6 +86,8 @@ export class ClusterNode {
   /** Conns whose join could not be written yet; written, in order, before service resumes. */
   private readonly owedJoins = new Set<string>();
   private onRevoke: (conn: string) => void = () => {};
+  /** When refusedForMemory last logged. */
+  private lastMemoryWarning = -Infinity;
   /** Resolves with Redis's refusal if one ends the node before it has joined (refusal.ts); it has closed its connections. */
   readonly refused: Promise<Error>;
 
@@ -211,6 +213,7 @@ export class ClusterNode {
       if (result === -3) return 'unavailable'; // ghosts of a data loss still to be announced: soon
       this.availability.lost('lease gone');
     } catch (err) {
+      if (this.refusedForMemory(err)) return 'unavailable';
       this.availability.lost('claim failed', err);
     }
     return 'unavailable';
@@ -310,7 +313,7 @@ export class ClusterNode {
           if (seq === -1) this.availability.lost('lease gone');
           return seq > 0;
         } catch (err) {
-          this.availability.lost('message failed', err);
+          if (!this.refusedForMemory(err)) this.availability.lost('message failed', err);
           return false;
         }
       }
@@ -355,6 +358,24 @@ export class ClusterNode {
     const result = await this.store.join(foldName(name), conn);
     if (result === 0) this.revoke(conn);
     return result !== -1;
+  }
+
+  /**
+   * Redis is full (maxmemory reached) and refused a claim or a message before it wrote
+   * anything: the one client is told server_unavailable, but the connection is sound and
+   * nothing needs reconciling, so the node stays available (a recovery would be refused
+   * too, and /readyz would flap). Appends give up old log entries to make room (lua.ts,
+   * nextSeq), so this lasts only while something other than the log fills Redis.
+   * Logged at most once a lease.
+   */
+  private refusedForMemory(err: unknown): boolean {
+    if (!(err instanceof Error) || !err.message.startsWith('OOM')) return false;
+    const now = Date.now();
+    if (now - this.lastMemoryWarning >= this.timings.leaseMs) {
+      this.lastMemoryWarning = now;
+      this.log.warn({ err: err.message }, 'redis is out of memory (maxmemory): refusing claims and messages');
+    }
+    return true;
   }
 
   /** A connection elsewhere resumed the session of `conn`: it is no longer this node's to hold or announce. */

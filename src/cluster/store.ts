@@ -36,6 +36,8 @@ export const LOG_MAX_LENGTH = 100_000;
 
 /** How much of the log Redis keeps besides LOG_MAX_LENGTH entries (LOG_MAX_BYTES, LOG_MAX_AGE_MS; 0: no bound). */
 export interface LogLimits {
+  /** Entries: LOG_MAX_LENGTH unless a test asks for fewer. */
+  maxCount?: number;
   /** Estimated bytes of its entries (lua.ts, entryBytes). */
   maxBytes: number;
   /** Age of its oldest entry, by the entry's time. */
@@ -56,7 +58,7 @@ export class ClusterStore extends RedisConnections {
     super(url, node, timings);
     for (const [name, script] of Object.entries(scripts)) this.commands.defineCommand(name, script);
     this.goneTtlMs = timings.goneTtlMs;
-    this.logBounds = `${LOG_MAX_LENGTH},${log.maxBytes},${log.maxAgeMs}`;
+    this.logBounds = `${log.maxCount ?? LOG_MAX_LENGTH},${log.maxBytes},${log.maxAgeMs}`;
   }
 
   /** Scripts sent and not yet answered (for ClusterNode.debugState). */
