@@ -74,7 +74,7 @@ async function nodeWithAlice(logLimits: LogLimits): Promise<ClusterNode> {
   return node;
 }
 
-const redisNow = ([seconds, micros]: [string | number, string | number]) =>
+const redisNow = ([seconds = 0, micros = 0]: Array<string | number>) =>
   Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
 
 const say = (node: ClusterNode, text: string, ts: number) =>
