@@ -10,6 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
 import { ADDRESS_SOCKET_MARGIN } from '../../src/socket-limits.js';
+import { addressLimitsOff } from '../support/address-limits-off.js';
 import { LogCapture } from '../support/log-capture.js';
 import { parseMetrics, sample } from '../support/metrics-text.js';
 import { serverPerTest, type TestServer } from '../support/test-server.js';
@@ -26,16 +27,7 @@ const FIRST = { localAddress: '127.0.0.2' } as const;
 const SECOND = { localAddress: '127.0.0.3' } as const;
 
 /** Every per-address limit off; each test turns on the one it is about. */
-const noAddressLimits: Partial<Config> = {
-  addressMaxConnections: 0,
-  addressMaxUnregistered: 0,
-  addressConnectBurst: 0,
-  addressConnectsPerSec: 0,
-  addressMaxNames: 0,
-  addressRegistrationsPerMin: 0,
-  addressRateBurst: 0,
-  addressRatePerSec: 0,
-};
+const noAddressLimits: Partial<Config> = addressLimitsOff;
 
 /** The HTTP status an upgrade is refused with; fails if it opens. */
 async function refusal(server: TestServer, options: OpenOptions): Promise<UpgradeRefused> {
