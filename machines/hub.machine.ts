@@ -551,10 +551,11 @@ export const hubMachine = setup({
       assertEvent(event, 'conn.gone');
       const { id, cause } = event;
       context.connections.stop(id);
+      // `resuming` stays until the registry answers, like `claiming`: a resume that lands after
+      // its connection went must still charge the name to the address that asked.
       enqueue.assign({
         historyWanted: drop(context.historyWanted, id),
         secrets: drop(context.secrets, id),
-        resuming: drop(context.resuming, id),
       });
       const name = context.members[id];
       if (name === undefined) return;

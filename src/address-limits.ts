@@ -8,12 +8,16 @@
  *   welcome (or resume) ─▶ registered(key): unregistered-1
  *   socket closed, or the handshake failed ─▶ closed(key, registered)
  *
+ * An IPv6 key (a /64) is counted twice: for itself, and for its /48, which holds
+ * IPV6_SITE_SHARES times the open and unregistered limits for all its /64s together.
+ *
  * Names held and registrations per minute are the hub's to count (src/address-names.ts):
  * only the hub knows which names, sessions in their window included, an address holds.
  *
  * Pure: time comes in as an argument; the caller keeps it one clock (Date.now()).
  */
 import { AddressBook } from './address-book.js';
+import { IPV6_SITE_SHARES, siteKey } from './client-address.js';
 import { fullAt, fullBucket, isOverLimit, spendToken, type RateLimit, type TokenBucket } from './rate-limit.js';
 
 /** Every per-address limit, as metrics label them and logs name them. */
@@ -88,13 +92,26 @@ export class AddressLimits {
    */
   admit(key: string, now: number): AddressLimit | null {
     const state = this.book.get(key, now);
-    const refusal = this.refusal(state, now);
+    const site = siteKey(key);
+    const siteState = site === null ? null : this.book.get(site, now);
+    const refusal = this.refusal(state, now) ?? (siteState === null ? null : this.siteRefusal(siteState));
     if (refusal === null) {
-      state.open++;
-      state.unregistered++;
+      for (const counted of siteState === null ? [state] : [state, siteState]) {
+        counted.open++;
+        counted.unregistered++;
+      }
     }
     this.book.settle(key, now);
+    if (site !== null) this.book.settle(site, now);
     return refusal;
+  }
+
+  /** An IPv6 /48's own limits, for all its /64s together. */
+  private siteRefusal(site: AddressState): AddressLimit | null {
+    const { maxConnections, maxUnregistered } = this.settings;
+    if (maxConnections > 0 && site.open >= maxConnections * IPV6_SITE_SHARES) return 'connections';
+    if (maxUnregistered > 0 && site.unregistered >= maxUnregistered * IPV6_SITE_SHARES) return 'unregistered';
+    return null;
   }
 
   private refusal(state: AddressState, now: number): AddressLimit | null {
@@ -109,17 +126,21 @@ export class AddressLimits {
 
   /** A connection of `key` registered (or resumed) for the first time. */
   registered(key: string, now: number): void {
-    const state = this.book.get(key, now);
-    state.unregistered = Math.max(0, state.unregistered - 1);
-    this.book.settle(key, now);
+    for (const counted of withSite(key)) {
+      const state = this.book.get(counted, now);
+      state.unregistered = Math.max(0, state.unregistered - 1);
+      this.book.settle(counted, now);
+    }
   }
 
   /** A connection of `key` closed (or its handshake failed); `registered`: whether it had registered. */
   closed(key: string, registered: boolean, now: number): void {
-    const state = this.book.get(key, now);
-    state.open = Math.max(0, state.open - 1);
-    if (!registered) state.unregistered = Math.max(0, state.unregistered - 1);
-    this.book.settle(key, now);
+    for (const counted of withSite(key)) {
+      const state = this.book.get(counted, now);
+      state.open = Math.max(0, state.open - 1);
+      if (!registered) state.unregistered = Math.max(0, state.unregistered - 1);
+      this.book.settle(counted, now);
+    }
   }
 
   /** The bucket `key`'s connections share for messages (while one is open, always the same object). */
@@ -143,4 +164,10 @@ export class AddressLimits {
   get size(): number {
     return this.book.size;
   }
+}
+
+/** The keys a connection of `key` is counted under: itself, and its /48 if it is an IPv6 /64. */
+function withSite(key: string): string[] {
+  const site = siteKey(key);
+  return site === null ? [key] : [key, site];
 }

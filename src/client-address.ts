@@ -27,6 +27,14 @@ const V4_OFFSET_BITS = 96;
  */
 export const IPV6_GROUP_BITS = 64;
 
+/**
+ * The IPv6 prefix a site is handed (a tunnel broker's customer gets a /48, 65,536 /64s),
+ * whose /64s share IPV6_SITE_SHARES times one address's connection limits between them:
+ * else one holder of a /48 could take every place, a share per /64.
+ */
+export const IPV6_SITE_BITS = 48;
+export const IPV6_SITE_SHARES = 4;
+
 const V4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
 function parseV4(text: string): number[] | null {
@@ -227,4 +235,13 @@ export function addressKey(address: string): string {
   const bytes = parseAddress(address);
   if (bytes === null || isV4(bytes)) return address;
   return `${formatAddress(masked(bytes, IPV6_GROUP_BITS))}/${IPV6_GROUP_BITS}`;
+}
+
+/** The /48 an IPv6 key (`…/64`, from addressKey) belongs to, as a key of its own; null for anything else. */
+export function siteKey(key: string): string | null {
+  const suffix = `/${IPV6_GROUP_BITS}`;
+  if (!key.endsWith(suffix)) return null;
+  const bytes = parseAddress(key.slice(0, -suffix.length));
+  if (bytes === null || isV4(bytes)) return null;
+  return `${formatAddress(masked(bytes, IPV6_SITE_BITS))}/${IPV6_SITE_BITS}`;
 }

@@ -15,7 +15,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { addressKey, clientAddress, isTrustedPeer, TrustedProxies } from './client-address.js';
+import {
+  addressKey,
+  clientAddress,
+  IPV6_SITE_SHARES,
+  isTrustedPeer,
+  siteKey,
+  TrustedProxies,
+} from './client-address.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -113,7 +120,7 @@ export function limitSockets(
 
 /**
  * Each client address's share of the sockets: ADDRESS_MAX_CONNECTIONS + ADDRESS_SOCKET_MARGIN,
- * the next dropped at once. Counted by the socket's peer; a trusted proxy's sockets carry
+ * the next dropped at once (an IPv6 /48 holds IPV6_SITE_SHARES shares for all its /64s). Counted by the socket's peer; a trusted proxy's sockets carry
  * many clients, and are counted per client at the upgrade instead (admission.ts). O(1) per
  * socket: a count per address, gone when the address holds none.
  */
@@ -131,19 +138,22 @@ function shareSockets(
     const peer = socket.remoteAddress;
     if (isTrustedPeer(peer, trusted)) return;
     const key = addressKey(clientAddress(peer, undefined, nobody));
-    const count = held.get(key) ?? 0;
-    if (count >= share) {
+    const site = siteKey(key);
+    const counted = site === null ? [key] : [key, site];
+    if ((held.get(key) ?? 0) >= share || (site !== null && (held.get(site) ?? 0) >= share * IPV6_SITE_SHARES)) {
       socket.destroy();
       metrics.socketDropped('address_limit');
       return dropped.hit((times) =>
         log.warn({ ip: key, count: times, share }, 'connections dropped: a client address holds too many sockets'),
       );
     }
-    held.set(key, count + 1);
+    for (const each of counted) held.set(each, (held.get(each) ?? 0) + 1);
     socket.once('close', () => {
-      const left = held.get(key)! - 1;
-      if (left === 0) held.delete(key);
-      else held.set(key, left);
+      for (const each of counted) {
+        const left = held.get(each)! - 1;
+        if (left === 0) held.delete(each);
+        else held.set(each, left);
+      }
     });
   });
 }

@@ -97,8 +97,16 @@ local function dropOldest(logKey, length, bytes, over)
   end
   if dropped == 0 then return 0 end
   redis.call('XTRIM', logKey, 'MAXLEN', length - dropped)
+  local left = math.max(0, bytes - freed)
+  if length - dropped <= 1 then
+    -- Down to the newest entry: count it afresh. Entries the estimate counted but something
+    -- else dropped (an older node's MAXLEN trim, an eviction) would otherwise keep it over
+    -- the bound for good, and every append would trim the log to one entry.
+    left = 0
+    for _, entry in ipairs(redis.call('XRANGE', logKey, '-', '+')) do left = left + entryBytes(entry[2]) end
+  end
   -- Never below 0: entries a node of an older version appended were never counted.
-  redis.call('SET', logKey .. ':bytes', string.format('%d', math.max(0, bytes - freed)))
+  redis.call('SET', logKey .. ':bytes', string.format('%d', left))
   return dropped
 end
 
@@ -130,7 +138,8 @@ end
 local function nextSeq(seqKey, logKey, need)
   local n = redis.pcall('INCR', seqKey)
   if type(n) == 'table' and n.err then
-    if string.sub(n.err, 1, 3) ~= 'OOM' then error(n) end
+    -- Redis 7 gives the error as Redis wrote it; 5 and 6 prefix the script's name and line.
+    if not string.find(n.err, 'OOM command not allowed', 1, true) then error(n) end
     local length, bytes = logSize(logKey)
     local floor = bytes - 2 * need
     dropOldest(logKey, length, bytes, function(left, bytesLeft) return bytesLeft > floor end)

@@ -369,7 +369,8 @@ export class ClusterNode {
    * Logged at most once a lease.
    */
   private refusedForMemory(err: unknown): boolean {
-    if (!(err instanceof Error) || !err.message.startsWith('OOM')) return false;
+    // Redis 7 answers "OOM command not allowed…"; 5 and 6 wrap a script's error in their own words.
+    if (!(err instanceof Error) || !err.message.includes('OOM command not allowed')) return false;
     const now = Date.now();
     if (now - this.lastMemoryWarning >= this.timings.leaseMs) {
       this.lastMemoryWarning = now;

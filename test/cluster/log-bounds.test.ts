@@ -142,6 +142,26 @@ describeWithRedis('cluster: the log stays within its bounds in Redis', () => {
     }
   });
 
+  it('recovers from an estimate that counts entries no longer there (an older node trimmed them), instead of keeping one entry for good', async () => {
+    const maxBytes = 64 * 1024;
+    const node = await nodeWithAlice({ maxBytes, maxAgeMs: 0 });
+    try {
+      // As if entries had been counted and then dropped by something else: far over the bound.
+      await inspect.set('chat:log:bytes', String(100 * maxBytes));
+      expect(await say(node, 'first after', Date.now())).toBe(true);
+      const trimmed = await logState();
+      expect(trimmed.length).toBe(1);
+      expect(trimmed.bytes).toBe(trimmed.recounted);
+      // From there the log grows again as it should.
+      for (let i = 0; i < 5; i++) expect(await say(node, `line ${i}`, Date.now())).toBe(true);
+      const after = await logState();
+      expect(after.length).toBe(6);
+      expect(after.bytes).toBe(after.recounted);
+    } finally {
+      await node.close();
+    }
+  });
+
   it('goes on serving when Redis reaches maxmemory under a flood: the oldest entries make room, and a bystander is not refused', async () => {
     const options = { redisUrl: redis().url, resumeWindowMs: 0, rateBurst: 0, ...addressLimitsOff };
     // LOG_MAX_BYTES (64 MiB) far above what this Redis may hold: maxmemory is reached first.

@@ -11,6 +11,7 @@ import {
   type AddressLimitSettings,
 } from '../../src/address-limits.js';
 import { AddressNames } from '../../src/address-names.js';
+import { addressKey } from '../../src/client-address.js';
 
 const off: AddressLimitSettings = {
   maxConnections: 0,
@@ -75,6 +76,24 @@ describe('AddressBook', () => {
 });
 
 describe('AddressLimits', () => {
+  it('counts an IPv6 /64 for its /48 too: the /48 holds IPV6_SITE_SHARES times the limits for all its /64s', () => {
+    const limits = new AddressLimits({ ...off, maxConnections: 2 });
+    const key = (address: string) => addressKey(address);
+    // Four /64s of one /48 take the /48's 2 × 4 places, two each.
+    for (let net = 1; net <= 4; net++) {
+      for (let i = 0; i < 2; i++) expect(limits.admit(key(`2001:db8:7:${net}::${i + 1}`), 0)).toBeNull();
+    }
+    // A fifth /64 of the same /48, under its own limit, is refused for its /48's.
+    expect(limits.admit(key('2001:db8:7:5::1'), 0)).toBe('connections');
+    // Another /48 is not held back.
+    expect(limits.admit(key('2001:db8:8:1::1'), 0)).toBeNull();
+    // A close frees a place in the /48.
+    limits.closed(key('2001:db8:7:1::1'), false, 0);
+    expect(limits.admit(key('2001:db8:7:5::1'), 0)).toBeNull();
+    // IPv4 has no site: only the address's own limit applies.
+    for (let i = 0; i < 2; i++) expect(limits.admit(key(`192.0.2.${i + 1}`), 0)).toBeNull();
+  });
+
   it('caps open connections per address, and a close frees a place', () => {
     const limits = new AddressLimits({ ...off, maxConnections: 2 });
     expect(limits.admit('a', 0)).toBeNull();
