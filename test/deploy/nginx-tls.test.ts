@@ -81,7 +81,9 @@ describe.skipIf(!available)('nginx with deploy/nginx/chat-tls.conf', () => {
     expect((await socket.nextFrame()).type).toBe('welcome');
     socket.close();
 
-    const refused = await TestSocket.open(url, { tls, origin: 'https://elsewhere.example' }).catch((err) => err);
+    const refused = await TestSocket.open(url, { tls, origin: 'https://elsewhere.example' }).catch(
+      (err: unknown) => err,
+    );
     expect(refused).toBeInstanceOf(UpgradeRefused);
     expect((refused as UpgradeRefused).status).toBe(403);
   });

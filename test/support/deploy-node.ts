@@ -34,7 +34,7 @@ export class DeployNode {
       await waitReadyz(node, 200, 10_000);
     } catch (err) {
       await node.stop();
-      throw new Error(`${(err as Error).message}\n${node.cli.stderr()}`);
+      throw new Error(`${(err as Error).message}\n${node.cli.stderr()}`, { cause: err });
     }
     return node;
   }

@@ -119,7 +119,7 @@ export class Nginx {
     } catch (err) {
       const log = await nginx.errorLog();
       await nginx.stop();
-      throw new Error(`${(err as Error).message}; its error log:\n${log}`);
+      throw new Error(`${(err as Error).message}; its error log:\n${log}`, { cause: err });
     }
     return nginx;
   }
