@@ -25,9 +25,12 @@ const BROWSER: BuildOptions = {
   logLevel: 'warning',
 };
 
-/** The pages' scripts, written to dist/web/chat.js and dist/web/inspect.js (src/pages.ts serves them). */
-export async function bundlePages(): Promise<void> {
-  await build({ ...BROWSER, entryPoints: ['web/chat.ts', 'web/inspect.ts'], outdir: 'dist/web' });
+/**
+ * The pages' scripts, written to dist/web/chat.js and dist/web/inspect.js (src/pages.ts serves
+ * them), or to `outdir` (a release's, tools/release.ts).
+ */
+export async function bundlePages(outdir = 'dist/web'): Promise<void> {
+  await build({ ...BROWSER, entryPoints: ['web/chat.ts', 'web/inspect.ts'], outdir });
 }
 
 export interface BundleSize {

@@ -42,14 +42,15 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function launchChromium(): Promise<Browser> {
+/** `extraArgs`: more command-line switches (a host mapping, a certificate to trust). */
+export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   const profile = await mkdtemp(join(tmpdir(), 'chat-e2e-profile-'));
   let context: BrowserContext;
   try {
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ARGS,
+      args: [...ARGS, ...extraArgs],
       viewport: { width: 1100, height: 720 },
       timeout: 30_000,
     });

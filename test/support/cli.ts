@@ -74,8 +74,8 @@ export function cliPerTest(): (args: string[], settings?: Record<string, string>
   };
 }
 
-/** Runs the CLI with only the given settings in its environment (none inherited). */
-function runCli(args: string[], settings: Record<string, string>, options: CliOptions): Cli {
+/** Runs the CLI with only the given settings in its environment (none inherited); the caller stops it. */
+export function runCli(args: string[], settings: Record<string, string> = {}, options: CliOptions = {}): Cli {
   const env = { ...process.env };
   for (const flag of SPEC_FLAGS) delete env[envNameOf(flag)];
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {

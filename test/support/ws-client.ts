@@ -49,6 +49,8 @@ export interface OpenOptions {
   localAddress?: string;
   /** Extra request headers (an X-Forwarded-For). */
   headers?: Record<string, string>;
+  /** wss://: the certificate authority to trust, and the name to ask the server for (SNI) and check. */
+  tls?: { ca: string; servername: string };
 }
 
 type Waiter = { resolve: (frame: Frame) => void; reject: (err: Error) => void };
@@ -88,6 +90,7 @@ export class TestSocket {
     if (options.origin !== undefined) wsOptions.origin = options.origin;
     if (options.localAddress !== undefined) wsOptions.localAddress = options.localAddress;
     if (options.headers !== undefined) wsOptions.headers = options.headers;
+    if (options.tls !== undefined) Object.assign(wsOptions, options.tls);
     const ws = new WebSocket(url, wsOptions);
     const socket = new TestSocket(ws, options.label ?? url);
     return new Promise((resolve, reject) => {
