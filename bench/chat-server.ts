@@ -9,5 +9,6 @@ import { obeyParent, reportReady } from './server-control.js';
 
 const config = { ...loadConfig([], process.env), host: '127.0.0.1', port: 0 };
 const server = await startServer(config);
+await server.started; // in cluster mode: once the node serves
 obeyParent(() => server.close());
 reportReady(server.port);

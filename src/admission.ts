@@ -4,14 +4,17 @@
  *
  *   'upgrade' ─▶ path is /ws? ─────── no ─▶ 404 ┐
  *                origin allowed? ──── no ─▶ 403 │
+ *                taking clients? ──── no ─▶ 503 │ (a cluster node not joined yet; stopping or draining)
  *                a place free? ────── no ─▶ 503 ├─▶ refuse(): the answer, then the socket is dropped
  *                (open sockets + handshakes in flight < MAX_CONNECTIONS)
- *                its address within its limits? ── no ─▶ 429 (connects) / 503 (open, unregistered) ┘
+ *                its address within its limits? ── no ─▶ 429 (connects) / 503 (open, unregistered)
  *                (src/address-limits.ts; the address is src/client-address.ts's)
- *                └─▶ ws handshake (counted while in flight) ─▶ gate.open(ws, req, client)
+ *                └─▶ ws handshake (counted while in flight) ─┬─ not valid ─▶ 400 / 405 ┘
+ *                                                             └─▶ gate.open(ws, req, client)
  *
- * ws answers the handshakes it refuses itself (400, 405). Every socket keeps dropSocket for
- * its errors, and an accepted one onPeerEnd, so no socket outlives its usefulness.
+ * Each refusal goes to gate.refused with its reason (upgrade-refusals.ts logs and counts
+ * it). Every socket keeps dropSocket for its errors, and an accepted one onPeerEnd, so no
+ * socket outlives its usefulness.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
@@ -21,7 +24,9 @@ import type { Config } from './config.js';
 import { closeCodes, closeReasons } from './errors.js';
 import type { AddressLimit, AddressLimits } from './address-limits.js';
 import { addressKey, clientAddress, TrustedProxies } from './client-address.js';
+import type { UpgradeRefusal } from './metrics.js';
 import { originAllowed } from './origins.js';
+import type { Refusal } from './upgrade-refusals.js';
 
 /** The one path that takes WebSocket upgrades. */
 export const WEBSOCKET_PATH = '/ws';
@@ -68,7 +73,9 @@ export interface Client {
 
 /** What admission asks of the server, and hands it. */
 export interface Gate {
-  /** True once close() began: upgrades get 503, and a handshake finishing now gets 1001. */
+  /** True while a cluster node has not joined yet: upgrades get 503. */
+  isStarting(): boolean;
+  /** True once close() began (a drain too): upgrades get 503, and a handshake finishing now gets 1001. */
   isStopping(): boolean;
   /** WebSockets open now; admission adds the handshakes still in flight. */
   openCount(): number;
@@ -77,12 +84,17 @@ export interface Gate {
    * place in `addresses` (it calls `addresses.closed` when the socket closes).
    */
   open(ws: WebSocket, req: IncomingMessage, client: Client): void;
-  /** An upgrade from `client` was refused for one of its address's limits. */
+  /** An upgrade from `client` was refused for one of its address's limits (also told to `refused`). */
   limited(client: Client, limit: AddressLimit): void;
+  /** An upgrade was refused (the answer is on its way). */
+  refused(refusal: Refusal): void;
 }
 
 /** HTTP status of an upgrade refused for an address's limit: too fast is 429, too many is 503. */
 const LIMIT_STATUS: Partial<Record<AddressLimit, number>> = { connects: 429, connections: 503, unregistered: 503 };
+
+/** The status each refusal is answered with; those of an address's limit follow LIMIT_STATUS. */
+const REFUSAL_STATUS = { path: 404, origin: 403, starting: 503, stopping: 503, full: 503 } as const;
 
 /** Takes the WebSocket upgrades of `http` that pass the checks above (socket-limits.ts bounds the sockets before). */
 export function admitUpgrades(http: Server, config: AdmissionConfig, addresses: AddressLimits, gate: Gate): void {
@@ -99,22 +111,41 @@ export function admitUpgrades(http: Server, config: AdmissionConfig, addresses: 
   });
   let upgrading = 0;
 
+  // A handshake ws will not take (no or bad key, unknown version, not a GET): answered here,
+  // as ws would (400, 405), so that it is logged and counted like every other refusal.
+  wss.on('wsClientError', (err: Error, socket: Duplex, req: IncomingMessage) => {
+    const status = req.method === 'GET' ? 400 : 405;
+    const headers = /Sec-WebSocket-Version/.test(err.message) ? 'Sec-WebSocket-Version: 13, 8\r\n' : '';
+    gate.refused({ reason: 'handshake', status, ip: addressOf(req), sent: err.message });
+    refuse(socket, status, headers);
+  });
+
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', dropSocket);
+    const address = addressOf(req);
+    const client: Client = {
+      address,
+      key: addressKey(address),
+      peer: clientAddress(req.socket.remoteAddress, undefined, nobody),
+    };
     const refusal = refusalFor(req);
-    if (refusal !== null) return refuse(socket, refusal);
-    const { remoteAddress } = req.socket;
-    const address = clientAddress(remoteAddress, req.headers['x-forwarded-for'], trusted);
-    const client: Client = { address, key: addressKey(address), peer: clientAddress(remoteAddress, undefined, nobody) };
+    if (refusal !== null) {
+      const status = REFUSAL_STATUS[refusal];
+      const sent = refusal === 'path' ? req.url : refusal === 'origin' ? originOf(req) : undefined;
+      gate.refused({ reason: refusal, status, ip: client.address, sent });
+      return refuse(socket, status);
+    }
     const limit = addresses.admit(client.key, Date.now());
     if (limit !== null) {
+      const status = LIMIT_STATUS[limit] ?? 503;
       gate.limited(client, limit);
-      return refuse(socket, LIMIT_STATUS[limit] ?? 503);
+      gate.refused({ reason: `address_${limit}` as UpgradeRefusal, status, ip: client.address });
+      return refuse(socket, status);
     }
     upgrading++;
-    // ws never calls back for a handshake it refuses itself (no or bad key, unknown version,
-    // not a GET: it answers 400 or 405) or whose client is already gone: that socket's
-    // 'close' gives the place back, or refused handshakes would fill maxConnections for good.
+    // ws never calls back for a handshake it refuses (wsClientError above) or whose client
+    // is already gone: that socket's 'close' gives the place back, or refused handshakes
+    // would fill maxConnections for good.
     let counted = true;
     const release = () => {
       if (counted) upgrading--;
@@ -139,11 +170,18 @@ export function admitUpgrades(http: Server, config: AdmissionConfig, addresses: 
     });
   });
 
-  function refusalFor(req: IncomingMessage): number | null {
-    if (pathOf(req.url) !== WEBSOCKET_PATH) return 404;
-    if (!originAllowed(originOf(req), req.headers.host, config.allowedOrigins)) return 403;
-    if (gate.isStopping() || gate.openCount() + upgrading >= config.maxConnections) return 503;
+  function refusalFor(req: IncomingMessage): keyof typeof REFUSAL_STATUS | null {
+    if (pathOf(req.url) !== WEBSOCKET_PATH) return 'path';
+    if (!originAllowed(originOf(req), req.headers.host, config.allowedOrigins)) return 'origin';
+    if (gate.isStopping()) return 'stopping';
+    if (gate.isStarting()) return 'starting';
+    if (gate.openCount() + upgrading >= config.maxConnections) return 'full';
     return null;
+  }
+
+  /** The client's address: the peer's, or X-Forwarded-For's from a trusted proxy. */
+  function addressOf(req: IncomingMessage): string {
+    return clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trusted);
   }
 }
 
@@ -166,7 +204,9 @@ export function pathOf(url: string | undefined): string {
 }
 
 const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
   403: 'Forbidden',
+  405: 'Method Not Allowed',
   404: 'Not Found',
   429: 'Too Many Requests',
   503: 'Service Unavailable',
@@ -198,12 +238,12 @@ function onPeerEnd(this: Socket): void {
  * the client closes its side, and a hostile client never does (Node no longer times out an
  * upgraded socket), so refused sockets would pile up uncounted.
  */
-function refuse(socket: Duplex, status: number): void {
+function refuse(socket: Duplex, status: number, headers = ''): void {
   const text = STATUS_TEXT[status] ?? 'Error';
   socket.once('finish', dropSocket);
   // A connect bucket refills a token in well under a second at any sensible rate.
   const retry = status === 429 ? 'Retry-After: 1\r\n' : '';
   socket.end(
-    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${retry}Content-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`,
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${retry}${headers}Content-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`,
   );
 }

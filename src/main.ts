@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The command line: read the settings, start the server, stop on SIGTERM/SIGINT.
+ * The command line: read the settings, start the server, stop on SIGTERM/SIGINT (after a
+ * drain of DRAIN_MS; a second signal ends the drain at once).
  * Exit codes: 0 after a clean stop, 1 for a bad setting or a failed start, and 1 when the
  * server cannot go on (in cluster mode, Redis refusing the node before it could join).
  *
@@ -12,8 +13,10 @@ import { HelpRequested, loadConfig, usage, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { startServer, type ChatServer } from './server.js';
 
-/** A stop finishes within 5 s (docs/operations.md); past this, give up waiting and exit anyway. */
+/** A stop finishes within 5 s of the drain's end (docs/operations.md); past this, give up waiting and exit anyway. */
 const STOP_DEADLINE_MS = 4_500;
+/** The longest a Node timer waits; a longer one would fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 function readConfig(): Config {
   try {
@@ -38,29 +41,38 @@ async function main(): Promise<void> {
   /** The exit code a stop under way ends with; null while running. */
   let stopping: 0 | 1 | null = null;
 
+  // A stop for a failure (exit 1) does not drain: the node cannot serve its clients anyway.
   const closeAndExit = async (running: ChatServer, exitCode: 0 | 1) => {
-    await running.close();
+    await running.close({ drainMs: exitCode === 0 ? config.drainMs : 0 });
     log.info('stopped');
     log.flush(() => process.exit(exitCode));
   };
   const stop = (exitCode: 0 | 1) => {
     if (stopping !== null) return;
     stopping = exitCode;
-    setTimeout(() => {
-      log.warn('stop deadline passed; exiting');
-      log.flush();
-      process.exit(exitCode);
-    }, STOP_DEADLINE_MS).unref();
-    // A signal during start-up (a cluster node waiting out a grace) stops the server once it has started.
+    const drainMs = exitCode === 0 ? config.drainMs : 0;
+    setTimeout(
+      () => {
+        log.warn('stop deadline passed; exiting');
+        log.flush();
+        process.exit(exitCode);
+      },
+      Math.min(drainMs + STOP_DEADLINE_MS, MAX_TIMER_MS),
+    ).unref();
+    // A signal during start-up stops the server once it has started (it listens within moments).
     if (server !== null) void closeAndExit(server, exitCode);
   };
   const onSignal = (signal: string) => {
-    if (stopping !== null) return;
-    log.info({ signal }, 'shutting down');
-    stop(0);
+    if (stopping === null) {
+      log.info({ signal, drainMs: config.drainMs }, 'shutting down');
+      return stop(0);
+    }
+    // Again during a drain (an impatient operator, a second Ctrl-C): close now.
+    log.info({ signal }, 'shutting down now');
+    void server?.close();
   };
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
-  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
 
   try {
     server = await startServer(config, { log });

@@ -9,6 +9,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { closeCodes, errors, type ErrorCode, type LeaveCause, type SessionEndCause } from './errors.js';
 import { ADDRESS_LIMITS, type AddressLimit } from './address-limits.js';
+import type { Readiness } from './cluster/availability.machine.js';
 
 /** Connections per machine state, e.g. `{ awaitingName: 3, registered: 40 }`. */
 export type StateCounts = Record<string, number>;
@@ -38,6 +39,43 @@ const RESUME_OUTCOMES: ResumeOutcome[] = ['recovered', 'not_recovered', 'expired
 /** Why a TCP connection was dropped before a request was read from it (src/socket-limits.ts). */
 export type DropReason = 'socket_limit' | 'address_limit' | 'accept_error';
 const DROP_REASONS: DropReason[] = ['socket_limit', 'address_limit', 'accept_error'];
+
+/**
+ * Why a WebSocket upgrade was refused (src/admission.ts, src/upgrade-refusals.ts): `path`
+ * (404), `origin` (403), `full` (MAX_CONNECTIONS: 503), `starting` (a cluster node not
+ * joined yet: 503), `stopping` (503), one of the client address's limits (`address_…`:
+ * 429 or 503), `handshake` (not a valid WebSocket handshake: ws's 400 or 405).
+ */
+export type UpgradeRefusal =
+  | 'path'
+  | 'origin'
+  | 'full'
+  | 'starting'
+  | 'stopping'
+  | 'address_connects'
+  | 'address_connections'
+  | 'address_unregistered'
+  | 'handshake';
+/** Every reason, so that each series starts at 0; the compiler says when one is missing. */
+const UPGRADE_REFUSALS = Object.keys({
+  path: true,
+  origin: true,
+  full: true,
+  starting: true,
+  stopping: true,
+  address_connects: true,
+  address_connections: true,
+  address_unregistered: true,
+  handshake: true,
+} satisfies Record<UpgradeRefusal, true>);
+
+/** Every cluster readiness (src/cluster/availability.machine.ts), so that each series is there from the start. */
+const CLUSTER_READINESS = Object.keys({
+  serving: true,
+  starting: true,
+  grace: true,
+  unavailable: true,
+} satisfies Record<Readiness, true>);
 
 const OUR_CLOSE_CODES = new Set<number>(Object.values(closeCodes));
 
@@ -127,6 +165,11 @@ export class Metrics {
     'TCP connections to the chat port dropped before a request was read: socket_limit (too many sockets open), address_limit (too many from one client address), accept_error (accept() failed: EMFILE, ENFILE…)',
     ['reason'],
   );
+  private readonly upgradesRefused = this.counter(
+    'chat_upgrades_refused_total',
+    'WebSocket upgrades refused, by reason: path (404), origin (403), full (503), starting (503: a cluster node not joined yet), stopping (503), address_connects (429), address_connections and address_unregistered (503: also in chat_limited_total), handshake (400/405: not a valid WebSocket handshake)',
+    ['reason'],
+  );
   private readonly crashes = this.counter(
     'chat_connection_crashes_total',
     'connection actors that threw (a bug; closed with 1011)',
@@ -174,6 +217,25 @@ export class Metrics {
     this.replayedFrames.inc(0);
     for (const limit of ADDRESS_LIMITS) this.limitedTotal.inc({ limit }, 0);
     for (const reason of DROP_REASONS) this.socketsDropped.inc({ reason }, 0);
+    for (const reason of UPGRADE_REFUSALS) this.upgradesRefused.inc({ reason }, 0);
+  }
+
+  upgradeRefused(reason: UpgradeRefusal): void {
+    this.upgradesRefused.inc({ reason });
+  }
+
+  /** Cluster mode: the node's readiness, read at scrape time; 1 for the state it is in, 0 for the others. */
+  watchCluster(readiness: () => Readiness): void {
+    new Gauge({
+      name: 'chat_cluster_state',
+      help: 'cluster mode: 1 for the state the node is in: serving, starting (not joined yet: Redis found empty, its grace running), grace (back on an emptied Redis: claims wait), unavailable (Redis unreachable)',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const now = readiness();
+        for (const state of CLUSTER_READINESS) this.set({ state }, state === now ? 1 : 0);
+      },
+    });
   }
 
   /** A client address was held to `limit` once more. */

@@ -1,11 +1,15 @@
 /**
- * startServer(config) -> { port, inspectorUrl, close(), failed }: the composition root. It starts
- * the parts in order and wires them together; what each part does lives in its own file.
+ * startServer(config) -> { port, inspectorUrl, started, close(), failed }: the composition root.
+ * It starts the parts in order and wires them together; what each part does lives in its own file.
  *
- *   inspector ─▶ cluster node ─▶ hub ─▶ node started ─▶ HTTP listening ─▶ /inspect feed ─▶ clients
+ *   inspector ─▶ cluster node ─▶ hub ─▶ HTTP listening ─▶ /inspect feed ─▶ clients ─▶ node started
  *   (each step adds its closer to one list; a failed start, and close(), unwind it last first)
- *   In cluster mode, listening waits for the node to serve while Redis answers; when it
- *   cannot be reached, the server listens at once (/readyz 503) and the node joins later.
+ *   In cluster mode the server listens before the node has joined: /healthz, /metrics and
+ *   the pages are served at once, while /readyz and upgrades answer 503 until it has
+ *   (a grace on an empty Redis, Redis out of reach); `started` says when.
+ *
+ *   close({ drainMs }): /readyz and upgrades 503 at once, clients served drainMs more, then
+ *   closed with 1001 (their sessions wait for a resume); close() again ends a drain now.
  *
  *   HTTP request ─▶ http-routes.ts        upgrade ─▶ admission.ts ─▶ open(): hub spawns a connection
  *   per client address: admission counts connections (address-limits.ts), the hub names (address-names.ts)
@@ -33,8 +37,10 @@ import { Observer } from './observe.js';
 import { createPages } from './pages.js';
 import { bindSocket, type ConnectionActor } from './transport.js';
 import { clusterActors, clusterNode, startCluster, whenRefused } from './cluster/cluster.js';
+import type { Readiness } from './cluster/availability.machine.js';
 import { sessionKeys } from './session-keys.js';
 import { limitSockets } from './socket-limits.js';
+import { UpgradeRefusals } from './upgrade-refusals.js';
 
 /** The longest accept queue to ask for; Linux caps it at net.core.somaxconn (4096 by default). */
 const ACCEPT_BACKLOG = 65_535;
@@ -44,13 +50,28 @@ export interface ChatServer {
   readonly port: number;
   /** With `inspect` on: the Stately inspector's bridge page (open it in a browser); else null. */
   readonly inspectorUrl: string | null;
-  /** Stops accepting, closes every client with 1001 (no leave announcements), then resolves. */
-  close(): Promise<void>;
+  /**
+   * In cluster mode, resolves once the node serves, or `waiting` as soon as Redis turns out
+   * to be out of reach (it keeps trying); rejects if Redis refuses the node (`failed` also
+   * resolves then). Resolves `serving` at once for a single process.
+   */
+  readonly started: Promise<'serving' | 'waiting'>;
+  /**
+   * Stops accepting (/readyz and upgrades 503), serves its clients `drainMs` more (0 by
+   * default), closes every client with 1001 (no leave announcements), then resolves. Called
+   * again during a drain, it ends the drain at once; every call resolves when all is closed.
+   */
+  close(options?: CloseOptions): Promise<void>;
   /**
    * Resolves (never rejects) if the server cannot go on: in cluster mode, Redis refused the
    * node before it could join (src/cluster/refusal.ts). The caller closes it; main.ts exits 1.
    */
   readonly failed: Promise<Error>;
+}
+
+export interface CloseOptions {
+  /** How long clients are still served after the node stops taking new ones (DRAIN_MS). */
+  drainMs?: number;
 }
 
 export interface ServerOptions {
@@ -77,7 +98,13 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const limits = connectionLimits(config);
   const addresses = new AddressLimits(addressLimitSettings(config));
   const closers = new Closers(log);
+  /** Set by close(): from then on nothing new is taken (a drain included). */
   let stopping = false;
+  /** close()'s work, once begun; and the way to end its drain early, while one runs. */
+  let closing: Promise<void> | null = null;
+  let endDrain: (() => void) | null = null;
+  /** The WebSockets open, for the drain's log line. */
+  let connectionCount = () => 0;
   try {
     const inspection = config.inspect ? await startInspection(config, log) : null;
     if (inspection !== null) closers.add('inspector', () => inspection.close());
@@ -112,6 +139,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     });
     const childOf = (id: string): ConnectionActor | undefined => hub.getSnapshot().context.connections.get(id);
     const connections = new Map<string, Connection>();
+    connectionCount = () => connections.size;
 
     const fanout = new Fanout(config.maxBufferedBytes, (id) =>
       childOf(id)?.send({ type: 'server.kick', cause: 'slow' }),
@@ -176,14 +204,11 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       log.warn({ path: '/inspect' }, 'lifecycle page open to anyone who can reach the port (set INSPECT_TOKEN)');
     hub.start();
     closers.add('hub', () => void hub.stop());
-    // Started once the hub reads its log: the roster every welcome lists must be the
-    // cluster's before a claim is granted. Redis out of reach does not hold start-up up.
-    if (cluster !== null) await startCluster(cluster);
+    if (cluster !== null) observer.metrics.watchCluster(() => cluster.readiness);
 
     const http = createServer(
       createRoutes({
-        notReadyBecause: () =>
-          stopping ? 'stopping' : cluster !== null && !cluster.isServing ? 'redis unavailable' : null,
+        notReadyBecause: () => (stopping ? 'stopping' : cluster === null ? null : NOT_READY[cluster.readiness]),
         metrics: observer.metrics,
         pages: createPages({
           live: observer.live,
@@ -220,8 +245,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       });
     };
     limitSockets(http, config, { log, metrics: observer.metrics });
+    const refusals = new UpgradeRefusals(log, observer.metrics);
     admitUpgrades(http, config, addresses, {
+      // Before it has joined, a node's clients could do nothing but wait: a balancer's next try goes elsewhere.
+      isStarting: () => cluster !== null && !cluster.hasJoined,
       isStopping: () => stopping,
+      refused: (refusal) => refusals.refused(refusal),
       openCount: () => connections.size,
       open,
       limited: addressLimited,
@@ -248,10 +277,16 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       clearTimeout(grace);
     });
 
+    // Started once the hub reads its log (the roster every welcome lists must be the
+    // cluster's before a claim is granted), and once the server listens: a balancer then
+    // sees a node that is alive and not ready, rather than one that refuses connections.
+    const started = cluster === null ? Promise.resolve('serving' as const) : startCluster(cluster);
+    started.catch(() => undefined); // a refusal is `failed`'s news: main.ts hears it there
+
     const address = http.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
     const failed = cluster === null ? new Promise<Error>(() => {}) : whenRefused(cluster);
-    return { port, inspectorUrl: inspection?.pageUrl ?? null, close, failed };
+    return { port, inspectorUrl: inspection?.pageUrl ?? null, started, close, failed };
   } catch (err) {
     // What started is closed again. The caller hears why start-up failed; a closer that
     // failed on the way has been logged, and is not the news.
@@ -259,12 +294,38 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     throw err;
   }
 
-  async function close(): Promise<void> {
-    if (stopping) return;
+  function close({ drainMs = 0 }: CloseOptions = {}): Promise<void> {
+    if (closing !== null) {
+      endDrain?.();
+      return closing;
+    }
     stopping = true;
-    await closers.closeAll();
+    closing = (async () => {
+      if (drainMs > 0) {
+        log.info({ drainMs, clients: connectionCount() }, 'draining: not ready, refusing new clients');
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, drainMs);
+          endDrain = () => {
+            clearTimeout(timer);
+            log.info('drain cut short');
+            resolve();
+          };
+        });
+        endDrain = null;
+      }
+      await closers.closeAll();
+    })();
+    return closing;
   }
 }
+
+/** /readyz's answer for a cluster node that does not serve (availability.machine.ts, readiness). */
+const NOT_READY: Record<Readiness, string | null> = {
+  serving: null,
+  starting: 'starting',
+  grace: 'grace',
+  unavailable: 'redis unavailable',
+};
 
 /**
  * The one list of things to close: each part adds its closer as soon as it has started,

@@ -27,6 +27,8 @@ export interface Config extends ConfigurableLimits {
   allowedOrigins: string[] | '*' | null;
   /** Proxies whose X-Forwarded-For is believed, as normal CIDRs (`10.0.0.0/8`); null: none. */
   trustProxy: string[] | null;
+  /** After SIGTERM/SIGINT: how long clients are still served, not ready and taking no new ones, before they are closed. */
+  drainMs: number;
   redisUrl: string | null;
   leaseMs: number;
   logMaxBytes: number;
@@ -231,6 +233,13 @@ export const settings = [
     fallback: null,
     parse: proxyList,
     help: 'comma-separated proxy addresses or networks (10.0.0.0/8) whose X-Forwarded-For is believed (unset: none)',
+  }),
+  setting({
+    key: 'drainMs',
+    flag: 'drain-ms',
+    fallback: '0',
+    parse: duration(0),
+    help: 'after SIGTERM/SIGINT: /readyz and new clients get 503 while the open ones are served this long, then closed with 1001 (a second signal ends it)',
   }),
   setting({
     key: 'redisUrl',

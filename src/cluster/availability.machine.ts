@@ -244,6 +244,28 @@ export function isServing(snapshot: AvailabilitySnapshot): boolean {
   return snapshot.matches({ available: 'serving' });
 }
 
+/**
+ * Where the node stands, as /readyz and `chat_cluster_state` say it: `serving`; `starting`
+ * before it has ever joined (its first attempt, a grace on an empty Redis, the roster);
+ * `grace` when it is back on an emptied Redis and claims wait; `unavailable` otherwise
+ * (Redis out of reach, at start or later, or closed).
+ */
+export type Readiness = 'serving' | 'starting' | 'grace' | 'unavailable';
+
+export function readiness(snapshot: AvailabilitySnapshot): Readiness {
+  if (isServing(snapshot)) return 'serving';
+  const { joined, saidWaiting } = snapshot.context;
+  if (snapshot.matches('available')) return joined ? 'grace' : 'starting';
+  // The first attempt, not failed yet.
+  if (!joined && !saidWaiting && snapshot.status === 'active') return 'starting';
+  return 'unavailable';
+}
+
+/** Has joined once: the hub has held the cluster's roster (an outage since does not undo it). */
+export function hasJoined(snapshot: AvailabilitySnapshot): boolean {
+  return snapshot.context.joined;
+}
+
 /** The log reader may read: available, except during a grace before the node has joined (see the top). */
 export function mayReadLog(snapshot: AvailabilitySnapshot): boolean {
   return snapshot.matches('available') && (snapshot.context.joined || !snapshot.matches({ available: 'grace' }));

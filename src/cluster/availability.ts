@@ -10,13 +10,16 @@ import type { Logger } from '../log.js';
 import {
   availabilityMachine,
   availabilityState,
+  hasJoined,
   isServing,
+  readiness,
   startOutcome,
   whenAvailable,
   whenLogReadable,
   type AvailabilityActor,
   type AvailabilityEvent,
   type AvailabilityState,
+  type Readiness,
 } from './availability.machine.js';
 import type { ClusterTimings } from './lease.js';
 import { reapDelayMs, type Recovered } from './recovery.js';
@@ -86,6 +89,16 @@ export class Availability {
   /** Available, joined, and taking claims. */
   get isServing(): boolean {
     return isServing(this.actor.getSnapshot());
+  }
+
+  /** Where the node stands, for /readyz and the metrics (availability.machine.ts, readiness). */
+  get readiness(): Readiness {
+    return readiness(this.actor.getSnapshot());
+  }
+
+  /** Has held the cluster's roster once: past its start. */
+  get hasJoined(): boolean {
+    return hasJoined(this.actor.getSnapshot());
   }
 
   /** Available long enough that other nodes' leases tell the truth (recovery.ts, reapDelayMs). */

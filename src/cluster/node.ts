@@ -21,7 +21,7 @@ import type { ChatEvent } from '../frames.js';
 import type { Logger } from '../log.js';
 import { foldName } from '../protocol.js';
 import { Availability, type InspectOption } from './availability.js';
-import type { AvailabilityState } from './availability.machine.js';
+import type { AvailabilityState, Readiness } from './availability.machine.js';
 import { EventLog, type Delivery, type PastEvent } from './event-log.js';
 import { clusterTimings, LeaseKeeper, type ClusterTimings } from './lease.js';
 import { Recovery, type HeldNames } from './recovery.js';
@@ -171,6 +171,16 @@ export class ClusterNode {
   /** Joined, available and taking claims: what /readyz reports. */
   get isServing(): boolean {
     return this.availability.isServing;
+  }
+
+  /** Where the node stands: `serving`, `starting` (not joined yet), `grace`, `unavailable` (availability.machine.ts). */
+  get readiness(): Readiness {
+    return this.availability.readiness;
+  }
+
+  /** Has joined the cluster once: a node still starting (grace, Redis out of reach) has not, and takes no clients. */
+  get hasJoined(): boolean {
+    return this.availability.hasJoined;
   }
 
   /** Where revoked names are reported (the registry actor). */

@@ -17,6 +17,7 @@ import { error, expectOwnCopy, join, leave, message, welcome } from '../support/
 import { settle, TcpProxy, untilRedis, waitReadyz } from '../support/cluster.js';
 import { serving } from '../support/cluster-node.js';
 import { describeWithRedis, openCluster, RedisProcess } from '../support/redis-server.js';
+import { parseMetrics, sample } from '../support/metrics-text.js';
 import { serverPerTest } from '../support/test-server.js';
 
 const start = serverPerTest();
@@ -63,6 +64,29 @@ describeWithRedis('cluster: Redis outage (SPEC §7)', () => {
       expect(await bob.nextFrame()).toEqual(join('Carol'));
       expect(await bob.nextFrame()).toEqual(message('Alice', 'back'));
       expect(await carol.nextFrame()).toEqual(message('Alice', 'back'));
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('shows its state in chat_cluster_state: serving, unavailable while Redis is down, serving again', async () => {
+    const redis = await RedisProcess.start();
+    await openCluster(redis.url);
+    try {
+      const node = await start({ redisUrl: redis.url, leaseMs: LEASE_MS });
+      const state = async () => {
+        const samples = parseMetrics(await (await node.get('/metrics')).text());
+        return ['serving', 'starting', 'grace', 'unavailable']
+          .filter((s) => sample(samples, `chat_cluster_state{state="${s}"}`) === 1)
+          .join();
+      };
+      expect(await state()).toBe('serving');
+      await redis.stop();
+      await waitReadyz(node, 503);
+      expect(await state()).toBe('unavailable');
+      await redis.resume();
+      await waitReadyz(node, 200, 3 * LEASE_MS);
+      expect(await state()).toBe('serving');
     } finally {
       await redis.stop();
     }

@@ -1,16 +1,19 @@
 /**
  * A node started while its Redis is out of reach, through the real command line: it
- * listens, is alive but not ready, answers registrations the way every node does during
- * an outage, keeps trying, and joins and serves once Redis is up, with no restart. SIGTERM
- * meanwhile stops it at once. Redis refusing its password, before or after that wait,
+ * listens, is alive but not ready, refuses upgrades with 503 (it has not joined), keeps
+ * trying, and joins and serves once Redis is up, with no restart. SIGTERM meanwhile stops
+ * it at once. A node started on an empty Redis listens at once too, and is ready once its
+ * grace is over. Redis refusing its password, before or after that wait,
  * stops it with exit 1 and one line (src/cluster/refusal.ts says what counts as a refusal).
  */
 import { expect, it } from 'vitest';
 import { cliPerTest, listeningPort, logged, START_MS, type Cli } from '../support/cli.js';
 import { waitReadyz } from '../support/cluster.js';
-import { error, expectOwnCopy, join, message, welcome } from '../support/expected.js';
+import { expectOwnCopy, join, message, welcome } from '../support/expected.js';
 import { describeWithRedis, freePort, RedisProcess } from '../support/redis-server.js';
 import { serverPerTest } from '../support/test-server.js';
+import { parseMetrics, sample } from '../support/metrics-text.js';
+import { upgradeHead, upgradeStatus } from '../support/raw-client.js';
 import { TestSocket, withTimeout } from '../support/ws-client.js';
 
 const runCli = cliPerTest();
@@ -19,14 +22,21 @@ const LEASE_MS = 1_000;
 const WAITING = 'redis unreachable at start; not ready, trying again until it answers';
 
 /** The CLI with cluster mode on `redisUrl`, logging at info, on a free loopback port. */
-function node(redisUrl: string): Cli {
+function node(redisUrl: string, leaseMs = LEASE_MS): Cli {
   return runCli([], {
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     REDIS_URL: redisUrl,
-    LEASE_MS: String(LEASE_MS),
+    LEASE_MS: String(leaseMs),
   });
+}
+
+/** The series of `chat_cluster_state` that is 1. */
+async function clusterState(http: { get(path: string): Promise<Response> }): Promise<string> {
+  const samples = parseMetrics(await (await http.get('/metrics')).text());
+  const states = ['serving', 'starting', 'grace', 'unavailable'];
+  return states.filter((state) => sample(samples, `chat_cluster_state{state="${state}"}`) === 1).join();
 }
 
 /** GET on a CLI's port. */
@@ -35,7 +45,7 @@ const httpOf = (port: number) => ({
 });
 
 describeWithRedis('cluster: a node started while Redis is out of reach', () => {
-  it('listens but is not ready, refuses registrations as in an outage, then joins once Redis is up and serves with no restart', async () => {
+  it('listens but is not ready, refuses upgrades with 503, then joins once Redis is up and serves with no restart', async () => {
     const redis = await RedisProcess.reserve({ password: 'hunter2' }); // a port with nothing on it, yet
     const cli = node(redis.url);
     try {
@@ -47,14 +57,14 @@ describeWithRedis('cluster: a node started while Redis is out of reach', () => {
       const readyz = await http.get('/readyz');
       expect(readyz.status).toBe(503);
       expect(await readyz.json()).toEqual({ status: 'redis unavailable' });
-      const alice = await TestSocket.open(`ws://127.0.0.1:${port}/ws`, { label: 'Alice' });
-      alice.send({ sender: 'Alice', text: '' });
-      expect(await alice.nextFrame()).toEqual(error('server_unavailable'));
+      // Not joined: a client could only wait here, and a balancer's next try goes elsewhere.
+      expect(await upgradeStatus(port, upgradeHead({}))).toBe(503);
+      expect((await http.get('/')).status).toBe(200); // the chat page meanwhile
 
       await redis.resume(); // empty: this node starts a grace of its lease, then reads the roster
       await waitReadyz(http, 200, 3 * LEASE_MS + 2_000);
       await logged(cli, 'joined the cluster', 1_000);
-      // The client that was refused meanwhile is still connected, and may register now.
+      const alice = await TestSocket.open(`ws://127.0.0.1:${port}/ws`, { label: 'Alice' });
       alice.send({ sender: 'Alice', text: '' });
       expect(await alice.nextFrame()).toEqual(welcome('Alice', ['Alice']));
 
@@ -76,15 +86,42 @@ describeWithRedis('cluster: a node started while Redis is out of reach', () => {
     }
   });
 
-  it('on SIGTERM while waiting for Redis, closes its clients with 1001 and exits 0 within 5 s', async () => {
+  it('on an empty Redis, listens at once and answers /readyz 503 until its grace is over, then 200', async () => {
+    const redis = await RedisProcess.start(); // empty: the first node waits out a grace of one lease
+    try {
+      const leaseMs = 3_000;
+      const cli = node(redis.url, leaseMs);
+      const port = await listeningPort(cli);
+      const http = httpOf(port);
+      const listeningAt = Date.now();
+      await logged(cli, 'a grace is running (redis was found empty): waiting it out before serving');
+      const readyz = await http.get('/readyz');
+      expect(readyz.status).toBe(503);
+      expect(await readyz.json()).toEqual({ status: 'starting' });
+      expect(await clusterState(http)).toBe('starting');
+      expect((await http.get('/healthz')).status).toBe(200);
+      expect((await http.get('/')).status).toBe(200);
+      expect(await upgradeStatus(port, upgradeHead({}))).toBe(503);
+      expect(await logged(cli, 'upgrade refused', 2_000)).toMatchObject({ reason: 'starting', status: 503 });
+
+      await waitReadyz(http, 200, 2 * leaseMs);
+      expect(Date.now() - listeningAt).toBeGreaterThan(leaseMs / 2); // it listened well before the grace ended
+      expect(await clusterState(http)).toBe('serving');
+      const alice = await TestSocket.open(`ws://127.0.0.1:${port}/ws`, { label: 'Alice' });
+      alice.send({ sender: 'Alice', text: '' });
+      expect(await alice.nextFrame()).toEqual(welcome('Alice', ['Alice']));
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('on SIGTERM while waiting for Redis, exits 0 within 5 s', async () => {
     const cli = node(`redis://127.0.0.1:${await freePort()}`);
-    const port = await listeningPort(cli);
+    await listeningPort(cli);
     await logged(cli, WAITING);
-    const client = await TestSocket.open(`ws://127.0.0.1:${port}/ws`);
 
     const sentAt = Date.now();
     cli.child.kill('SIGTERM');
-    expect((await client.waitClose(5_000)).code).toBe(1001);
     const exit = await withTimeout(cli.exited, 5_000 - (Date.now() - sentAt), 'the CLI to exit');
     expect(exit).toEqual({ code: 0, signal: null });
     expect(cli.logLines.map((line) => line.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
@@ -103,7 +140,9 @@ describeWithRedis('cluster: a node started while Redis is out of reach', () => {
         ),
       );
       expect(cli.stdout() + cli.stderr()).not.toContain('wrong-one');
-      expect(cli.logLines.find((line) => line.msg === 'listening')).toBeUndefined();
+      expect(cli.logLines.map((line) => line.msg)).toEqual(
+        expect.arrayContaining(['cannot go on; shutting down', 'stopped']),
+      );
     } finally {
       await redis.stop();
     }

@@ -30,6 +30,8 @@ const overrides = JSON.parse(process.env.CHAT_TEST_CONFIG ?? '{}') as Partial<Co
 const config: Config = { ...loadConfig([], {}), host: '127.0.0.1', port: 0, logLevel: 'silent', ...overrides };
 // Silent unless a test asks for a level (and reads stdout: server-process.ts's captureLog).
 const server = await startServer(config, { log: createLogger(config.logLevel) });
+// In cluster mode: ready once the node serves (or waits for Redis), as the tests expect.
+await server.started;
 
 const delay = monitorEventLoopDelay({ resolution: 1 });
 delay.enable();

@@ -45,6 +45,11 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const config: Config = { ...loadConfig([], {}), port: 0, host: '127.0.0.1', logLevel: 'silent', ...overrides };
   const server: ChatServer = await startServer(config, { log: options.log ?? createLogger('silent') });
+  // In cluster mode: until the node serves, or turns out to be waiting for Redis, as tests expect.
+  await server.started.catch(async (err: unknown) => {
+    await server.close();
+    throw err;
+  });
   const url = `ws://127.0.0.1:${server.port}/ws`;
   const sockets: TestSocket[] = [];
   const connect = async (options: OpenOptions = {}) => {

@@ -28,6 +28,8 @@ const specTable: Record<string, [flag: string, key: keyof Config, fallback: stri
   HISTORY_BYTES: ['--history-bytes', 'historyBytes', 8388608],
   ALLOWED_ORIGINS: ['--allowed-origins', 'allowedOrigins', null],
   TRUST_PROXY: ['--trust-proxy', 'trustProxy', null],
+  // Beyond SPEC §6 (issue 15); 0 keeps its stop as it says: close at once, exit within 5 s.
+  DRAIN_MS: ['--drain-ms', 'drainMs', 0],
   // SPEC §5 asks for these per-address limits; their names and defaults are ours (README).
   ADDRESS_MAX_CONNECTIONS: ['--address-max-connections', 'addressMaxConnections', 256],
   ADDRESS_MAX_UNREGISTERED: ['--address-max-unregistered', 'addressMaxUnregistered', 64],
