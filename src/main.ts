@@ -112,6 +112,12 @@ async function connectCommand(args: string[]): Promise<void> {
     print: (line) => process.stdout.write(`${line}\n`),
   });
   process.once('SIGINT', () => run.stop());
+  // Whoever reads our output went away (`… | head -3`): leave the chat as at the end of input.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    // EPIPE once; a line printed after it finds the stream destroyed.
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+    run.stop();
+  });
   process.exitCode = await run.done;
   // The close handshake finishes by itself; stdin must not hold the process open.
   process.stdin.destroy();

@@ -154,6 +154,20 @@ describe('chat-backend connect', () => {
     }
   });
 
+  it('leaves cleanly when whoever reads its output goes away (a closed pipe, `| head -3`)', async () => {
+    const server = await start();
+    const bob = await server.register('Bob');
+    const cli = runCli(['connect', server.url, '--name', 'Alice'], {}, { stdin: true });
+    await printed(cli, '-- joined as Alice; online: Bob, Alice');
+    await bob.framesUntil((frame) => frame.type === 'join' && frame.name === 'Alice');
+    cli.child.stdout!.destroy();
+    // Its next line meets the closed pipe.
+    bob.send({ text: 'anyone there?' });
+    expect(await exitOf(cli)).toEqual({ code: 0, signal: null });
+    await bob.framesUntil((frame) => frame.type === 'leave' && frame.name === 'Alice');
+    expect(cli.stderr()).toBe('');
+  });
+
   it('says why and exits 1 when the name is taken', async () => {
     const server = await start();
     await server.register('Alice');
