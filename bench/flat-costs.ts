@@ -19,7 +19,7 @@
 import { sourceAddresses } from './load.js';
 import { inBatches, ProbeClient } from './probe-client.js';
 import { comparing, type Figure } from './report.js';
-import { isMain, runBench, within, type BenchContext, type Scenario } from './runner.js';
+import { isMain, runBench, sleep, within, type BenchContext, type Scenario } from './runner.js';
 import { Target, targetOptions } from './target.js';
 import { WireClient } from './wire-client.js';
 
@@ -28,12 +28,27 @@ const CONNECTS = 2_000;
 const REGISTRATIONS = 1_000;
 const SCRAPES = 1_000;
 const STEP_CAP_MS = 300_000;
+/** How long the server's idle upkeep is measured before each step. */
+const IDLE_MS = 3_000;
 
 /** Per-operation server CPU (µs) at one number of connections held. */
 interface Costs {
   connectUs: number;
   registrationUs: number;
+  /** Of registrationUs, the time in V8's garbage collections (nodejs_gc_duration_seconds). */
+  registrationGcUs: number;
   scrapeUs: number;
+  /** Server CPU per second with nothing happening but the connections held. */
+  idleUsPerSec: number;
+}
+
+/** Seconds the server has spent in garbage collection so far, from its /metrics. */
+async function gcSeconds(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  let sum = 0;
+  for (const line of text.split('\n'))
+    if (line.startsWith('nodejs_gc_duration_seconds_sum')) sum += Number(line.split(' ').at(-1));
+  return sum;
 }
 
 interface FlatResult {
@@ -60,31 +75,54 @@ function open(url: string, localAddress: string | undefined): Promise<WireClient
 }
 
 /** Server CPU (µs) that `work` cost, per one of its `count` operations. */
-async function cpuPer(target: Target, count: number, what: string, work: () => Promise<void>): Promise<number> {
+/**
+ * Server CPU (µs) that `work` cost, per one of its `count` operations, above `idleUsPerMs`:
+ * what the connections held cost meanwhile anyway (heartbeat pings, Node's checks of its
+ * HTTP connections), which would otherwise be charged to whichever step ran longer.
+ */
+async function cpuPer(
+  target: Target,
+  count: number,
+  idleUsPerMs: number,
+  what: string,
+  work: () => Promise<void>,
+): Promise<number> {
   const before = target.sample().cpuUs;
+  const started = performance.now();
   await within(STEP_CAP_MS, what, work());
-  return (target.sample().cpuUs - before) / count;
+  const upkeep = idleUsPerMs * (performance.now() - started);
+  return Math.max(0, target.sample().cpuUs - before - upkeep) / count;
+}
+
+/** Server CPU (µs) per ms of wall time while nothing happens but the connections held. */
+async function idleRate(target: Target): Promise<number> {
+  const before = target.sample().cpuUs;
+  await sleep(IDLE_MS);
+  return (target.sample().cpuUs - before) / IDLE_MS;
 }
 
 async function costs(target: Target, url: string, addresses: string[], step: string): Promise<Costs> {
+  const idleUsPerMs = await idleRate(target);
   const from = (i: number) => (addresses.length === 0 ? undefined : addresses[i % addresses.length]);
-  const connectUs = await cpuPer(target, CONNECTS, `${step}: connects`, () =>
+  const connectUs = await cpuPer(target, CONNECTS, idleUsPerMs, `${step}: connects`, () =>
     inBatches(CONNECTS, 20, async (i) => (await open(url, from(i))).destroy()),
   );
-  const registrationUs = await cpuPer(target, REGISTRATIONS, `${step}: registrations`, () =>
+  const metricsUrl = url.replace(/^ws/, 'http').replace(/\/ws$/, '/metrics');
+  const gcBefore = await gcSeconds(metricsUrl);
+  const registrationUs = await cpuPer(target, REGISTRATIONS, idleUsPerMs, `${step}: registrations`, () =>
     inBatches(REGISTRATIONS, 20, async (i) =>
       (await ProbeClient.register(url, `r${step}-${i}`, { localAddress: from(i) })).drop(),
     ),
   );
-  const metricsUrl = url.replace(/^ws/, 'http').replace(/\/ws$/, '/metrics');
-  const scrapeUs = await cpuPer(target, SCRAPES, `${step}: scrapes`, async () => {
+  const registrationGcUs = (((await gcSeconds(metricsUrl)) - gcBefore) * 1e6) / REGISTRATIONS;
+  const scrapeUs = await cpuPer(target, SCRAPES, idleUsPerMs, `${step}: scrapes`, async () => {
     for (let i = 0; i < SCRAPES; i++) {
       const response = await fetch(metricsUrl);
       if (!response.ok) throw new Error(`/metrics answered ${response.status}`);
       await response.text();
     }
   });
-  return { connectUs, registrationUs, scrapeUs };
+  return { connectUs, registrationUs, registrationGcUs, scrapeUs, idleUsPerSec: idleUsPerMs * 1000 };
 }
 
 async function measure(ctx: BenchContext): Promise<FlatResult> {
@@ -154,6 +192,14 @@ function figures(result: FlatResult): Figure[] {
         0,
         (c) => c.registrationUs,
         within12,
+      ),
+      both('registrationGcUs', `  of which in garbage collection, ${count} held`, 'µs', 0, (c) => c.registrationGcUs),
+      both(
+        'idleUsPerSec',
+        `server CPU per second, idle but for the ${count} held (not in the above)`,
+        'µs',
+        0,
+        (c) => c.idleUsPerSec,
       ),
       both('scrapeUs', `server CPU per /metrics scrape, ${count} held`, 'µs', 0, (c) => c.scrapeUs, within12),
     );
