@@ -49,6 +49,15 @@ const TRY_AGAIN_LATER = new Set<ChatErrorCode>(['server_unavailable', 'too_many_
  */
 const RATE_LIMIT_PAUSE_MS = 1_000;
 
+/**
+ * A message written and not answered in this long is written again, under its cid. The
+ * server answers each message, but for one it drops over a rate it has already said
+ * `rate_limited` for in the same run: after our pause the bucket an address's connections
+ * share may still be empty. A resend is safe (the server recognises the cid), and costs
+ * nothing when the first was only slow (its copy settles it; the second copy is seen).
+ */
+const ANSWER_WAIT_MS = 3_000;
+
 /** The server's own REGISTER_TIMEOUT_MS: an attempt slower than the server allows is lost anyway. */
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** Long enough that a server dropping every connection soon after its welcome is backed off from. */
@@ -80,6 +89,8 @@ export class ChatClient {
   private dropWait: unknown = null;
   /** The cid written on this connection whose answer has not come yet. */
   private awaiting: string | null = null;
+  /** Set while `awaiting` waits for its answer: ANSWER_WAIT_MS, then it is written again. */
+  private answerWait: unknown = null;
   private readonly outbox: Outbox<ChatMessage>;
   private readonly position = new Position();
   private readonly listeners = new Listeners<ChatEvents>((error, type) => this.listenerFailed(error, type));
@@ -195,6 +206,7 @@ export class ChatClient {
       this.pause = null;
       this.timers.clearTimeout(this.dropWait);
       this.dropWait = null;
+      this.answered();
       this.outbox.failWhere(() => new ChatError('closed'));
       if (closedBy.reason !== 'closed') {
         // A refused name: the server's own error, text and all.
@@ -277,7 +289,7 @@ export class ChatClient {
     this.timers.clearTimeout(this.dropWait);
     this.dropWait = null;
     this.closeReason = reason;
-    this.awaiting = null;
+    this.answered();
     // The server may have granted the name and lost only its answer: its session would hold the name.
     if (this.claimUnanswered) this.lostClaimAt = Date.now();
     this.claimUnanswered = false;
@@ -291,7 +303,7 @@ export class ChatClient {
     const socket = this.socket;
     if (socket === null || this.draining) return;
     this.draining = true;
-    this.awaiting = null;
+    this.answered();
     if (code === 1000) return socket.close(code);
     if (socket.terminate !== undefined) return socket.terminate();
     socket.close(code);
@@ -334,6 +346,32 @@ export class ChatClient {
     this.awaiting = next.cid;
     this.outbox.markWritten(next.cid);
     this.write({ sender: this.name, text: next.text, cid: next.cid });
+    this.waitForAnswer();
+  }
+
+  /** Nothing is out any more: what was awaited is answered, or its connection is gone. */
+  private answered(): void {
+    this.awaiting = null;
+    this.timers.clearTimeout(this.answerWait);
+    this.answerWait = null;
+  }
+
+  /** No answer in ANSWER_WAIT_MS: write the awaited message again, under its cid. */
+  private waitForAnswer(): void {
+    this.timers.clearTimeout(this.answerWait);
+    this.answerWait = this.timers.setTimeout(() => {
+      this.answerWait = null;
+      const cid = this.awaiting;
+      if (cid === null || this.socket === null || this.draining) return;
+      const waiting = this.outbox.get(cid);
+      // Settled already (a replay brought its copy): only its resend's answer was missing.
+      if (waiting === undefined) {
+        this.answered();
+        return this.writeNext();
+      }
+      this.write({ sender: this.name, text: waiting.text, cid });
+      this.waitForAnswer();
+    }, ANSWER_WAIT_MS);
   }
 
   private receive(data: unknown): void {
@@ -379,7 +417,8 @@ export class ChatClient {
         this.claimUnanswered = false;
         return this.dispatch({ type: 'server.refused', code: frame.code, ownClaimMayHold: true });
       }
-      if (frame.code !== 'server_unavailable') this.claimUnanswered = false;
+      // Answered, whatever the answer: a claim refused server_unavailable made no session either.
+      this.claimUnanswered = false;
       this.refusal = error;
       this.emit('error', error);
       if (frame.code === 'name_taken' || frame.code === 'invalid_name') {
@@ -390,7 +429,7 @@ export class ChatClient {
     }
     if (this.awaiting !== null && SEND_ERRORS.has(frame.code)) {
       const cid = this.awaiting;
-      this.awaiting = null;
+      this.answered();
       // The pause first: an `error` listener that closes the client clears it.
       if (frame.code === 'rate_limited') {
         this.pause = this.timers.setTimeout(() => {
@@ -432,7 +471,7 @@ export class ChatClient {
     // next message's.
     const answered = frame.cid !== undefined && frame.cid === this.awaiting && frame.replay !== true;
     if (frame.cid !== undefined) this.outbox.confirm(frame.cid, message);
-    if (answered) this.awaiting = null;
+    if (answered) this.answered();
     if (verdict !== 'seen') this.emit('message', message);
     if (answered) this.writeNext();
   }

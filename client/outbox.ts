@@ -52,6 +52,11 @@ export class Outbox<Copy> {
     return this.entries.values().next().value;
   }
 
+  /** The message waiting under `cid`, if it still waits. */
+  get(cid: string): OutgoingMessage | undefined {
+    return this.entries.get(cid);
+  }
+
   has(cid: string): boolean {
     return this.entries.has(cid);
   }

@@ -81,8 +81,8 @@ export interface StateChange {
   error?: ChatError;
   /**
    * Entering `reconnecting`: the lost socket's close code, as the WebSocket reported it
-   * (1001: the server is stopping; 1006: the connection was lost, also when the client
-   * dropped an attempt itself).
+   * (1001: the server is stopping; 1006: the connection was lost; when the client dropped
+   * an attempt itself, 1006 with `ws` and 4000 in a browser).
    */
   closeCode?: number;
 }

@@ -152,11 +152,13 @@ export class AddressLimits {
 
   /** Whether `key` hitting `limit` now should be logged: once per LOG_PERIOD_MS and limit. */
   shouldLog(key: string, limit: AddressLimit, now: number): boolean {
-    const state = this.book.get(key, now);
+    // An IPv6 /64 logs as its /48: a /48 refused as a whole could otherwise log once per /64.
+    const logKey = siteKey(key) ?? key;
+    const state = this.book.get(logKey, now);
     const last = state.logged[limit];
     const log = last === undefined || now - last >= LOG_PERIOD_MS;
     if (log) state.logged[limit] = now;
-    this.book.settle(key, now);
+    this.book.settle(logKey, now);
     return log;
   }
 

@@ -62,13 +62,29 @@ async function main(): Promise<void> {
     // A signal during start-up stops the server once it has started (it listens within moments).
     if (server !== null) void closeAndExit(server, exitCode);
   };
+  /** Signals after the first; a signal during start-up (no server yet) cuts the drain once it is there. */
+  let signalsWhileStopping = 0;
+  let cutDrain = false;
   const onSignal = (signal: string) => {
     if (stopping === null) {
       log.info({ signal, drainMs: config.drainMs }, 'shutting down');
       return stop(0);
     }
-    // Again during a drain (an impatient operator, a second Ctrl-C): close now.
+    signalsWhileStopping++;
+    if (signalsWhileStopping > 1) {
+      // A third: whatever the close is waiting for, stop waiting.
+      log.warn({ signal }, 'exiting at once');
+      log.flush();
+      process.exit(stopping);
+    }
+    // Again during a drain (an impatient operator, a second Ctrl-C): close now, within the usual 5 s.
     log.info({ signal }, 'shutting down now');
+    cutDrain = true;
+    setTimeout(() => {
+      log.warn('stop deadline passed; exiting');
+      log.flush();
+      process.exit(stopping ?? 0);
+    }, STOP_DEADLINE_MS).unref();
     void server?.close();
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
@@ -84,7 +100,11 @@ async function main(): Promise<void> {
     process.stderr.write(`chat-backend: ${why}\n`);
     process.exit(1);
   }
-  if (stopping !== null) return closeAndExit(server, stopping);
+  if (stopping !== null) {
+    const closing = closeAndExit(server, stopping);
+    if (cutDrain) void server.close();
+    return closing;
+  }
   log.info({ host: config.host, port: server.port, path: '/ws' }, 'listening');
 
   void server.failed.then((err) => {
@@ -107,16 +127,20 @@ async function connectCommand(args: string[]): Promise<void> {
     process.exit(1);
   }
   if (parsed === 'help') return void process.stdout.write(CONNECT_USAGE);
+  let outputGone = false;
   const run = runTerminalClient(parsed, {
     input: process.stdin,
-    print: (line) => process.stdout.write(`${line}\n`),
+    print: (line) => {
+      if (!outputGone) process.stdout.write(`${line}\n`);
+    },
   });
   process.once('SIGINT', () => run.stop());
   // Whoever reads our output went away (`… | head -3`): leave the chat as at the end of input.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     // EPIPE once; a line printed after it finds the stream destroyed.
     if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
-    run.stop();
+    outputGone = true;
+    run.endInput();
   });
   process.exitCode = await run.done;
   // The close handshake finishes by itself; stdin must not hold the process open.

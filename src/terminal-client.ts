@@ -87,7 +87,10 @@ export interface TerminalIo {
  * Runs the chat until it ends; resolves with the exit code: 0 for a clean leave, 1 when the
  * chat refused this client (a taken name, say) or stopped it. `stop` is for SIGINT.
  */
-export function runTerminalClient(args: ConnectArgs, io: TerminalIo): { done: Promise<number>; stop(): void } {
+export function runTerminalClient(
+  args: ConnectArgs,
+  io: TerminalIo,
+): { done: Promise<number>; stop(): void; endInput(): void } {
   const chat: ChatClient = connect(args.url, args.name, {
     WebSocket,
     ...(args.history !== undefined ? { history: args.history } : {}),
@@ -133,6 +136,8 @@ export function runTerminalClient(args: ConnectArgs, io: TerminalIo): { done: Pr
       lines.close();
       chat.close();
     },
+    // As at the end of input: what was typed goes first, then the clean leave.
+    endInput: () => lines.close(),
   };
 }
 

@@ -28,7 +28,8 @@ export async function buildRelease(archive: string): Promise<void> {
   const staging = mkdtempSync(join(tmpdir(), 'chat-release-'));
   try {
     const dir = join(staging, RELEASE_DIR);
-    const tracked = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    // Tracked files only: an untracked `.env` or a TLS key made while trying the docs must not ship.
+    const tracked = execFileSync('git', ['ls-files', '-z', '--cached'], {
       cwd: ROOT,
       encoding: 'utf8',
     }).split('\0');

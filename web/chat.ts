@@ -119,7 +119,8 @@ function start(name: string): ChatClient {
   client.on(
     'error',
     mine((error) => {
-      lastError = error.code;
+      // Why an attempt failed, for the reconnecting notice; a refused send says nothing of the connection.
+      if (client.state === 'registering') lastError = error.code;
       // A lost session is told by its gap, in the conversation where it happened.
       if (error.code === 'session_expired' || error.code === 'name_lost') return;
       const friendly = errorText(error.code, error.message, asked);

@@ -87,3 +87,31 @@ it('after a resume, an error answering the resend of a message the replay brough
   expect(alice.of('error')).toEqual([]);
   expect(alice.of('message').map((message) => message.text)).toEqual(['first', 'second']);
 });
+
+it('writes a message again, under its cid, when the server dropped it without an answer (a rate already told)', async () => {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await once(server, 'listening');
+  cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const received: Received[] = [];
+  server.on('connection', (socket) => {
+    socket.on('message', (data) => {
+      const frame = JSON.parse((data as Buffer).toString()) as Received;
+      received.push(frame);
+      if (frame.cid === undefined) return socket.send(JSON.stringify({ ...welcome, id: '1', ts: 1 }));
+      // The first write is dropped over the rate, as the server does once it has said so.
+      if (received.filter((each) => each.cid === frame.cid).length === 1) return;
+      socket.send(JSON.stringify({ type: 'message', text: frame.text, id: '2', ts: 2, cid: frame.cid }));
+    });
+  });
+  const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ws`;
+  const alice = new Recorder(connect(url, 'Alice', { WebSocket }));
+  cleanup.push(() => alice.client.close());
+  await alice.untilState('online');
+
+  const copy = await withTimeout(alice.client.send('dropped once'), 6_000, 'the send settled');
+  expect(copy).toMatchObject({ text: 'dropped once', id: '2' });
+  const writes = received.filter((frame) => frame.cid !== undefined);
+  expect(writes).toHaveLength(2);
+  expect(writes[1]!.cid).toBe(writes[0]!.cid);
+  expect(alice.client.state).toBe('online');
+});
