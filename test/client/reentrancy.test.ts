@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { connect, type ChatClientOptions } from '../../client/index.js';
 import type { Timers } from '../../client/host.js';
-import { Recorder, type Recorded } from '../support/client-recorder.js';
+import { Recorder, scriptedWelcome, type Recorded } from '../support/client-recorder.js';
 import { TcpProxy } from '../support/cluster.js';
 import { serverPerTest } from '../support/test-server.js';
 
@@ -65,19 +65,7 @@ async function nameLosingServer(): Promise<string> {
   cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
   server.on('connection', (socket) => {
     socket.once('message', () => {
-      socket.send(
-        JSON.stringify({
-          type: 'welcome',
-          sender: 'Server',
-          text: '',
-          name: 'Alice',
-          users: ['Alice'],
-          session: 's',
-          epoch: 'e',
-          id: '1',
-          ts: 1,
-        }),
-      );
+      socket.send(JSON.stringify({ ...scriptedWelcome, id: '1', ts: 1 }));
       socket.close(4001);
     });
   });

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { connect } from '../../client/index.js';
-import { Recorder } from '../support/client-recorder.js';
+import { Recorder, scriptedWelcome } from '../support/client-recorder.js';
 import { withTimeout } from '../support/ws-client.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -19,16 +19,6 @@ afterEach(async () => {
 });
 
 type Received = { sender?: string; text?: string; session?: string; cid?: string };
-
-const welcome = {
-  type: 'welcome',
-  sender: 'Server',
-  text: '',
-  name: 'Alice',
-  users: ['Alice'],
-  session: 's',
-  epoch: 'e',
-};
 
 /**
  * Connection 1 welcomes Alice, takes her first message and drops without its copy.
@@ -49,7 +39,7 @@ async function failingResendServer(received: Received[], dropped: () => void): P
       if (frame.cid === undefined) {
         const again = frame.session !== undefined;
         socket.send(
-          JSON.stringify({ ...welcome, ...(again ? { resumed: true, recovered: true } : { id: '1' }), ts: 1 }),
+          JSON.stringify({ ...scriptedWelcome, ...(again ? { resumed: true, recovered: true } : { id: '1' }), ts: 1 }),
         );
       } else if (connection === 1) {
         nextId++; // it landed; its copy is lost with the connection
@@ -97,7 +87,7 @@ it('writes a message again, under its cid, when the server dropped it without an
     socket.on('message', (data) => {
       const frame = JSON.parse((data as Buffer).toString()) as Received;
       received.push(frame);
-      if (frame.cid === undefined) return socket.send(JSON.stringify({ ...welcome, id: '1', ts: 1 }));
+      if (frame.cid === undefined) return socket.send(JSON.stringify({ ...scriptedWelcome, id: '1', ts: 1 }));
       // The first write is dropped over the rate, as the server does once it has said so.
       if (received.filter((each) => each.cid === frame.cid).length === 1) return;
       socket.send(JSON.stringify({ type: 'message', text: frame.text, id: '2', ts: 2, cid: frame.cid }));

@@ -6,9 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { cliPerTest, envNameOf, listeningPort, SPEC_FLAGS, START_MS } from '../support/cli.js';
-import { join } from '../support/expected.js';
-import { TestSocket, withTimeout } from '../support/ws-client.js';
-import { claim } from '../support/test-server.js';
+import { withTimeout } from '../support/ws-client.js';
+import { aliceAndBob } from '../support/test-server.js';
 
 const runCli = cliPerTest();
 
@@ -19,12 +18,7 @@ describe('the command line (SPEC §6)', () => {
       const cli = runCli([], { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' });
       const port = await listeningPort(cli);
       expect(port).toBeGreaterThan(0);
-      const url = `ws://127.0.0.1:${port}/ws`;
-      const alice = await TestSocket.open(url, { label: 'Alice' });
-      await claim(alice, 'Alice');
-      const bob = await TestSocket.open(url, { label: 'Bob' });
-      await claim(bob, 'Bob');
-      expect(await alice.nextFrame()).toEqual(join('Bob'));
+      const [alice, bob] = await aliceAndBob(port);
 
       const sentAt = Date.now();
       cli.child.kill(signal);

@@ -8,10 +8,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { cliPerTest, listeningPort, logged, type Cli } from '../support/cli.js';
-import { expectOwnCopy, join, message } from '../support/expected.js';
+import { expectOwnCopy, message } from '../support/expected.js';
 import { upgradeHead, upgradeStatus } from '../support/raw-client.js';
-import { claim } from '../support/test-server.js';
-import { TestSocket, withTimeout } from '../support/ws-client.js';
+import { aliceAndBob } from '../support/test-server.js';
+import { withTimeout } from '../support/ws-client.js';
 
 const runCli = cliPerTest();
 
@@ -21,16 +21,6 @@ function server(drainMs: number): Cli {
 
 const readyz = (port: number) => fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2_000) });
 
-async function twoClients(port: number): Promise<[TestSocket, TestSocket]> {
-  const url = `ws://127.0.0.1:${port}/ws`;
-  const alice = await TestSocket.open(url, { label: 'Alice' });
-  await claim(alice, 'Alice');
-  const bob = await TestSocket.open(url, { label: 'Bob' });
-  await claim(bob, 'Bob');
-  expect(await alice.nextFrame()).toEqual(join('Bob'));
-  return [alice, bob];
-}
-
 describe('draining on SIGTERM/SIGINT (DRAIN_MS)', () => {
   it.each(['SIGTERM', 'SIGINT'] as const)(
     'on %s: not ready and refusing upgrades at once, serving its clients for DRAIN_MS, then 1001 and no leave',
@@ -38,7 +28,7 @@ describe('draining on SIGTERM/SIGINT (DRAIN_MS)', () => {
       const DRAIN_MS = 2_000;
       const cli = server(DRAIN_MS);
       const port = await listeningPort(cli);
-      const [alice, bob] = await twoClients(port);
+      const [alice, bob] = await aliceAndBob(port);
       expect((await readyz(port)).status).toBe(200);
 
       const sentAt = Date.now();
@@ -76,7 +66,7 @@ describe('draining on SIGTERM/SIGINT (DRAIN_MS)', () => {
     const DRAIN_MS = 60_000;
     const cli = server(DRAIN_MS);
     const port = await listeningPort(cli);
-    const [alice, bob] = await twoClients(port);
+    const [alice, bob] = await aliceAndBob(port);
 
     cli.child.kill('SIGTERM');
     await logged(cli, 'draining: not ready, refusing new clients', 2_000);

@@ -97,3 +97,17 @@ export function shownFrame(frame: Record<string, unknown>): Shown | null {
   }
   return null;
 }
+
+/**
+ * What a scripted server (a `ws` server a test writes, for an order of frames the real one
+ * makes only under failures) welcomes Alice with: a session `s` in epoch `e`.
+ */
+export const scriptedWelcome = {
+  type: 'welcome',
+  sender: 'Server',
+  text: '',
+  name: 'Alice',
+  users: ['Alice'],
+  session: 's',
+  epoch: 'e',
+} as const;

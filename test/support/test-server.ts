@@ -18,6 +18,21 @@ export async function claim(socket: TestSocket, name: string): Promise<void> {
   if (frame.type !== 'welcome') throw new Error(`${name} was not welcomed: ${JSON.stringify(frame)}`);
 }
 
+/**
+ * Alice and Bob registered on the server at `port` (one started some other way, such as
+ * the command line), Alice having heard Bob join: two clients in the middle of a chat.
+ */
+export async function aliceAndBob(port: number): Promise<[TestSocket, TestSocket]> {
+  const url = `ws://127.0.0.1:${port}/ws`;
+  const alice = await TestSocket.open(url, { label: 'Alice' });
+  await claim(alice, 'Alice');
+  const bob = await TestSocket.open(url, { label: 'Bob' });
+  await claim(bob, 'Bob');
+  const joined = await alice.nextFrame(DEFAULT_WAIT_MS, "Bob's join");
+  if (joined.type !== 'join' || joined.name !== 'Bob') throw new Error(`not Bob's join: ${JSON.stringify(joined)}`);
+  return [alice, bob];
+}
+
 export interface TestServer {
   readonly port: number;
   /** ws://127.0.0.1:PORT/ws */
