@@ -200,13 +200,25 @@ describeWithRedis('cluster: the log stays within its bounds in Redis', () => {
 
     bob.send({ text: 'refused' });
     expect(await bob.nextFrame()).toEqual(error('server_unavailable'));
-    // Longer than a lease: refreshing it must not be refused, nor reaping take it for dead.
-    const until = Date.now() + 2 * leaseMs;
-    while (Date.now() < until) {
-      expect((await a!.get('/readyz')).status).toBe(200);
-      expect((await b!.get('/readyz')).status).toBe(200);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    // Until each node has renewed its lease twice (its TTL went up), both ready at every look:
+    // the renewals a full Redis must not refuse, and no reaping taking a node for dead.
+    const ttls = new Map<string, number>();
+    const renewals = new Map<string, number>();
+    await untilRedis(
+      redis().url,
+      async (r) => {
+        expect((await a!.get('/readyz')).status).toBe(200);
+        expect((await b!.get('/readyz')).status).toBe(200);
+        for (const key of await r.keys('chat:lease:*')) {
+          const ttl = await r.pttl(key);
+          if (ttl > (ttls.get(key) ?? Infinity)) renewals.set(key, (renewals.get(key) ?? 0) + 1);
+          ttls.set(key, ttl);
+        }
+        return renewals.size === 2 && [...renewals.values()].every((count) => count >= 2);
+      },
+      4 * leaseMs,
+      'two lease renewals by each node',
+    );
     await alice.expectQuiet();
 
     await inspect.config('SET', 'maxmemory', '0');

@@ -123,7 +123,12 @@ describe.skipIf(!available)('nginx with deploy/nginx/chat.conf in front of two n
       );
     await Promise.all([online(alice), online(bob)]);
     const bobHeard: string[] = [];
-    bob.on('message', (m) => bobHeard.push(m.text));
+    let bobHeardAfter: () => void = () => {};
+    const heardAfter = new Promise<void>((resolve) => (bobHeardAfter = resolve));
+    bob.on('message', (m) => {
+      bobHeard.push(m.text);
+      if (m.text === 'after') bobHeardAfter();
+    });
     const bobSawLeave: string[] = [];
     bob.on('leave', (leave) => bobSawLeave.push(leave.name));
     await alice.send('before');
@@ -139,13 +144,7 @@ describe.skipIf(!available)('nginx with deploy/nginx/chat.conf in front of two n
 
     const reply = await withTimeout(alice.send('after'), WAIT_MS, "the server's copy of 'after'");
     expect(reply.text).toBe('after');
-    await withTimeout(
-      (async () => {
-        while (!bobHeard.includes('after')) await new Promise((resolve) => setTimeout(resolve, 20));
-      })(),
-      WAIT_MS,
-      "bob to hear 'after'",
-    );
+    await withTimeout(heardAfter, WAIT_MS, "bob to hear 'after'");
     expect(bobHeard).toEqual(['before', 'after']);
     expect(bobSawLeave).toEqual([]);
     const survivor = nodes.find((node) => node !== alicesNode)!;

@@ -274,12 +274,13 @@ describe('one source holding every unnamed socket it can (issue 14)', () => {
     try {
       // The attacker is at its limit before the bystander tries, and stays there throughout.
       await until(() => refused > 0, 'the attacker to be refused');
-      // Five registrations, spread over several of the attacker's reopening rounds.
+      // Five registrations, each once the attacker has been refused again: at its limit throughout.
       for (let i = 0; i < 5; i++) {
         const bystander = await server.register(`Bystander${i}`, SECOND);
         bystander.close(1000);
         await bystander.waitClose();
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        const refusedSoFar = refused;
+        await until(() => refused > refusedSoFar, 'the attacker to be refused again');
       }
       expect(refused).toBeGreaterThan(0);
       expect(held).toBeLessThanOrEqual(server.config.addressMaxUnregistered);
